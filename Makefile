@@ -1,0 +1,36 @@
+# mlprod-nb: two set-up commands, `make demo` and `make test`. Both create .venv.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test env lint typecheck unit browser-deps bench clean
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+demo: env
+	@bash notebooks/demo.sh
+
+lint: env
+	$(BIN)/ruff check mlprod_nb tests bench notebooks
+	$(BIN)/ruff format --check mlprod_nb tests bench notebooks
+	$(BIN)/mypy
+
+# Debian's chromium for the browser tests (never a downloaded browser)
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+test: env browser-deps lint
+	$(BIN)/python -m pytest
+
+bench: env
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mlprod notebooks/.mlprod notebooks/build node_modules mlprod_nb/labextension

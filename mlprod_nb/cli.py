@@ -1,0 +1,144 @@
+"""The ``mlprod-nb`` command: a thin face over the store, lineage and pipeline packages.
+
+Every command has ``--help``. Errors derived from ``MlprodError`` print one
+readable message and exit non-zero; anything else is a bug and shows a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from ._version import __version__
+from .errors import MlprodError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _cmd_lineage(args: argparse.Namespace) -> int:
+    raise NotImplementedError
+
+
+def _cmd_stale(args: argparse.Namespace) -> int:
+    raise NotImplementedError
+
+
+def _cmd_sql(args: argparse.Namespace) -> int:
+    raise NotImplementedError
+
+
+def _cmd_trace(args: argparse.Namespace) -> int:
+    raise NotImplementedError
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    raise NotImplementedError
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    raise NotImplementedError
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    raise NotImplementedError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlprod-nb",
+        description="Trace notebooks into a lineage store, export them as pipelines, run them.",
+    )
+    parser.add_argument("--version", action="version", version=f"mlprod-nb {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command(
+        "lineage",
+        _cmd_lineage,
+        "Show the recorded executions of a notebook, with dependencies and data.",
+    )
+    p.add_argument("notebook", help="path of the .ipynb file")
+    p.add_argument(
+        "--json", action="store_true", help="print everything as JSON (full sha256 hashes)"
+    )
+
+    p = command("stale", _cmd_stale, "List cells whose inputs changed since they ran.")
+    p.add_argument("notebook", help="path of the .ipynb file")
+    p.add_argument("--json", action="store_true", help="print the stale cells as JSON")
+
+    p = command("sql", _cmd_sql, "Run a read-only SQL query against the lineage store.")
+    p.add_argument("query", help="the SQL query (read-only)")
+    p.add_argument("--json", action="store_true", help="print rows as JSON objects")
+    p.add_argument("--home", help="the .mlprod folder (default: found from the current directory)")
+
+    p = command("trace", _cmd_trace, "Execute a notebook headlessly with the tracer on.")
+    p.add_argument("notebook", help="path of the .ipynb file")
+    p.add_argument(
+        "--timeout", type=int, default=600, help="seconds allowed per cell (default 600)"
+    )
+    p.add_argument("--kernel", default=None, help="kernel name (default: the notebook's)")
+
+    p = command(
+        "export", _cmd_export, "Compile a notebook's tagged cells into a papermill pipeline."
+    )
+    p.add_argument("notebook", help="path of the .ipynb file")
+    p.add_argument(
+        "-o", "--output", help="pipeline folder (default: <notebook>.pipeline next to it)"
+    )
+    p.add_argument("--check", action="store_true", help="validate only; write nothing")
+
+    p = command("run", _cmd_run, "Run an exported pipeline headlessly with caching.")
+    p.add_argument("pipeline", help="pipeline folder (or its pipeline.json)")
+    p.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="set a parameter (repeatable); checked against the default's type",
+    )
+    p.add_argument("-f", "--params-file", help="YAML file of parameters")
+    p.add_argument(
+        "--jobs", type=int, default=None, help="steps run in parallel (default: number of cores)"
+    )
+    p.add_argument("--only", metavar="STEP", help="run only this step (upstream from cache)")
+    p.add_argument(
+        "--from", dest="from_step", metavar="STEP", help="run this step and everything downstream"
+    )
+    p.add_argument(
+        "--resume", metavar="RUN_ID", help="re-run the failed and downstream steps of a run"
+    )
+    p.add_argument("--no-cache", action="store_true", help="run every step even if cached")
+    p.add_argument("--isolate", action="store_true", help="a fresh kernel for every step")
+    p.add_argument("--cwd", help="directory steps run in (default: the source notebook's)")
+
+    p = command(
+        "runs", _cmd_runs, "List pipeline runs with status, parameters, timing and metrics."
+    )
+    p.add_argument("pipeline", nargs="?", help="only runs of this pipeline folder")
+    p.add_argument("--json", action="store_true", help="print runs as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = int(args.handler(args))
+    except MlprodError as error:
+        print(f"mlprod-nb {args.command}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(f"mlprod-nb {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""The one base exception of mlprod-nb, and the errors users can see.
+
+Every error carries its facts as attributes (``path``, ``cell_id``, ``step``,
+``run_id``) and builds its message in one place, ending with what to do next.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class MlprodError(Exception):
+    """Base of every error mlprod-nb shows to a user.
+
+    ``hint`` says what to do next; ``exit_code`` is what the CLI exits with.
+    """
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        path: str | Path | None = None,
+        cell_id: str | None = None,
+        step: str | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        self.message = message
+        self.hint = hint
+        self.path = str(path) if path is not None else None
+        self.cell_id = cell_id
+        self.step = step
+        self.run_id = run_id
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = [
+            f"{label} {value}"
+            for label, value in (
+                ("file", self.path),
+                ("cell", self.cell_id),
+                ("step", self.step),
+                ("run", self.run_id),
+            )
+            if value
+        ]
+        text = self.message
+        if where:
+            text = f"{text} ({', '.join(where)})"
+        if self.hint:
+            text = f"{text}\n  hint: {self.hint}"
+        return text
+
+
+class StoreError(MlprodError):
+    """The lineage store cannot be opened, locked or read."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the store's lock for longer than we may wait."""
+
+
+class NotFoundError(MlprodError):
+    """A notebook, run, step or pipeline the user named is not known."""
+
+    exit_code = 3
+
+
+class NotebookError(MlprodError):
+    """A notebook cannot be read or is not valid nbformat."""
+
+
+class PipelineError(MlprodError):
+    """The notebook cannot be compiled into a pipeline (cycle, unknown tag, ...)."""
+
+
+class ParameterError(MlprodError):
+    """A parameter given to a run is unknown or has the wrong type."""
+
+
+class SerializationError(MlprodError):
+    """A value crossing a step boundary cannot be saved or loaded."""
+
+
+class RunFailedError(MlprodError):
+    """A pipeline run failed: a cell raised or a check did not hold."""
+
+    exit_code = 1
+
+
+class CheckFailedError(MlprodError):
+    """Raised in user code by ``mlprod_nb.require`` when a validation gate fails."""
+
+    exit_code = 1

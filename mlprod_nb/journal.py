@@ -1,0 +1,72 @@
+"""Append-only NDJSON journal files: one per writing process, one write per record.
+
+Writers never touch DuckDB. A record is serialised to one line and written with
+a single ``os.write`` on an ``O_APPEND`` descriptor, so a killed writer leaves at
+worst a torn last line, which the store skips until it is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+def _default(value: object) -> object:
+    """JSON fallback: numbers and arrays from numpy & co, else the repr."""
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            return item()
+        except (TypeError, ValueError):
+            pass
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist):
+        return tolist()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    return repr(value)
+
+
+def dumps(record: Mapping[str, Any]) -> bytes:
+    """One journal line (with its newline)."""
+    text = json.dumps(record, default=_default, separators=(",", ":"), allow_nan=False)
+    return text.encode() + b"\n"
+
+
+class JournalWriter:
+    """Appends records to ``<journal_dir>/<name>.ndjson``; thread-safe."""
+
+    def __init__(self, journal_dir: Path, name: str | None = None) -> None:
+        self.journal_dir = journal_dir
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}-{os.urandom(4).hex()}"
+        self.path = journal_dir / f"{self.name}.ndjson"
+        self._fd: int | None = None
+        self._lock = threading.Lock()
+
+    def _open(self) -> int:
+        self.journal_dir.mkdir(parents=True, exist_ok=True)
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Write one record as one line. Raises ``OSError``/``ValueError`` on failure."""
+        line = dumps(record)
+        with self._lock:
+            if self._fd is None:
+                self._fd = self._open()
+            view = memoryview(line)
+            while view:  # os.write may be short on some file systems
+                written = os.write(self._fd, view)
+                view = view[written:]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None

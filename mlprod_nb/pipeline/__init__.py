@@ -1,0 +1,1 @@
+"""Export tagged notebook cells into a papermill pipeline, and run it."""

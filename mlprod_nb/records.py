@@ -1,0 +1,181 @@
+"""The journal's record kinds: the one contract between writers and the store.
+
+Writers (the tracer in every kernel, the pipeline runner) append one JSON object
+per line to their own journal file; the store ingests them. Every record has
+``v`` (this module's ``SCHEMA``) and ``kind``. Times are epoch seconds (float),
+durations milliseconds, paths absolute and normalised, hashes lowercase hex
+sha256. Fields may be added; never renamed or removed (the store ingests old
+journals too).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal, NewType, NotRequired, TypedDict
+
+SCHEMA = 1
+
+SessionId = NewType("SessionId", str)
+ExecutionId = NewType("ExecutionId", str)  # f"{session}:{seq}"
+CellId = NewType("CellId", str)
+RunId = NewType("RunId", str)
+
+
+class GitState(TypedDict):
+    root: str
+    commit: str | None
+    dirty: bool
+
+
+class Environment(TypedDict):
+    python: str
+    implementation: str
+    platform: str
+    hostname: str
+    cpu_count: int
+    memory_bytes: int | None
+    gpus: list[str]
+    packages_hash: str  # sha256 of the sorted "name==version" lines
+    packages: list[tuple[str, str]]
+    git: GitState | None
+
+
+class SessionRecord(TypedDict):
+    """Written once when the tracer loads in a process (one kernel's life)."""
+
+    v: int
+    kind: Literal["session"]
+    session: SessionId
+    pid: int
+    started: float
+    notebook: str | None  # absolute path when known
+    cwd: str
+    env: Environment
+
+
+class FileAccess(TypedDict):
+    path: str  # absolute, normalised
+    mode: Literal["read", "write"]
+    sha256: str | None  # None when the file is gone or unreadable after the cell
+    size: int | None
+    mtime_ns: int | None
+    via: str  # "open", "pyarrow", "polars", "duckdb", "sqlite3", ...
+
+
+class Dependency(TypedDict):
+    name: str
+    execution: ExecutionId  # the latest earlier execution that bound ``name``
+
+
+class Mutation(TypedDict):
+    name: str
+    how: str  # "attr", "item", "call:append", "call:fillna(inplace)", ...
+    known: bool  # True: the registry says it mutates; False: only "may mutate"
+
+
+class Metric(TypedDict):
+    name: str
+    value: float
+    step: int | None
+
+
+class Check(TypedDict):
+    message: str
+    passed: bool
+
+
+class ExecutionRecord(TypedDict):
+    """One run of one cell, written once when the cell finishes."""
+
+    v: int
+    kind: Literal["execution"]
+    id: ExecutionId
+    session: SessionId
+    seq: int  # 1, 2, ... within the session
+    notebook: str | None
+    cell_id: CellId | None  # from JupyterLab's execute request, or set by the runner
+    execution_count: int | None
+    source_hash: str  # blake2b-128 hex of the raw cell source
+    source: str | None  # the source, the first time this process records that hash
+    started: float
+    duration_ms: float
+    status: Literal["ok", "error"]
+    error_name: str | None
+    error_message: str | None
+    defines: list[str]
+    uses: list[str]
+    deletes: list[str]
+    mutations: list[Mutation]
+    deps: list[Dependency]
+    files: list[FileAccess]
+    params: dict[str, Any]  # secret-looking names are redacted before writing
+    metrics: list[Metric]
+    checks: list[Check]
+    run: NotRequired[RunId | None]  # set inside pipeline steps
+    step: NotRequired[str | None]
+
+
+class RunRecord(TypedDict):
+    """A pipeline run started (written by the runner's driver process)."""
+
+    v: int
+    kind: Literal["run"]
+    id: RunId
+    pipeline: str  # absolute path of the pipeline folder
+    pipeline_hash: str
+    source_notebook: str
+    params: dict[str, Any]
+    started: float
+    steps: list[str]  # the steps this run will execute, in order
+    resumed_from: RunId | None
+
+
+class Artifact(TypedDict):
+    name: str
+    path: str
+    sha256: str
+    serializer: str
+
+
+class StepRecord(TypedDict):
+    """A step of a run finished (ok, failed, cached or skipped)."""
+
+    v: int
+    kind: Literal["step"]
+    run: RunId
+    name: str
+    status: Literal["ok", "failed", "cached", "skipped", "aborted"]
+    started: float
+    duration_ms: float
+    cache_key: str | None
+    cached_from: RunId | None
+    notebook: str | None  # the executed step notebook
+    artifacts: list[Artifact]
+    params: dict[str, Any]
+    error: str | None
+    cell_id: NotRequired[str | None]  # the failing cell, when one failed
+
+
+class RunEndRecord(TypedDict):
+    v: int
+    kind: Literal["run_end"]
+    id: RunId
+    status: Literal["ok", "failed", "aborted"]
+    finished: float
+    error: str | None
+
+
+Record = SessionRecord | ExecutionRecord | RunRecord | StepRecord | RunEndRecord
+
+_SECRET = re.compile(r"(token|passw(or)?d|secret|api[_-]?key|(^|_)key$|credential|auth)", re.I)
+REDACTED = "<redacted>"
+
+
+def is_secret_name(name: str) -> bool:
+    """Names that look like secrets (token, password, secret, key, ...)."""
+    return bool(_SECRET.search(name))
+
+
+def redact(params: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``params`` with secret-looking names' values replaced."""
+    return {k: (REDACTED if is_secret_name(k) else v) for k, v in params.items()}

@@ -1,0 +1,1 @@
+"""Jupyter server extension: the REST API behind the JupyterLab panel."""

@@ -1,0 +1,1 @@
+"""The lineage store: the only package that imports duckdb or holds SQL."""
