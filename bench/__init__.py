@@ -1,0 +1,1 @@
+"""Benchmarks: each ``bench_*.py`` prints a table of ratios measured in one run."""
