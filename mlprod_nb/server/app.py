@@ -1,0 +1,89 @@
+"""The ``mlprod_nb`` Jupyter server extension: settings and routes of the panel's API."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.utils import url_path_join
+from traitlets import Float, Int, List, Unicode
+
+from .backend import Backend
+from .confine import Root
+from .handlers import ROUTES
+from .launcher import Launcher
+from .service import StoreService
+
+API_PREFIX = "/mlprod-nb/api"
+
+
+class MlprodApp(ExtensionApp):
+    """Serves lineage, staleness, pipelines and runs to the JupyterLab panel."""
+
+    name = "mlprod_nb"
+    load_other_extensions = True
+
+    store_home = Unicode(
+        "",
+        config=True,
+        help=(
+            "The .mlprod folder of the lineage store. Default: found from each notebook's "
+            "folder upwards (a .mlprod folder, else the nearest project root), as the "
+            "tracer does; MLPROD_NB_HOME also names it."
+        ),
+    )
+    idle_close_seconds = Float(
+        2.0,
+        config=True,
+        help=(
+            "Close the store (releasing its lock for the CLI and the runner) after this "
+            "many seconds without a panel request."
+        ),
+    )
+    ingest_interval_seconds = Float(
+        0.3,
+        config=True,
+        help="Ingest new journal lines at most this often while the store is open.",
+    )
+    lock_timeout_seconds = Float(
+        5.0,
+        config=True,
+        help="How long a request waits for the store's lock before answering 503.",
+    )
+    run_command = List(
+        Unicode(),
+        default_value=[sys.executable, "-m", "mlprod_nb.cli", "run"],
+        config=True,
+        help=(
+            "The command that runs a pipeline; the server appends "
+            "'PIPELINE --run-id ID -p NAME VALUE ...' and starts it detached."
+        ),
+    )
+    log_tail_lines = Int(
+        40, config=True, help="Lines of a run's driver.log returned with its status."
+    )
+
+    def initialize_settings(self) -> None:
+        root = Root(self.serverapp.root_dir if self.serverapp is not None else ".")
+        self.service = StoreService(
+            lock_timeout=self.lock_timeout_seconds,
+            idle_close=self.idle_close_seconds,
+            ingest_interval=self.ingest_interval_seconds,
+        )
+        self.backend = Backend(
+            root=root,
+            service=self.service,
+            launcher=Launcher(self.run_command, tail_lines=self.log_tail_lines),
+            store_home=Path(self.store_home).expanduser().resolve() if self.store_home else None,
+        )
+
+    def initialize_handlers(self) -> None:
+        kwargs: dict[str, Any] = {"backend": self.backend}
+        self.handlers.extend(
+            (url_path_join(API_PREFIX, route), handler, kwargs) for route, handler in ROUTES
+        )
+
+    async def stop_extension(self) -> None:
+        self.service.close()

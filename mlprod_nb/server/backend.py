@@ -1,0 +1,156 @@
+"""What each route does, over the store, the lineage algorithms and the pipeline package.
+
+Handlers parse requests; this class turns validated arguments into answers.
+Store work runs on the store service's owner thread; notebook parsing and export
+run on the default executor, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..errors import NotFoundError
+from ..paths import Layout, find_home
+from .confine import BadRequestError, Root
+from .launcher import Launcher, check_run_id
+from .payload import jsonable
+from .service import StoreService
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+T = TypeVar("T")
+MAX_COMPARE = 12
+
+
+class Backend:
+    """The server side of the panel: one per server, shared by every handler."""
+
+    def __init__(
+        self,
+        root: Root,
+        service: StoreService,
+        launcher: Launcher,
+        store_home: Path | None = None,
+    ) -> None:
+        self.root = root
+        self.service = service
+        self.launcher = launcher
+        self.store_home = store_home
+
+    def layout(self, near: Path | None = None) -> Layout:
+        """The store for a file: the configured ``store_home``, else found from the file."""
+        if self.store_home is not None:
+            return Layout(self.store_home)
+        return find_home(near if near is not None else self.root.path)
+
+    async def _blocking(self, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(None, work)
+
+    # -- lineage ---------------------------------------------------------------------------
+
+    async def lineage(self, path: str | None) -> dict[str, Any]:
+        notebook = self.root.notebook(path)
+        return await self.service.call(self.layout(notebook), lambda s: _lineage(s, notebook))
+
+    async def stale(self, path: str | None) -> dict[str, Any]:
+        notebook = self.root.notebook(path)
+        return await self.service.call(self.layout(notebook), lambda s: _stale(s, notebook))
+
+    # -- pipeline --------------------------------------------------------------------------
+
+    async def pipeline(self, path: str | None) -> dict[str, Any]:
+        notebook = self.root.notebook(path)
+        answer = await self._blocking(lambda: _pipeline_outline(notebook))
+        answer["notebook"] = self.root.relative(notebook)
+        return answer
+
+    async def export(self, path: Any, *, check: bool, output: str | None) -> dict[str, Any]:
+        notebook = self.root.notebook(_text(path, "path"))
+        target = self.root.resolve(output, what="output folder") if output else None
+        answer = await self._blocking(lambda: _export(notebook, target, check))
+        if answer.get("pipeline"):
+            answer["pipeline"] = self.root.relative(answer["pipeline"])
+        return answer
+
+    async def start_run(self, pipeline: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+        folder = self.root.pipeline(_text(pipeline, "pipeline"))
+        for name, value in params.items():
+            if not isinstance(value, str | int | float | bool) or value is None:
+                raise BadRequestError(
+                    f"parameter {name!r} must be a string, number or boolean",
+                    hint="send params as {name: value}",
+                )
+        await self._blocking(lambda: _check_params(folder, params))
+        layout = self.layout(folder)
+        run_id = await self._blocking(
+            lambda: self.launcher.start(layout, folder, params, cwd=folder.parent)
+        )
+        return {"run_id": run_id, "id": run_id, "status": "running"}
+
+    async def run_status(self, run_id: str, pipeline: str | None) -> dict[str, Any]:
+        check_run_id(run_id)
+        near = self.root.pipeline(pipeline) if pipeline else None
+        layout = self.launcher.layout_of(run_id, self.layout(near))
+        return await self._blocking(lambda: self.launcher.status(layout, run_id))
+
+    # -- runs ------------------------------------------------------------------------------
+
+    async def runs(self, pipeline: str | None) -> dict[str, Any]:
+        folder = self.root.pipeline(pipeline) if pipeline else None
+        layout = self.layout(folder)
+        if not layout.home.is_dir():
+            return {"runs": []}
+        found = await self.service.call(layout, lambda s: s.runs(folder))
+        return {"runs": jsonable(found)}
+
+    async def compare(self, runs: str | None) -> dict[str, Any]:
+        ids = [check_run_id(r.strip()) for r in (runs or "").split(",") if r.strip()]
+        if len(ids) < 2 or len(ids) > MAX_COMPARE:
+            raise BadRequestError(
+                f"compare needs 2 to {MAX_COMPARE} run ids, got {len(ids)}",
+                hint="pass runs=ID,ID[,ID]",
+            )
+        return await self.service.call(self.layout(), lambda s: _compare(s, ids))
+
+
+def _text(value: Any, name: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise BadRequestError(f"'{name}' must be a path string")
+    return value
+
+
+# -- work done on the store's owner thread ---------------------------------------------------
+
+
+def _lineage(store: Store, notebook: Path) -> dict[str, Any]:
+    raise NotImplementedError
+
+
+def _stale(store: Store, notebook: Path) -> dict[str, Any]:
+    raise NotImplementedError
+
+
+def _compare(store: Store, ids: Sequence[str]) -> dict[str, Any]:
+    raise NotImplementedError
+
+
+# -- work done on the default executor -------------------------------------------------------
+
+
+def _pipeline_outline(notebook: Path) -> dict[str, Any]:
+    raise NotImplementedError
+
+
+def _export(notebook: Path, target: Path | None, check: bool) -> dict[str, Any]:
+    raise NotImplementedError
+
+
+def _check_params(folder: Path, params: Mapping[str, Any]) -> None:
+    pass
+
+
+__all__ = ["Backend", "NotFoundError"]

@@ -1,0 +1,168 @@
+"""REST handlers under ``/mlprod-nb/api/``: parse the request, call the backend, answer JSON.
+
+Every method is authenticated. Errors users can cause are ``MlprodError``
+subclasses, mapped to a 4xx status in one table (``STATUS``); anything else is
+a bug and answers 500.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from ..errors import (
+    MlprodError,
+    NotebookError,
+    NotFoundError,
+    ParameterError,
+    PipelineError,
+    SerializationError,
+    StoreError,
+)
+from .backend import Backend
+from .confine import BadRequestError, PathForbiddenError
+from .payload import jsonable
+
+# most specific first; the first class an error is an instance of wins
+STATUS: tuple[tuple[type[MlprodError], int], ...] = (
+    (NotFoundError, 404),
+    (PathForbiddenError, 403),
+    (BadRequestError, 400),
+    (ParameterError, 400),
+    (NotebookError, 400),
+    (PipelineError, 422),
+    (SerializationError, 422),
+    (StoreError, 503),  # locked by another process, or a store to repair: retry later
+    (MlprodError, 400),
+)
+
+
+def status_of(error: MlprodError) -> int:
+    return next(code for cls, code in STATUS if isinstance(error, cls))
+
+
+def error_body(error: MlprodError) -> dict[str, Any]:
+    body: dict[str, Any] = {"message": error.render()}
+    for key in ("cell_id", "step", "run_id", "path"):
+        value = getattr(error, key)
+        if value:
+            body[key] = value
+    return body
+
+
+class BaseHandler(APIHandler):
+    """Answers JSON; maps ``MlprodError`` to its status and a ``{message, ...}`` body."""
+
+    backend: Backend
+
+    def initialize(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def reply(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(jsonable(data), allow_nan=False))
+
+    def body(self) -> dict[str, Any]:
+        """The JSON object in the request body."""
+        try:
+            data = json.loads(self.request.body or b"null")
+        except ValueError as error:
+            raise BadRequestError(f"request body is not valid JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise BadRequestError("request body must be a JSON object")
+        return data
+
+    def query(self, name: str) -> str | None:
+        value = self.get_query_argument(name, None)
+        return value if value else None
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc_info = kwargs.get("exc_info")
+        error = exc_info[1] if exc_info else None
+        if isinstance(error, MlprodError):
+            self.set_status(status_of(error))
+            if isinstance(error, StoreError):
+                self.set_header("Retry-After", "2")
+            self.finish(json.dumps(jsonable(error_body(error))))
+            return
+        super().write_error(status_code, **kwargs)
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, MlprodError):
+            self.log.info("mlprod-nb: %s %s: %s", self.request.method, self.request.uri, value)
+            return
+        super().log_exception(typ, value, tb)
+
+
+class LineageHandler(BaseHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.reply(await self.backend.lineage(self.query("path")))
+
+
+class StaleHandler(BaseHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.reply(await self.backend.stale(self.query("path")))
+
+
+class PipelineHandler(BaseHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.reply(await self.backend.pipeline(self.query("path")))
+
+
+class ExportHandler(BaseHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        body = self.body()
+        check = body.get("check", False)
+        output = body.get("output")
+        if not isinstance(check, bool):
+            raise BadRequestError("'check' must be true or false")
+        if output is not None and not isinstance(output, str):
+            raise BadRequestError("'output' must be a path")
+        self.reply(await self.backend.export(body.get("path"), check=check, output=output))
+
+
+class RunHandler(BaseHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        body = self.body()
+        params = body.get("params", {})
+        if not isinstance(params, dict):
+            raise BadRequestError("'params' must be an object of name: value")
+        self.reply(await self.backend.start_run(body.get("pipeline"), params), status=202)
+
+
+class RunStatusHandler(BaseHandler):
+    @web.authenticated
+    async def get(self, run_id: str) -> None:
+        self.reply(await self.backend.run_status(run_id, self.query("pipeline")))
+
+
+class RunsHandler(BaseHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.reply(await self.backend.runs(self.query("pipeline")))
+
+
+class CompareHandler(BaseHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.reply(await self.backend.compare(self.query("runs")))
+
+
+ROUTES: tuple[tuple[str, type[BaseHandler]], ...] = (
+    ("lineage", LineageHandler),
+    ("stale", StaleHandler),
+    ("pipeline", PipelineHandler),
+    ("export", ExportHandler),
+    ("run", RunHandler),
+    (r"run/([^/]+)", RunStatusHandler),
+    ("runs", RunsHandler),
+    ("compare", CompareHandler),
+)

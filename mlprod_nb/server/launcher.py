@@ -1,0 +1,170 @@
+"""Pipeline runs started from the panel: spawned detached, read back from their folder.
+
+The runner is a separate process in its own session (``start_new_session``),
+its output going to ``driver.log`` in the run's folder, so it outlives the
+request and a restart of the server. Its progress is read from the
+``status.json`` it keeps replacing (docs/contracts.md, section 5). A runner that
+died without finishing (its pid is gone while the status still says running, or
+it never wrote a status) is reported as failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import NotFoundError
+from ..paths import Layout
+from .confine import BadRequestError
+
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+LAUNCH_FILE = "launch.json"  # written by the server: pid and command of the runner
+STATUS_FILE = "status.json"
+LOG_FILE = "driver.log"
+TAIL_BYTES = 16_384
+
+
+def check_run_id(run_id: str) -> str:
+    """``run_id`` if it is a safe folder name, else ``BadRequestError``."""
+    if not RUN_ID.match(run_id) or ".." in run_id:
+        raise BadRequestError(f"invalid run id {run_id!r}", hint="use an id from the runs list")
+    return run_id
+
+
+def new_run_id() -> str:
+    """Sortable and unique: UTC time plus random hex."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, finished but not yet reaped, counts as gone)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def log_tail(path: Path, lines: int) -> str:
+    """The last ``lines`` lines of a log file ('' when there is none)."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - TAIL_BYTES))
+            data = handle.read()
+    except OSError:
+        return ""
+    text = data.decode("utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class Launcher:
+    """Starts runner processes and reports on runs by reading their folders."""
+
+    def __init__(self, command: Sequence[str], tail_lines: int = 40) -> None:
+        self.command = list(command)
+        self.tail_lines = tail_lines
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._layouts: dict[str, Layout] = {}
+
+    def start(self, layout: Layout, pipeline: Path, params: Mapping[str, Any], cwd: Path) -> str:
+        """Spawn ``run_command PIPELINE --run-id ID -p NAME VALUE...``; return the run id."""
+        run_id = new_run_id()
+        folder = layout.runs_dir / run_id
+        folder.mkdir(parents=True, exist_ok=False)
+        argv = [*self.command, str(pipeline), "--run-id", run_id]
+        for name, value in params.items():
+            argv += ["-p", name, param_text(value)]
+        env = {**os.environ, "MLPROD_NB_HOME": str(layout.home)}
+        with (folder / LOG_FILE).open("ab") as log:
+            child = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
+            )
+        launch = {"id": run_id, "pid": child.pid, "started": time.time(), "argv": argv}
+        (folder / LAUNCH_FILE).write_text(json.dumps(launch))
+        self._children[run_id] = child
+        self._layouts[run_id] = layout
+        return run_id
+
+    def layout_of(self, run_id: str, default: Layout) -> Layout:
+        """Where a run lives: the layout it was started in, else ``default``."""
+        return self._layouts.get(run_id, default)
+
+    def status(self, layout: Layout, run_id: str) -> dict[str, Any]:
+        """``status.json`` of a run plus ``log_tail``; a dead unfinished runner is failed."""
+        check_run_id(run_id)
+        self._reap()
+        folder = layout.runs_dir / run_id
+        status = _read_json(folder / STATUS_FILE)
+        launch = _read_json(folder / LAUNCH_FILE)
+        if status is None and launch is None:
+            if not folder.is_dir():
+                raise NotFoundError(
+                    "no such run", run_id=run_id, hint="pick one from the runs list"
+                )
+            status = {"id": run_id, "status": "failed", "error": "the run left no status"}
+        if status is None:
+            assert launch is not None
+            status = {
+                "id": run_id,
+                "status": "running",
+                "pid": launch.get("pid"),
+                "started": launch.get("started"),
+                "steps": [],
+                "progress": {"done": 0, "total": 0, "current": None},
+                "error": None,
+            }
+        pid = status.get("pid") or (launch or {}).get("pid")
+        if status.get("status") == "running" and not (isinstance(pid, int) and pid_alive(pid)):
+            status["status"] = "failed"
+            status["error"] = status.get("error") or (
+                "the runner stopped without finishing (see log_tail)"
+            )
+        status.setdefault("id", run_id)
+        status.setdefault("steps", [])
+        status.setdefault("progress", {"done": 0, "total": len(status["steps"]), "current": None})
+        status["log_tail"] = log_tail(folder / LOG_FILE, self.tail_lines)
+        return status
+
+    def _reap(self) -> None:
+        for run_id, child in list(self._children.items()):
+            if child.poll() is not None:
+                del self._children[run_id]
+
+
+def param_text(value: Any) -> str:
+    """A parameter value as the runner's ``-p NAME VALUE`` expects it."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
