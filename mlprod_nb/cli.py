@@ -33,7 +33,13 @@ def _cmd_trace(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from .pipeline import export
+
+    result = export.export(args.notebook, output=args.output, check=args.check)
+    for warning in result.manifest.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(export.describe(result), end="")
+    return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -1,0 +1,58 @@
+"""Export: compile a notebook (cross-checked with the tracer's record) and write it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..textable import render
+from .compiler import Compiled, compile_notebook, default_output, write
+from .manifest import Manifest
+from .store_view import observed_uses
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    manifest: Manifest
+    folder: Path | None  # None with check=True
+    traced: bool  # the tracer's record was used to cross-check
+
+
+def export(
+    notebook: str | Path,
+    output: str | Path | None = None,
+    *,
+    check: bool = False,
+    use_tracer: bool = True,
+) -> ExportResult:
+    """Compile ``notebook``; unless ``check``, write the pipeline folder atomically."""
+    path = Path(notebook).expanduser().resolve()
+    observed = observed_uses(path) if use_tracer else None
+    compiled: Compiled = compile_notebook(path, observed)
+    folder = None if check else write(compiled, output or default_output(path))
+    return ExportResult(compiled.manifest, folder, observed is not None)
+
+
+def describe(result: ExportResult) -> str:
+    """The steps table and where the pipeline went."""
+    m = result.manifest
+    rows = [
+        (
+            s.name,
+            len(s.cells),
+            ", ".join(sorted({i.producer for i in s.inputs} | _after(m, s.name))) or "-",
+            ", ".join(s.outputs) or "-",
+            ", ".join(s.parameters) or "-",
+        )
+        for s in m.steps
+    ]
+    text = render(("step", "cells", "after", "passes on", "parameters"), rows) + "\n"
+    if result.folder is None:
+        text += f"ok: {len(m.steps)} steps, nothing written (--check)\n"
+    else:
+        text += f"pipeline written to {result.folder}\n"
+    return text
+
+
+def _after(manifest: Manifest, step: str) -> set[str]:
+    return {e.source for e in manifest.edges if e.target == step and e.after}

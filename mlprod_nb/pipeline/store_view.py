@@ -1,0 +1,61 @@
+"""What the exporter and runner ask the lineage store (typed calls, no SQL here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import MlprodError
+from ..paths import Layout, find_home
+
+if TYPE_CHECKING:
+    from ..lineage.model import RunDetail, RunSummary
+    from .compiler import Observed
+
+
+def observed_uses(notebook: Path, timeout: float = 5.0) -> Observed | None:
+    """Per cell id, the names the tracer saw it use and the cell that bound each.
+
+    None when the notebook has no traced executions or the store is unavailable.
+    """
+    layout = find_home(notebook)
+    if not layout.db_path.exists() and not layout.journal_dir.exists():
+        return None
+    try:
+        from ..store import Store
+
+        with Store.open(layout, timeout=timeout) as store:
+            lineage = store.notebook_lineage(notebook)
+    except (ImportError, MlprodError):
+        return None
+    by_id = {e.id: e for e in lineage.executions}
+    observed: dict[str, list[tuple[str, str | None]]] = {}
+    for cell_id, execution_id in lineage.cells.items():
+        execution = by_id.get(execution_id)
+        if execution is None:
+            continue
+        deps = {d.name: by_id.get(d.execution) for d in execution.deps}
+        observed[cell_id] = [
+            (name, dep.cell_id if dep is not None else None)
+            for name in execution.uses
+            for dep in [deps.get(name)]
+        ]
+    return observed
+
+
+def run_detail(layout: Layout, run_id: str, timeout: float = 60.0) -> RunDetail | None:
+    """Everything the store recorded about a run (ingesting the journals first)."""
+    try:
+        from ..store import Store
+
+        with Store.open(layout, timeout=timeout) as store:
+            return store.run(run_id)
+    except ImportError:
+        return None
+
+
+def runs(layout: Layout, pipeline: Path | None, timeout: float = 60.0) -> list[RunSummary]:
+    from ..store import Store
+
+    with Store.open(layout, timeout=timeout) as store:
+        return store.runs(pipeline)
