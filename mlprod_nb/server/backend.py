@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import NotFoundError
 from ..paths import Layout, find_home
 from .confine import BadRequestError, Root
 from .launcher import Launcher, check_run_id
@@ -20,6 +19,7 @@ from .payload import jsonable
 from .service import StoreService
 
 if TYPE_CHECKING:
+    from ..lineage.model import NotebookLineage, StaleCell
     from ..store import Store
 
 T = TypeVar("T")
@@ -52,13 +52,25 @@ class Backend:
 
     # -- lineage ---------------------------------------------------------------------------
 
-    async def lineage(self, path: str | None) -> dict[str, Any]:
+    async def _notebook_lineage(self, path: str | None) -> tuple[Path, NotebookLineage]:
         notebook = self.root.notebook(path)
-        return await self.service.call(self.layout(notebook), lambda s: _lineage(s, notebook))
+        lineage = await self.service.call(self.layout(notebook), lambda s: _lineage(s, notebook))
+        return notebook, lineage
+
+    async def lineage(self, path: str | None) -> dict[str, Any]:
+        notebook, lineage = await self._notebook_lineage(path)
+        stale = await self._blocking(lambda: _stale_ids(lineage))
+        stale_ids = {cell.execution for cell in stale}
+        answer: dict[str, Any] = jsonable(lineage)
+        answer["notebook"] = self.root.relative(notebook)
+        for execution in answer["executions"]:
+            execution["stale"] = execution["id"] in stale_ids
+        return answer
 
     async def stale(self, path: str | None) -> dict[str, Any]:
-        notebook = self.root.notebook(path)
-        return await self.service.call(self.layout(notebook), lambda s: _stale(s, notebook))
+        notebook, lineage = await self._notebook_lineage(path)
+        stale = await self._blocking(lambda: _stale_ids(lineage))
+        return {"notebook": self.root.relative(notebook), "stale": jsonable(stale)}
 
     # -- pipeline --------------------------------------------------------------------------
 
@@ -84,10 +96,10 @@ class Backend:
                     f"parameter {name!r} must be a string, number or boolean",
                     hint="send params as {name: value}",
                 )
-        await self._blocking(lambda: _check_params(folder, params))
+        checked = await self._blocking(lambda: _checked_params(folder, params))
         layout = self.layout(folder)
         run_id = await self._blocking(
-            lambda: self.launcher.start(layout, folder, params, cwd=folder.parent)
+            lambda: self.launcher.start(layout, folder, checked, cwd=folder.parent)
         )
         return {"run_id": run_id, "id": run_id, "status": "running"}
 
@@ -126,12 +138,15 @@ def _text(value: Any, name: str) -> str | None:
 # -- work done on the store's owner thread ---------------------------------------------------
 
 
-def _lineage(store: Store, notebook: Path) -> dict[str, Any]:
-    raise NotImplementedError
+def _lineage(store: Store, notebook: Path) -> NotebookLineage:
+    return store.notebook_lineage(notebook)
 
 
-def _stale(store: Store, notebook: Path) -> dict[str, Any]:
-    raise NotImplementedError
+def _stale_ids(lineage: NotebookLineage) -> list[StaleCell]:
+    from ..hashing import current_hashes
+    from ..lineage.staleness import files_read, stale_cells
+
+    return stale_cells(lineage, current_hashes(files_read(lineage)))
 
 
 def _compare(store: Store, ids: Sequence[str]) -> dict[str, Any]:
@@ -142,15 +157,31 @@ def _compare(store: Store, ids: Sequence[str]) -> dict[str, Any]:
 
 
 def _pipeline_outline(notebook: Path) -> dict[str, Any]:
-    raise NotImplementedError
+    from ..pipeline.params import read_parameters
+    from ..pipeline.tags import parse
+
+    tagged = parse(notebook)
+    steps = [{"name": s.name, "cells": [c.id for c in s.cells]} for s in tagged.steps]
+    return {
+        "steps": steps,
+        "cells": {cell: step["name"] for step in steps for cell in step["cells"]},
+        "setup": [c.id for c in tagged.setup],
+        "parameter_cells": [c.id for c in tagged.parameters],
+        "parameters": [p.to_json() for p in read_parameters(tagged.parameters, notebook)],
+    }
 
 
 def _export(notebook: Path, target: Path | None, check: bool) -> dict[str, Any]:
     raise NotImplementedError
 
 
-def _check_params(folder: Path, params: Mapping[str, Any]) -> None:
-    pass
+def _checked_params(folder: Path, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's parameters checked against the pipeline's (only those given)."""
+    from ..pipeline.manifest import load
+    from ..pipeline.params import resolve
 
-
-__all__ = ["Backend", "NotFoundError"]
+    manifest, _ = load(folder)
+    texts = [(k, v) for k, v in params.items() if isinstance(v, str)]
+    values = {k: v for k, v in params.items() if not isinstance(v, str)}
+    resolved = resolve(manifest.parameters, texts, values)
+    return {name: resolved[name] for name in params}
