@@ -1,0 +1,240 @@
+"""What the store answers with: frozen records of executions, datasets, edges and runs.
+
+Pure data (no duckdb, no I/O). Field names follow the REST contract
+(docs/contracts.md) so the server can serialise them with ``as_json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+EdgeKind = Literal["name", "file"]
+
+
+@dataclass(frozen=True)
+class FileAccess:
+    path: str
+    mode: Literal["read", "write"]
+    sha256: str | None
+    size: int | None
+    via: str
+    mtime_ns: int | None = None
+
+
+@dataclass(frozen=True)
+class Dependency:
+    name: str
+    execution: str  # the execution whose binding of ``name`` was used
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    how: str
+    known: bool
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    value: float
+    step: int | None
+
+
+@dataclass(frozen=True)
+class Check:
+    message: str
+    passed: bool
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One run of one cell."""
+
+    id: str
+    session: str
+    seq: int
+    notebook: str | None
+    cell_id: str | None
+    execution_count: int | None
+    started: float
+    duration_ms: float
+    status: str
+    error_name: str | None
+    error_message: str | None
+    source_hash: str
+    defines: tuple[str, ...] = ()
+    uses: tuple[str, ...] = ()
+    deletes: tuple[str, ...] = ()
+    mutations: tuple[Mutation, ...] = ()
+    deps: tuple[Dependency, ...] = ()
+    files: tuple[FileAccess, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+    metrics: tuple[Metric, ...] = ()
+    checks: tuple[Check, ...] = ()
+    run: str | None = None
+    step: str | None = None
+    source: str | None = None
+
+    @property
+    def cell_key(self) -> str:
+        """What identifies the cell: its id, else its source (cells without ids)."""
+        return self.cell_id if self.cell_id else f"source:{self.source_hash}"
+
+    def reads(self) -> tuple[FileAccess, ...]:
+        return tuple(f for f in self.files if f.mode == "read")
+
+    def writes(self) -> tuple[FileAccess, ...]:
+        return tuple(f for f in self.files if f.mode == "write")
+
+
+@dataclass(frozen=True)
+class Writer:
+    """An execution (of any notebook or session) that wrote ``path`` at ``sha256``."""
+
+    path: str
+    sha256: str
+    execution: str
+    notebook: str | None
+    cell_id: str | None
+    started: float
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    sha256: str | None
+    size: int | None
+    readers: tuple[str, ...]
+    writers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    path: str
+    versions: tuple[DatasetVersion, ...]
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str  # execution id
+    target: str  # execution id
+    kind: EdgeKind
+    label: str  # the name, or the file's path
+
+
+@dataclass(frozen=True)
+class NotebookLineage:
+    notebook: str
+    executions: tuple[Execution, ...]
+    datasets: tuple[Dataset, ...]
+    edges: tuple[Edge, ...]
+    cells: Mapping[str, str]  # cell id -> its latest execution id
+    writers: tuple[Writer, ...] = ()  # writers outside this notebook of files it read
+
+    def execution(self, execution_id: str) -> Execution | None:
+        for e in self.executions:
+            if e.id == execution_id:
+                return e
+        return None
+
+
+@dataclass(frozen=True)
+class StaleReason:
+    kind: EdgeKind
+    detail: str
+    name: str | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class StaleCell:
+    cell_id: str | None
+    execution: str
+    execution_count: int | None
+    reasons: tuple[StaleReason, ...]
+
+
+@dataclass(frozen=True)
+class StepSummary:
+    name: str
+    status: str
+    duration_ms: float | None
+    cached: bool
+    started: float | None = None
+    cache_key: str | None = None
+    cached_from: str | None = None
+    notebook: str | None = None
+    error: str | None = None
+    cell_id: str | None = None
+    artifacts: tuple[Mapping[str, str], ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: str
+    pipeline: str
+    status: str  # running | ok | failed | aborted
+    started: float
+    finished: float | None
+    duration_ms: float | None
+    params: Mapping[str, Any]
+    metrics: Mapping[str, float]  # last value of each metric logged in the run
+    steps: tuple[StepSummary, ...]
+    cached_steps: int
+    source_notebook: str | None = None
+    pipeline_hash: str | None = None
+    resumed_from: str | None = None
+    error: str | None = None
+    planned_steps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunMetric:
+    name: str
+    value: float
+    step: int | None  # training step given to log_metric
+    pipeline_step: str | None
+    execution: str
+
+
+@dataclass(frozen=True)
+class RunFile:
+    pipeline_step: str | None
+    execution: str
+    path: str
+    mode: str
+    sha256: str | None
+    size: int | None
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    """A run with everything recorded about it."""
+
+    summary: RunSummary
+    metric_history: tuple[RunMetric, ...]
+    files: tuple[RunFile, ...]
+    executions: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        return self.summary.id
+
+    @property
+    def status(self) -> str:
+        return self.summary.status
+
+
+def as_json(value: Any) -> Any:
+    """Plain JSON-ready data (dicts, lists) from these records."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: as_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): as_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_json(v) for v in value]
+    return value

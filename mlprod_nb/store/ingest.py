@@ -1,0 +1,373 @@
+"""Ingesting journal files into the store: new complete lines, exactly once.
+
+For every journal file we read from its saved byte offset up to the last newline
+(a torn last line is left for later), hand the lines to DuckDB as one Arrow
+column, let DuckDB's JSON reader parse them, and insert the rows and the new
+offsets in one transaction: a killed ingest leaves nothing behind, a finished
+one is never repeated. A complete line that is not a valid record is skipped
+and kept in ``journal_errors`` with its file, offset and reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from array import array
+from dataclasses import dataclass
+from itertools import accumulate
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow
+
+BATCH_BYTES = 64 << 20  # bytes of journal parsed per transaction, at most
+
+_V = "VARCHAR"
+_STRUCTURES: dict[str, object] = {
+    "session": {
+        "session": _V,
+        "pid": "BIGINT",
+        "started": "DOUBLE",
+        "notebook": _V,
+        "cwd": _V,
+        "env": {
+            "python": _V,
+            "implementation": _V,
+            "platform": _V,
+            "hostname": _V,
+            "cpu_count": "INTEGER",
+            "memory_bytes": "BIGINT",
+            "gpus": [_V],
+            "packages_hash": _V,
+            "packages": [[_V]],
+            "git": {"root": _V, "commit": _V, "dirty": "BOOLEAN"},
+        },
+    },
+    "execution": {
+        "id": _V,
+        "session": _V,
+        "seq": "BIGINT",
+        "notebook": _V,
+        "cell_id": _V,
+        "execution_count": "BIGINT",
+        "source_hash": _V,
+        "source": _V,
+        "started": "DOUBLE",
+        "duration_ms": "DOUBLE",
+        "status": _V,
+        "error_name": _V,
+        "error_message": _V,
+        "defines": [_V],
+        "uses": [_V],
+        "deletes": [_V],
+        "mutations": [{"name": _V, "how": _V, "known": "BOOLEAN"}],
+        "deps": [{"name": _V, "execution": _V}],
+        "files": [
+            {
+                "path": _V,
+                "mode": _V,
+                "sha256": _V,
+                "size": "BIGINT",
+                "mtime_ns": "BIGINT",
+                "via": _V,
+            }
+        ],
+        "params": "MAP(VARCHAR, JSON)",
+        "metrics": [{"name": _V, "value": "DOUBLE", "step": "BIGINT"}],
+        "checks": [{"message": _V, "passed": "BOOLEAN"}],
+        "run": _V,
+        "step": _V,
+    },
+    "run": {
+        "id": _V,
+        "pipeline": _V,
+        "pipeline_hash": _V,
+        "source_notebook": _V,
+        "params": "JSON",
+        "started": "DOUBLE",
+        "steps": [_V],
+        "resumed_from": _V,
+    },
+    "step": {
+        "run": _V,
+        "name": _V,
+        "status": _V,
+        "started": "DOUBLE",
+        "duration_ms": "DOUBLE",
+        "cache_key": _V,
+        "cached_from": _V,
+        "notebook": _V,
+        "artifacts": [{"name": _V, "path": _V, "sha256": _V, "serializer": _V}],
+        "params": "JSON",
+        "error": _V,
+        "cell_id": _V,
+    },
+    "run_end": {"id": _V, "status": _V, "finished": "DOUBLE", "error": _V},
+}
+
+# fields without which a record is refused (recorded in journal_errors)
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "session": ("session",),
+    "execution": ("id", "session", "seq"),
+    "run": ("id",),
+    "step": ("run", "name"),
+    "run_end": ("id", "status"),
+}
+
+# (table, SELECT over the parsed records `p` with columns file, off, r)
+_INSERTS: dict[str, list[str]] = {
+    "session": [
+        """INSERT INTO sessions SELECT r.session, r.pid, r.started, r.notebook, r.cwd,
+            r.env.python, r.env.implementation, r.env.platform, r.env.hostname,
+            r.env.cpu_count, r.env.memory_bytes, r.env.gpus, r.env.packages_hash,
+            r.env.git.root, r.env.git.commit, r.env.git.dirty, file FROM p""",
+        """INSERT INTO packages
+            SELECT h, pkg[1], pkg[2] FROM (
+                SELECT h, unnest(pkgs) AS pkg FROM (
+                    SELECT r.env.packages_hash AS h, any_value(r.env.packages) AS pkgs
+                    FROM p WHERE r.env.packages_hash IS NOT NULL GROUP BY h))
+            WHERE h NOT IN (SELECT packages_hash FROM packages)""",
+    ],
+    "execution": [
+        """INSERT INTO executions SELECT r.id, r.session, r.seq, r.notebook, r.cell_id,
+            r.execution_count, r.source_hash, r.started, r.duration_ms, r.status,
+            r.error_name, r.error_message, r.run, r.step, file FROM p""",
+        """INSERT INTO sources SELECT r.source_hash, any_value(r.source) FROM p
+            WHERE r.source IS NOT NULL AND r.source_hash IS NOT NULL
+              AND r.source_hash NOT IN (SELECT hash FROM sources)
+            GROUP BY r.source_hash""",
+        "INSERT INTO definitions SELECT r.id, unnest(r.defines) FROM p",
+        "INSERT INTO uses SELECT r.id, unnest(r.uses) FROM p",
+        "INSERT INTO deletes SELECT r.id, unnest(r.deletes) FROM p",
+        """INSERT INTO mutations SELECT id, m.name, m.how, m.known
+            FROM (SELECT r.id AS id, unnest(r.mutations) AS m FROM p)""",
+        """INSERT INTO edges SELECT id, d.name, d.execution
+            FROM (SELECT r.id AS id, unnest(r.deps) AS d FROM p)""",
+        """CREATE TEMP TABLE new_accesses AS
+            SELECT id, started, f.path, f.mode, f.sha256, f.size, f.mtime_ns, f.via
+            FROM (SELECT r.id AS id, r.started AS started, unnest(r.files) AS f FROM p)
+            WHERE f.path IS NOT NULL""",
+        """INSERT INTO accesses
+            SELECT id, path, coalesce(mode, 'read'), sha256, size, mtime_ns, via
+            FROM new_accesses""",
+        """INSERT INTO datasets SELECT path, min(started) FROM new_accesses
+            WHERE path NOT IN (SELECT path FROM datasets) GROUP BY path""",
+        """INSERT INTO dataset_versions
+            SELECT path, sha256, any_value(size), any_value(mtime_ns), min(started)
+            FROM new_accesses n WHERE sha256 IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM dataset_versions v WHERE v.path = n.path AND v.sha256 = n.sha256)
+            GROUP BY path, sha256""",
+        "DROP TABLE new_accesses",
+        """INSERT INTO params SELECT id, e.key, e.value
+            FROM (SELECT r.id AS id, unnest(map_entries(r.params)) AS e FROM p)""",
+        """INSERT INTO metrics SELECT id, m.name, m.value, m.step
+            FROM (SELECT r.id AS id, unnest(r.metrics) AS m FROM p)""",
+        """INSERT INTO checks SELECT id, c.message, c.passed
+            FROM (SELECT r.id AS id, unnest(r.checks) AS c FROM p)""",
+    ],
+    "run": [
+        """INSERT INTO runs SELECT r.id, r.pipeline, r.pipeline_hash, r.source_notebook,
+            r.params, r.started, r.steps, r.resumed_from FROM p""",
+    ],
+    "step": [
+        """INSERT INTO run_steps SELECT r.run, r.name, r.status, r.started, r.duration_ms,
+            r.cache_key, r.cached_from, r.notebook, r.params, r.error, r.cell_id FROM p""",
+        """INSERT INTO step_artifacts SELECT run, step, a.name, a.path, a.sha256, a.serializer
+            FROM (SELECT r.run AS run, r.name AS step, unnest(r.artifacts) AS a FROM p)""",
+    ],
+    "run_end": [
+        "INSERT INTO run_ends SELECT r.id, r.status, r.finished, r.error FROM p",
+    ],
+}
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    name: str  # the journal file's name inside the journal folder
+    start: int  # byte offset of ``data`` in the file
+    data: bytes  # complete lines only
+
+
+def _pending(journal_dir: Path, offsets: dict[str, int], budget: int) -> list[_Chunk]:
+    """New complete lines of every journal file, up to about ``budget`` bytes."""
+    chunks: list[_Chunk] = []
+    try:
+        entries = sorted(os.scandir(journal_dir), key=lambda d: d.name)
+    except FileNotFoundError:
+        return chunks
+    for entry in entries:
+        if budget <= 0:
+            break
+        if not entry.name.endswith(".ndjson") or not entry.is_file():
+            continue
+        start = offsets.get(entry.name, 0)
+        try:
+            with open(entry.path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                if size <= start:
+                    continue
+                f.seek(start)
+                data = f.read(min(size - start, budget))
+        except OSError:
+            continue  # vanished or unreadable: try again next time
+        end = data.rfind(b"\n") + 1
+        if end:
+            chunks.append(_Chunk(entry.name, start, data[:end]))
+            budget -= end
+    return chunks
+
+
+def _lines(chunks: list[_Chunk]) -> pyarrow.Table:
+    """One row per line: journal file, byte offset and the line's text."""
+    import pyarrow as pa
+
+    names: list[str] = []
+    offsets: list[int] = []
+    bounds = array("q", [0])
+    base = 0
+    for chunk in chunks:
+        lengths = [len(line) + 1 for line in chunk.data.split(b"\n")[:-1]]
+        local = list(accumulate(lengths, initial=0))
+        offsets.extend(chunk.start + x for x in local[:-1])
+        bounds.extend(base + x for x in local[1:])
+        names.extend([chunk.name] * len(lengths))
+        base += len(chunk.data)
+    data = b"".join(c.data for c in chunks)
+    text = pa.LargeStringArray.from_buffers(len(offsets), pa.py_buffer(bounds), pa.py_buffer(data))
+    try:
+        text.validate(full=True)
+    except pa.ArrowInvalid:  # some line is not UTF-8: let DuckDB see it as invalid JSON
+        pieces = [
+            data[bounds[i] : bounds[i + 1]].decode("utf-8", "replace") for i in range(len(offsets))
+        ]
+        text = pa.array([p if "\ufffd" not in p else "\x00" for p in pieces], pa.large_string())
+    return pa.table(
+        {
+            "file": pa.array(names, pa.string()).dictionary_encode(),
+            "off": pa.array(offsets, pa.int64()),
+            "line": text,
+        }
+    )
+
+
+def _new_offsets(chunks: list[_Chunk]) -> pyarrow.Table:
+    import pyarrow as pa
+
+    now = time.time()
+    ends: dict[str, int] = {}
+    for c in chunks:
+        ends[c.name] = c.start + len(c.data)
+    return pa.table(
+        {"file": list(ends), "offset": list(ends.values()), "updated": [now] * len(ends)}
+    )
+
+
+def _load(con: duckdb.DuckDBPyConnection, chunks: list[_Chunk]) -> int:
+    """Insert one batch of lines and the new offsets; the caller holds the transaction."""
+    con.register("journal_batch", _lines(chunks))
+    con.register("journal_ends", _new_offsets(chunks))
+    now = time.time()
+    con.execute(
+        """CREATE TEMP TABLE batch_lines AS
+            SELECT file::VARCHAR AS file, off, line,
+                CASE WHEN NOT json_valid(line) THEN 'not valid JSON'
+                     WHEN json_type(line) <> 'OBJECT' THEN 'not a JSON object' END AS bad
+            FROM journal_batch WHERE trim(line) <> ''"""
+    )
+    con.execute(
+        """CREATE TEMP TABLE batch_kinds AS
+            SELECT file, off, line, line->>'kind' AS kind FROM batch_lines WHERE bad IS NULL"""
+    )
+    con.execute(
+        """INSERT INTO journal_errors
+            SELECT file, off, bad, left(line, 200), ? FROM batch_lines WHERE bad IS NOT NULL
+            UNION ALL
+            SELECT file, off, 'unknown record kind ' || coalesce(kind, '(none)'),
+                   left(line, 200), ?
+            FROM batch_kinds WHERE kind IS NULL OR kind NOT IN (SELECT unnest(?::VARCHAR[]))""",
+        [now, now, list(_STRUCTURES)],
+    )
+    present = {str(k) for (k,) in con.execute("SELECT DISTINCT kind FROM batch_kinds").fetchall()}
+    total = 0
+    for kind, structure in _STRUCTURES.items():
+        if kind not in present:
+            continue
+        shape = json.dumps(structure).replace("'", "''")
+        con.execute(
+            f"""CREATE TEMP TABLE parsed AS
+                SELECT file, off, line, from_json(line, '{shape}') AS r
+                FROM batch_kinds WHERE kind = ?""",
+            [kind],
+        )
+        missing = " OR ".join(f"r.{name} IS NULL" for name in _REQUIRED[kind])
+        con.execute(
+            f"""INSERT INTO journal_errors
+                SELECT file, off, ? , left(line, 200), ? FROM parsed WHERE {missing}""",
+            [f"{kind} record without a valid {' / '.join(_REQUIRED[kind])}", now],
+        )
+        con.execute(f"CREATE TEMP TABLE p AS SELECT file, off, r FROM parsed WHERE NOT ({missing})")
+        row = con.execute("SELECT count(*) FROM p").fetchone()
+        count = int(row[0]) if row else 0
+        if count:
+            for statement in _INSERTS[kind]:
+                con.execute(statement)
+        total += count
+        con.execute("DROP TABLE p")
+        con.execute("DROP TABLE parsed")
+    con.execute(
+        """INSERT OR REPLACE INTO journal_offsets SELECT file, "offset", updated
+            FROM journal_ends"""
+    )
+    con.execute("DROP TABLE batch_kinds")
+    con.execute("DROP TABLE batch_lines")
+    con.unregister("journal_batch")
+    con.unregister("journal_ends")
+    return total
+
+
+def _check_shrunk(
+    con: duckdb.DuckDBPyConnection, journal_dir: Path, offsets: dict[str, int]
+) -> None:
+    """A journal file shorter than its offset was replaced: note it and read it from the start."""
+    for name, offset in list(offsets.items()):
+        try:
+            size = (journal_dir / name).stat().st_size
+        except OSError:
+            continue
+        if size < offset:
+            con.execute(
+                "INSERT INTO journal_errors VALUES (?, ?, ?, NULL, ?)",
+                [
+                    name,
+                    offset,
+                    f"journal file shrank to {size} bytes; read again from the start",
+                    time.time(),
+                ],
+            )
+            con.execute('UPDATE journal_offsets SET "offset" = 0 WHERE file = ?', [name])
+            offsets[name] = 0
+
+
+def ingest(con: duckdb.DuckDBPyConnection, journal_dir: Path, budget: int = BATCH_BYTES) -> int:
+    """Ingest every new complete journal line; returns how many records were stored."""
+    total = 0
+    while True:
+        offsets = {
+            str(name): int(offset)
+            for name, offset in con.execute('SELECT file, "offset" FROM journal_offsets').fetchall()
+        }
+        con.execute("BEGIN TRANSACTION")
+        try:
+            _check_shrunk(con, journal_dir, offsets)
+            chunks = _pending(journal_dir, offsets, budget)
+            if not chunks:
+                con.execute("COMMIT")
+                return total
+            total += _load(con, chunks)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise

@@ -1,0 +1,329 @@
+"""Reading the store back into lineage records (all SQL parameterised)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import NotFoundError, StoreError
+from ..lineage import graph
+from ..lineage.model import (
+    Check,
+    Dependency,
+    Execution,
+    FileAccess,
+    Metric,
+    Mutation,
+    NotebookLineage,
+    RunDetail,
+    RunFile,
+    RunMetric,
+    RunSummary,
+    StepSummary,
+    Writer,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+
+Rows = list[tuple[Any, ...]]
+
+
+def _json(value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def normalise(path: str | Path) -> str:
+    return str(Path(path).expanduser().resolve())
+
+
+def _children(
+    con: duckdb.DuckDBPyConnection, sql: str, ids_sql: str, params: Sequence[Any]
+) -> dict[str, Rows]:
+    found: dict[str, Rows] = defaultdict(list)
+    for row in con.execute(sql.format(ids=ids_sql), list(params)).fetchall():
+        found[row[0]].append(row[1:])
+    return found
+
+
+def executions(
+    con: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any]
+) -> list[Execution]:
+    """Executions matching ``where`` (a condition on ``executions``), with everything they did."""
+    ids_sql = f"SELECT id FROM executions WHERE {where}"
+    base = con.execute(
+        f"""SELECT e.id, e.session, e.seq, e.notebook, e.cell_id, e.execution_count, e.started,
+                   e.duration_ms, e.status, e.error_name, e.error_message, e.source_hash,
+                   e.run, e.step, s.text
+            FROM executions e LEFT JOIN sources s ON s.hash = e.source_hash
+            WHERE e.id IN ({ids_sql}) ORDER BY e.started, e.session, e.seq""",
+        list(params),
+    ).fetchall()
+    if not base:
+        return []
+
+    def child(sql: str) -> dict[str, Rows]:
+        return _children(con, sql, ids_sql, params)
+
+    where_ids = "WHERE execution IN ({ids}) ORDER BY rowid"
+    defines = child(f"SELECT execution, name FROM definitions {where_ids}")
+    uses = child(f"SELECT execution, name FROM uses {where_ids}")
+    deletes = child(f"SELECT execution, name FROM deletes {where_ids}")
+    mutations = child(f"SELECT execution, name, how, known FROM mutations {where_ids}")
+    deps = child(f"SELECT execution, name, source FROM edges {where_ids}")
+    files = child(
+        f"SELECT execution, path, mode, sha256, size, via, mtime_ns FROM accesses {where_ids}"
+    )
+    params_ = child(f"SELECT execution, name, value FROM params {where_ids}")
+    metrics = child(f"SELECT execution, name, value, step FROM metrics {where_ids}")
+    checks = child(f"SELECT execution, message, passed FROM checks {where_ids}")
+    result = []
+    for row in base:
+        key = row[0]
+        result.append(
+            Execution(
+                id=key,
+                session=row[1],
+                seq=row[2],
+                notebook=row[3],
+                cell_id=row[4],
+                execution_count=row[5],
+                started=row[6] or 0.0,
+                duration_ms=row[7] or 0.0,
+                status=row[8] or "ok",
+                error_name=row[9],
+                error_message=row[10],
+                source_hash=row[11] or "",
+                run=row[12],
+                step=row[13],
+                source=row[14],
+                defines=tuple(r[0] for r in defines.get(key, ())),
+                uses=tuple(r[0] for r in uses.get(key, ())),
+                deletes=tuple(r[0] for r in deletes.get(key, ())),
+                mutations=tuple(
+                    Mutation(r[0], r[1] or "", bool(r[2])) for r in mutations.get(key, ())
+                ),
+                deps=tuple(Dependency(r[0], r[1]) for r in deps.get(key, ())),
+                files=tuple(
+                    FileAccess(
+                        r[0], "write" if r[1] == "write" else "read", r[2], r[3], r[4] or "", r[5]
+                    )
+                    for r in files.get(key, ())
+                ),
+                params={r[0]: _json(r[1]) for r in params_.get(key, ())},
+                metrics=tuple(Metric(r[0], r[1], r[2]) for r in metrics.get(key, ())),
+                checks=tuple(Check(r[0] or "", bool(r[1])) for r in checks.get(key, ())),
+            )
+        )
+    return result
+
+
+def notebook_lineage(con: duckdb.DuckDBPyConnection, path: str | Path) -> NotebookLineage:
+    notebook = normalise(path)
+    found = executions(con, "notebook = ?", [notebook])
+    if not found:
+        raise NotFoundError(
+            "no executions are recorded for this notebook",
+            path=notebook,
+            hint=(
+                "run it with the tracer on (`%load_ext mlprod_nb` in the notebook) "
+                "or trace it headlessly with `mlprod-nb trace NOTEBOOK`"
+            ),
+        )
+    outside = con.execute(
+        """SELECT DISTINCT w.path, w.sha256, w.execution, e.notebook, e.cell_id, e.started
+           FROM accesses w JOIN executions e ON e.id = w.execution
+           WHERE w.mode = 'write' AND w.sha256 IS NOT NULL
+             AND e.notebook IS DISTINCT FROM ?
+             AND EXISTS (
+                SELECT 1 FROM accesses r JOIN executions re ON re.id = r.execution
+                WHERE re.notebook = ? AND r.mode = 'read'
+                  AND r.path = w.path AND r.sha256 = w.sha256)""",
+        [notebook, notebook],
+    ).fetchall()
+    writers = [Writer(r[0], r[1], r[2], r[3], r[4], r[5] or 0.0) for r in outside]
+    return graph.build(notebook, found, writers)
+
+
+_READ_ONLY = {"SELECT", "EXPLAIN"}
+
+
+def read_only(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()
+) -> tuple[list[str], Rows]:
+    import duckdb
+
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as error:
+        raise StoreError(f"the query cannot be parsed: {error}") from error
+    if len(statements) != 1:
+        raise StoreError(
+            f"give exactly one statement (got {len(statements)})",
+            hint="run the statements one by one",
+        )
+    kind = statements[0].type.name
+    if kind not in _READ_ONLY:
+        raise StoreError(
+            f"only read-only queries are allowed, not {kind}",
+            hint="use SELECT (the store is written only by ingesting the journal)",
+        )
+    con.execute("BEGIN TRANSACTION READ ONLY")
+    try:
+        cursor = con.execute(sql, list(params))
+        columns = [d[0] for d in cursor.description or ()]
+        rows = cursor.fetchall()
+    except duckdb.Error as error:
+        raise StoreError(f"the query failed: {error}") from error
+    finally:
+        con.execute("ROLLBACK")
+    return columns, rows
+
+
+def _steps(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> dict[str, list[StepSummary]]:
+    artifacts: dict[tuple[str, str], list[dict[str, str]]] = defaultdict(list)
+    for run, step, name, path, sha, serializer in con.execute(
+        "SELECT run, step, name, path, sha256, serializer FROM step_artifacts "
+        "WHERE run IN (SELECT unnest(?::VARCHAR[])) ORDER BY rowid",
+        [run_ids],
+    ).fetchall():
+        artifacts[(run, step)].append(
+            {"name": name, "path": path, "sha256": sha, "serializer": serializer}
+        )
+    latest: dict[str, dict[str, StepSummary]] = defaultdict(dict)
+    for row in con.execute(
+        """SELECT run, name, status, duration_ms, started, cache_key, cached_from, notebook,
+                  error, cell_id, params
+           FROM run_steps WHERE run IN (SELECT unnest(?::VARCHAR[])) ORDER BY started, rowid""",
+        [run_ids],
+    ).fetchall():
+        run, name = row[0], row[1]
+        latest[run][name] = StepSummary(
+            name=name,
+            status=row[2] or "ok",
+            duration_ms=row[3],
+            cached=row[2] == "cached",
+            started=row[4],
+            cache_key=row[5],
+            cached_from=row[6],
+            notebook=row[7],
+            error=row[8],
+            cell_id=row[9],
+            artifacts=tuple(artifacts.get((run, name), ())),
+            params=_json(row[10]) or {},
+        )
+    return {run: list(steps.values()) for run, steps in latest.items()}
+
+
+def _last_metrics(
+    con: duckdb.DuckDBPyConnection, run_ids: list[str]
+) -> dict[str, dict[str, float]]:
+    found: dict[str, dict[str, float]] = defaultdict(dict)
+    for run, name, value in con.execute(
+        """SELECT e.run, m.name, m.value FROM metrics m JOIN executions e ON e.id = m.execution
+           WHERE e.run IN (SELECT unnest(?::VARCHAR[])) ORDER BY e.started, e.seq, m.rowid""",
+        [run_ids],
+    ).fetchall():
+        found[run][name] = value
+    return found
+
+
+def _summaries(
+    con: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any]
+) -> list[RunSummary]:
+    rows = con.execute(
+        f"""SELECT r.id, r.pipeline, coalesce(e.status, 'running'), r.started, e.finished,
+                   r.params, r.source_notebook, r.pipeline_hash, r.resumed_from, e.error, r.steps
+            FROM runs r LEFT JOIN (
+                SELECT id, arg_max(status, finished) AS status, max(finished) AS finished,
+                       arg_max(error, finished) AS error
+                FROM run_ends GROUP BY id) e ON e.id = r.id
+            WHERE {where} ORDER BY r.started DESC, r.id""",
+        list(params),
+    ).fetchall()
+    ids = [r[0] for r in rows]
+    steps = _steps(con, ids)
+    metrics = _last_metrics(con, ids)
+    result = []
+    for row in rows:
+        run_steps = steps.get(row[0], [])
+        started, finished = row[3] or 0.0, row[4]
+        result.append(
+            RunSummary(
+                id=row[0],
+                pipeline=row[1] or "",
+                status=row[2],
+                started=started,
+                finished=finished,
+                duration_ms=(finished - started) * 1000.0 if finished is not None else None,
+                params=_json(row[5]) or {},
+                metrics=metrics.get(row[0], {}),
+                steps=tuple(run_steps),
+                cached_steps=sum(1 for s in run_steps if s.cached),
+                source_notebook=row[6],
+                pipeline_hash=row[7],
+                resumed_from=row[8],
+                error=row[9],
+                planned_steps=tuple(row[10] or ()),
+            )
+        )
+    return result
+
+
+def runs(con: duckdb.DuckDBPyConnection, pipeline: str | Path | None = None) -> list[RunSummary]:
+    """Runs, newest first; only those of ``pipeline`` (a folder) when given."""
+    if pipeline is None:
+        return _summaries(con, "true", [])
+    return _summaries(con, "r.pipeline = ?", [normalise(pipeline)])
+
+
+def run(con: duckdb.DuckDBPyConnection, run_id: str) -> RunDetail:
+    found = _summaries(con, "r.id = ?", [run_id])
+    if not found:
+        raise NotFoundError(
+            "no such run in the lineage store",
+            run_id=run_id,
+            hint="list the runs with `mlprod-nb runs`",
+        )
+    history = [
+        RunMetric(r[0], r[1], r[2], r[3], r[4])
+        for r in con.execute(
+            """SELECT m.name, m.value, m.step, e.step, e.id
+               FROM metrics m JOIN executions e ON e.id = m.execution
+               WHERE e.run = ? ORDER BY e.started, e.seq, m.rowid""",
+            [run_id],
+        ).fetchall()
+    ]
+    files = [
+        RunFile(r[0], r[1], r[2], r[3], r[4], r[5])
+        for r in con.execute(
+            """SELECT e.step, a.execution, a.path, a.mode, a.sha256, a.size
+               FROM accesses a JOIN executions e ON e.id = a.execution
+               WHERE e.run = ? ORDER BY e.started, e.seq, a.rowid""",
+            [run_id],
+        ).fetchall()
+    ]
+    ids = [
+        r[0]
+        for r in con.execute(
+            "SELECT id FROM executions WHERE run = ? ORDER BY started, seq", [run_id]
+        ).fetchall()
+    ]
+    return RunDetail(found[0], tuple(history), tuple(files), tuple(ids))
+
+
+def journal_errors(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, str]]:
+    return [
+        (str(r[0]), int(r[1]), str(r[2]))
+        for r in con.execute(
+            'SELECT file, "offset", reason FROM journal_errors ORDER BY file, "offset"'
+        ).fetchall()
+    ]

@@ -1,0 +1,101 @@
+"""The store's tables, versioned; migrations only ever add.
+
+``MIGRATIONS[i]`` takes the schema from version ``i`` to ``i + 1``. A store made
+by a newer mlprod-nb (a higher version than we know) is refused rather than
+guessed at.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from ..errors import StoreError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import duckdb
+
+_V1 = [
+    """CREATE TABLE schema_version (version INTEGER NOT NULL, applied DOUBLE NOT NULL)""",
+    """CREATE TABLE journal_offsets (
+        file VARCHAR PRIMARY KEY, "offset" BIGINT NOT NULL, updated DOUBLE NOT NULL)""",
+    """CREATE TABLE journal_errors (
+        file VARCHAR NOT NULL, "offset" BIGINT NOT NULL, reason VARCHAR NOT NULL,
+        excerpt VARCHAR, ingested DOUBLE NOT NULL)""",
+    """CREATE TABLE sessions (
+        id VARCHAR NOT NULL, pid BIGINT, started DOUBLE, notebook VARCHAR, cwd VARCHAR,
+        python VARCHAR, implementation VARCHAR, platform VARCHAR, hostname VARCHAR,
+        cpu_count INTEGER, memory_bytes BIGINT, gpus VARCHAR[], packages_hash VARCHAR,
+        git_root VARCHAR, git_commit VARCHAR, git_dirty BOOLEAN, journal VARCHAR)""",
+    """CREATE TABLE packages (packages_hash VARCHAR NOT NULL, name VARCHAR, version VARCHAR)""",
+    """CREATE TABLE executions (
+        id VARCHAR NOT NULL, session VARCHAR NOT NULL, seq BIGINT NOT NULL, notebook VARCHAR,
+        cell_id VARCHAR, execution_count BIGINT, source_hash VARCHAR, started DOUBLE,
+        duration_ms DOUBLE, status VARCHAR, error_name VARCHAR, error_message VARCHAR,
+        run VARCHAR, step VARCHAR, journal VARCHAR)""",
+    """CREATE TABLE sources (hash VARCHAR PRIMARY KEY, text VARCHAR)""",
+    """CREATE TABLE definitions (execution VARCHAR NOT NULL, name VARCHAR NOT NULL)""",
+    """CREATE TABLE uses (execution VARCHAR NOT NULL, name VARCHAR NOT NULL)""",
+    """CREATE TABLE deletes (execution VARCHAR NOT NULL, name VARCHAR NOT NULL)""",
+    """CREATE TABLE mutations (
+        execution VARCHAR NOT NULL, name VARCHAR NOT NULL, how VARCHAR, known BOOLEAN)""",
+    """CREATE TABLE edges (
+        execution VARCHAR NOT NULL, name VARCHAR NOT NULL, source VARCHAR NOT NULL)""",
+    """CREATE TABLE accesses (
+        execution VARCHAR NOT NULL, path VARCHAR NOT NULL, mode VARCHAR NOT NULL,
+        sha256 VARCHAR, size BIGINT, mtime_ns BIGINT, via VARCHAR)""",
+    """CREATE TABLE datasets (path VARCHAR PRIMARY KEY, first_seen DOUBLE)""",
+    """CREATE TABLE dataset_versions (
+        path VARCHAR NOT NULL, sha256 VARCHAR NOT NULL, size BIGINT, mtime_ns BIGINT,
+        first_seen DOUBLE, PRIMARY KEY (path, sha256))""",
+    """CREATE TABLE params (execution VARCHAR NOT NULL, name VARCHAR NOT NULL, value JSON)""",
+    """CREATE TABLE metrics (
+        execution VARCHAR NOT NULL, name VARCHAR NOT NULL, value DOUBLE, step BIGINT)""",
+    """CREATE TABLE checks (execution VARCHAR NOT NULL, message VARCHAR, passed BOOLEAN)""",
+    """CREATE TABLE runs (
+        id VARCHAR NOT NULL, pipeline VARCHAR, pipeline_hash VARCHAR, source_notebook VARCHAR,
+        params JSON, started DOUBLE, steps VARCHAR[], resumed_from VARCHAR)""",
+    """CREATE TABLE run_ends (
+        id VARCHAR NOT NULL, status VARCHAR, finished DOUBLE, error VARCHAR)""",
+    """CREATE TABLE run_steps (
+        run VARCHAR NOT NULL, name VARCHAR NOT NULL, status VARCHAR, started DOUBLE,
+        duration_ms DOUBLE, cache_key VARCHAR, cached_from VARCHAR, notebook VARCHAR,
+        params JSON, error VARCHAR, cell_id VARCHAR)""",
+    """CREATE TABLE step_artifacts (
+        run VARCHAR NOT NULL, step VARCHAR NOT NULL, name VARCHAR, path VARCHAR,
+        sha256 VARCHAR, serializer VARCHAR)""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1]
+VERSION = len(MIGRATIONS)
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchone()
+    if not found or not found[0]:
+        return 0
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection, db_path: Path) -> int:
+    """Bring the schema up to ``VERSION``, each step in its own transaction."""
+    version = current_version(con)
+    if version > VERSION:
+        raise StoreError(
+            f"the lineage store has schema version {version}, newer than this mlprod-nb "
+            f"understands ({VERSION})",
+            path=db_path,
+            hint="upgrade mlprod-nb, or move the store aside to rebuild it from the journal",
+        )
+    for target in range(version + 1, VERSION + 1):
+        con.execute("BEGIN TRANSACTION")
+        for statement in MIGRATIONS[target - 1]:
+            con.execute(statement)
+        con.execute("INSERT INTO schema_version VALUES (?, ?)", [target, time.time()])
+        con.execute("COMMIT")
+    return VERSION

@@ -1,0 +1,138 @@
+"""``Store``: the lineage database of one ``.mlprod`` folder, opened under its lock."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from ..errors import StoreError
+from ..lineage.model import NotebookLineage, RunDetail, RunSummary
+from ..paths import Layout
+from . import ingest, queries, schema
+from .lock import StoreLock
+
+if TYPE_CHECKING:
+    import duckdb
+
+_MOVE_ASIDE = (
+    "move it aside (for example `mv {name} {name}.broken`) and run the command again; "
+    "the journal is kept, so everything is ingested again into a new store"
+)
+
+
+def _connect(layout: Layout) -> duckdb.DuckDBPyConnection:
+    import duckdb
+
+    db = layout.db_path
+    try:
+        return duckdb.connect(str(db))
+    except duckdb.Error as error:
+        if not os.access(layout.home, os.W_OK) or (db.exists() and not os.access(db, os.W_OK)):
+            raise StoreError(
+                "the lineage store is not writable",
+                path=db,
+                hint="make the .mlprod folder writable, or set MLPROD_NB_HOME to a writable folder",
+            ) from error
+        raise StoreError(
+            f"the lineage store cannot be opened as a DuckDB database ({error})",
+            path=db,
+            hint=_MOVE_ASIDE.format(name=db.name),
+        ) from error
+
+
+class Store:
+    """Use as ``with Store.open(layout) as store:``; the lock is held until the block ends."""
+
+    def __init__(self, layout: Layout, con: duckdb.DuckDBPyConnection, lock: StoreLock) -> None:
+        self.layout = layout
+        self._con: duckdb.DuckDBPyConnection | None = con
+        self._lock = lock
+
+    @classmethod
+    def open(cls, layout: Layout, timeout: float = 30.0, *, ingest: bool = True) -> Store:
+        """Lock, connect, migrate and (by default) ingest new journal lines."""
+        if layout.home.exists() and not os.access(layout.home, os.W_OK | os.X_OK):
+            raise StoreError(
+                "the store folder is not writable",
+                path=layout.home,
+                hint="make it writable, or set MLPROD_NB_HOME to a writable folder",
+            )
+        lock = StoreLock(layout.lock_path)
+        lock.acquire(timeout)
+        try:
+            con = _connect(layout)
+        except BaseException:
+            lock.release()
+            raise
+        store = cls(layout, con, lock)
+        try:
+            store._migrate()
+            if ingest:
+                store.ingest()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            raise StoreError("the lineage store is closed", path=self.layout.db_path)
+        return self._con
+
+    def _migrate(self) -> None:
+        import duckdb
+
+        try:
+            schema.migrate(self.con, self.layout.db_path)
+        except duckdb.Error as error:
+            raise StoreError(
+                f"the lineage store's tables cannot be read or created ({error})",
+                path=self.layout.db_path,
+                hint=_MOVE_ASIDE.format(name=self.layout.db_path.name),
+            ) from error
+
+    def ingest(self) -> int:
+        """Ingest new complete journal lines (exactly once); returns how many records."""
+        return ingest.ingest(self.con, self.layout.journal_dir)
+
+    def notebook_lineage(self, path: str | Path) -> NotebookLineage:
+        return queries.notebook_lineage(self.con, path)
+
+    def query(
+        self, sql: str, params: Sequence[Any] = ()
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """A read-only query: one SELECT (or EXPLAIN) statement, parameters bound."""
+        return queries.read_only(self.con, sql, params)
+
+    def runs(self, pipeline: str | Path | None = None) -> list[RunSummary]:
+        return queries.runs(self.con, pipeline)
+
+    def run(self, run_id: str) -> RunDetail:
+        return queries.run(self.con, run_id)
+
+    def journal_errors(self) -> list[tuple[str, int, str]]:
+        """``(file, offset, reason)`` of every journal line that could not be ingested."""
+        return queries.journal_errors(self.con)
+
+    def close(self) -> None:
+        con, self._con = self._con, None
+        try:
+            if con is not None:
+                con.close()
+        finally:
+            self._lock.release()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
