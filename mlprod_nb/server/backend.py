@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..errors import NotebookError, PipelineError, SerializationError
 from ..paths import Layout, find_home
 from .confine import BadRequestError, Root
 from .launcher import Launcher, check_run_id
@@ -19,7 +20,7 @@ from .payload import jsonable
 from .service import StoreService
 
 if TYPE_CHECKING:
-    from ..lineage.model import NotebookLineage, StaleCell
+    from ..lineage.model import NotebookLineage, RunDetail, StaleCell
     from ..store import Store
 
 T = TypeVar("T")
@@ -83,7 +84,9 @@ class Backend:
     async def export(self, path: Any, *, check: bool, output: str | None) -> dict[str, Any]:
         notebook = self.root.notebook(_text(path, "path"))
         target = self.root.resolve(output, what="output folder") if output else None
-        answer = await self._blocking(lambda: _export(notebook, target, check))
+        answer = await self.service.call_released(
+            self.layout(notebook), lambda: _export(notebook, target, check)
+        )
         if answer.get("pipeline"):
             answer["pipeline"] = self.root.relative(answer["pipeline"])
         return answer
@@ -126,7 +129,9 @@ class Backend:
                 f"compare needs 2 to {MAX_COMPARE} run ids, got {len(ids)}",
                 hint="pass runs=ID,ID[,ID]",
             )
-        return await self.service.call(self.layout(), lambda s: _compare(s, ids))
+        layout = self.layout()
+        details = await self.service.call(layout, lambda s: [s.run(i) for i in ids])
+        return await self._blocking(lambda: _compare(layout, details))
 
 
 def _text(value: Any, name: str) -> str | None:
@@ -149,8 +154,13 @@ def _stale_ids(lineage: NotebookLineage) -> list[StaleCell]:
     return stale_cells(lineage, current_hashes(files_read(lineage)))
 
 
-def _compare(store: Store, ids: Sequence[str]) -> dict[str, Any]:
-    raise NotImplementedError
+def _compare(layout: Layout, details: Sequence[RunDetail]) -> dict[str, Any]:
+    from ..lineage.diff import compare
+    from .stepcode import facts
+
+    sources: dict[str, str] = {}
+    runs = [facts(layout, detail, sources) for detail in details]
+    return compare(runs, sources.get).to_json()
 
 
 # -- work done on the default executor -------------------------------------------------------
@@ -172,7 +182,34 @@ def _pipeline_outline(notebook: Path) -> dict[str, Any]:
 
 
 def _export(notebook: Path, target: Path | None, check: bool) -> dict[str, Any]:
-    raise NotImplementedError
+    """The export's outcome; a notebook the compiler rejects is an answer, not an error."""
+    from ..pipeline.export import export
+
+    try:
+        result = export(notebook, target, check=check)
+    except (NotebookError, PipelineError, SerializationError) as error:
+        failure = {"message": error.render(), "cell_id": error.cell_id, "step": error.step}
+        return {"ok": False, "pipeline": None, "steps": [], "errors": [failure]}
+    manifest = result.manifest
+    return {
+        "ok": True,
+        "pipeline": str(result.folder) if result.folder is not None else None,
+        "steps": [
+            {
+                "name": s.name,
+                "cells": list(s.cells),
+                "after": manifest.upstream(s.name),
+                "inputs": [i.name for i in s.inputs],
+                "outputs": list(s.outputs),
+                "parameters": list(s.parameters),
+            }
+            for s in manifest.steps
+        ],
+        "parameters": [p.to_json() for p in manifest.parameters],
+        "warnings": list(manifest.warnings),
+        "traced": result.traced,
+        "errors": [],
+    }
 
 
 def _checked_params(folder: Path, params: Mapping[str, Any]) -> dict[str, Any]:

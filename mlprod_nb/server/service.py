@@ -54,6 +54,24 @@ class StoreService:
         finally:
             self._arm_closer(loop)
 
+    async def call_released(self, layout: Layout, work: Callable[[], T]) -> T:
+        """``work()`` on the owner thread with ``layout``'s store closed (its lock free).
+
+        For work that opens the store itself, such as export reading the tracer's record:
+        the lock file is exclusive even between threads of one process.
+        """
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, self._released, layout, work)
+        finally:
+            self._arm_closer(loop)
+
+    def _released(self, layout: Layout, work: Callable[[], T]) -> T:
+        held = self._held.pop(layout, None)
+        if held is not None:
+            held.store.close()
+        return work()
+
     def _run(self, layout: Layout, work: Callable[[Store], T]) -> T:
         held = self._held.get(layout)
         now = time.monotonic()

@@ -6,14 +6,19 @@ pytest-jupyter's fixtures are imported here rather than named in ``pytest_plugin
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Awaitable, Callable
+import os
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
 from pytest_jupyter.jupyter_server import *  # noqa: F403
+
+from mlprod_nb.journal import JournalWriter
 
 
 @pytest.fixture
@@ -76,3 +81,87 @@ def make_notebook(jp_root_dir: Path) -> Callable[[str, list[tuple[str, list[str]
         return path
 
     return make
+
+
+class Journal:
+    """Writes tracer-shaped journal records for one session into the store's journal."""
+
+    def __init__(self, home: Path, notebook: Path, session: str = "s1") -> None:
+        self.notebook = str(notebook.resolve())
+        self.session = session
+        self.writer = JournalWriter(home / "journal", name=f"test-{session}")
+        self.seq = 0
+        self.bound: dict[str, str] = {}
+        self.writer.append(
+            {
+                "v": 1,
+                "kind": "session",
+                "session": session,
+                "pid": os.getpid(),
+                "started": time.time(),
+                "notebook": self.notebook,
+                "cwd": str(notebook.parent),
+                "env": None,
+            }
+        )
+
+    def cell(
+        self,
+        cell_id: str,
+        source: str,
+        defines: Sequence[str] = (),
+        uses: Sequence[str] = (),
+        files: Sequence[tuple[Path, str]] = (),
+    ) -> str:
+        """Record one execution; ``files`` are ``(path, "read"|"write")`` hashed now."""
+        self.seq += 1
+        execution = f"{self.session}:{self.seq}"
+        accesses = []
+        for path, mode in files:
+            data = path.read_bytes()
+            accesses.append(
+                {
+                    "path": str(path.resolve()),
+                    "mode": mode,
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "size": len(data),
+                    "mtime_ns": path.stat().st_mtime_ns,
+                    "via": "open",
+                }
+            )
+        self.writer.append(
+            {
+                "v": 1,
+                "kind": "execution",
+                "id": execution,
+                "session": self.session,
+                "seq": self.seq,
+                "notebook": self.notebook,
+                "cell_id": cell_id,
+                "execution_count": self.seq,
+                "source_hash": hashlib.blake2b(source.encode(), digest_size=16).hexdigest(),
+                "source": source,
+                "started": time.time(),
+                "duration_ms": 1.5,
+                "status": "ok",
+                "error_name": None,
+                "error_message": None,
+                "defines": list(defines),
+                "uses": list(uses),
+                "deletes": [],
+                "mutations": [],
+                "deps": [{"name": n, "execution": self.bound[n]} for n in uses if n in self.bound],
+                "files": accesses,
+                "params": {},
+                "metrics": [],
+                "checks": [],
+            }
+        )
+        for name in defines:
+            self.bound[name] = execution
+        return execution
+
+
+@pytest.fixture
+def journal(store_home: Path) -> Callable[[Path], Journal]:
+    return lambda notebook: Journal(store_home, notebook)
