@@ -1,0 +1,413 @@
+"""The tracer of one kernel: IPython hooks in, one journal record per cell out.
+
+``pre_run_cell`` snapshots the user namespace (a shallow copy, compared by
+identity afterwards) and starts file capture; an ``ast_transformers`` tap reads
+IPython's own parse of the cell without changing it; ``post_run_cell`` works
+out definitions, uses, mutations, dependencies and files, and appends an
+``ExecutionRecord``. Every hook body is guarded: a tracer failure is logged and
+counted in ``failures``, never raised into the user's cell.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+import time
+import types
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import journal
+from ..paths import Layout, find_home
+from ..records import (
+    SCHEMA,
+    Dependency,
+    Environment,
+    ExecutionId,
+    ExecutionRecord,
+    Mutation,
+    Record,
+    SessionId,
+    SessionRecord,
+)
+from . import context
+from .adapters import Patcher
+from .analysis import CellAnalysis, analyse
+from .duckdb_log import DuckLog
+from .environment import capture_environment
+from .files import FileCapture, route_audit_events
+from .hashing import FileHasher
+
+log = logging.getLogger("mlprod_nb.tracer")
+
+_HIDDEN = re.compile(r"^(_+|_i+|_i?\d+|_oh|_ih|_dh|__\w*__)$")
+_NOT_USES = frozenset({"get_ipython", "In", "Out", "exit", "quit"})
+_IPYTHON_NAMES = frozenset({"_exit_code", "_sh", "_oh", "_ih", "_dh"})
+_MISSING = object()
+MAX_BACKLOG = 10_000
+MAX_LOGGED_FAILURES = 10
+ENV_WAIT_S = 15.0
+
+
+@dataclass
+class _Cell:
+    started: float
+    raw: str
+    cell_id: str | None
+    before: dict[str, Any]
+    t0: float = 0.0
+    analysis: CellAnalysis | None = None
+
+
+class _Tap(ast.NodeTransformer):
+    """Sees the tree IPython parsed and hands it back unchanged."""
+
+    def __init__(self, tracer: Tracer) -> None:
+        self._tracer = tracer
+
+    def visit(self, node: ast.AST) -> ast.AST:
+        self._tracer.on_ast(node)
+        return node
+
+
+@dataclass
+class _Journal:
+    layout: Layout
+    writer: journal.JournalWriter
+    session_written: bool = False
+
+
+class Tracer:
+    """Records every cell execution of ``shell`` while ``enabled``."""
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self.session = SessionId(uuid.uuid4().hex)
+        self.pid = os.getpid()
+        self.started = time.time()
+        self.cwd = os.getcwd()
+        self.failures = 0
+        self.journal_failures = 0
+        self.dropped_records = 0
+        self.enabled = False
+        self.hasher = FileHasher()
+        self.capture = FileCapture(hasher=self.hasher, on_error=self._fail)
+        self.duck = DuckLog()
+        self.patcher = Patcher(self.capture, self.duck, self._fail)
+        self.environment: Environment | None = None
+        self._tap = _Tap(self)
+        self._cell: _Cell | None = None
+        self._seq = 0
+        self._binder: dict[str, ExecutionId] = {}
+        self._sources: set[str] = set()
+        self._journals: dict[Path, _Journal] = {}
+        self._layouts: dict[str | None, Layout] = {}
+        self._backlog: list[tuple[Layout, Record]] = []
+        self._hidden = set(getattr(shell, "user_ns_hidden", {}))
+        self._builtins = frozenset(dir(builtins))
+        self._env_thread: threading.Thread | None = None
+        self._notebook_raw: str | None = None
+        self._notebook: str | None = None
+
+    # -- life cycle
+    def start(self) -> None:
+        if self.enabled:
+            return
+        self.enabled = True
+        events = self.shell.events
+        events.register("pre_run_cell", self.pre_run_cell)
+        events.register("post_run_cell", self.post_run_cell)
+        self.shell.ast_transformers.append(self._tap)
+        self.capture.ignore(*self._runtime_dirs())
+        route_audit_events(self.capture)
+        self.patcher.install()
+        self._env_thread = threading.Thread(
+            target=self._capture_environment, name="mlprod-nb-environment", daemon=True
+        )
+        self._env_thread.start()
+
+    def stop(self) -> None:
+        """Stop recording and remove every hook (the audit hook only goes idle)."""
+        if not self.enabled:
+            return
+        self.enabled = False
+        self._cell = None
+        self.capture.active = False
+        for event, callback in (
+            ("pre_run_cell", self.pre_run_cell),
+            ("post_run_cell", self.post_run_cell),
+        ):
+            try:
+                self.shell.events.unregister(event, callback)
+            except ValueError:
+                pass
+        if self._tap in self.shell.ast_transformers:
+            self.shell.ast_transformers.remove(self._tap)
+        route_audit_events(None)
+        self.patcher.uninstall()
+        self._flush()
+        for entry in self._journals.values():
+            entry.writer.close()
+
+    def _runtime_dirs(self) -> list[str]:
+        dirs = [os.environ.get("IPYTHONDIR"), os.environ.get("JUPYTER_RUNTIME_DIR")]
+        dirs.append(getattr(self.shell, "ipython_dir", None))
+        profile = getattr(self.shell, "profile_dir", None)
+        dirs.append(getattr(profile, "location", None))
+        try:
+            from jupyter_core.paths import jupyter_runtime_dir
+
+            dirs.append(jupyter_runtime_dir())
+        except Exception:
+            pass
+        return [d for d in dirs if d]
+
+    def _capture_environment(self) -> None:
+        try:
+            notebook = self.notebook()
+            where = os.path.dirname(notebook) if notebook else self.cwd
+            self.environment = capture_environment(where)
+        except Exception as exc:
+            self._fail(exc)
+
+    # -- hooks
+    def pre_run_cell(self, info: Any) -> None:
+        try:
+            self._cell = _Cell(
+                started=time.time(),
+                raw=info.raw_cell if isinstance(info.raw_cell, str) else "",
+                cell_id=self._cell_id(info),
+                before=dict(self.shell.user_ns),
+            )
+            self.capture.begin()
+            self._cell.t0 = time.perf_counter()
+        except Exception as exc:
+            self._cell = None
+            self._fail(exc)
+
+    def on_ast(self, tree: ast.AST) -> None:
+        try:
+            cell = self._cell
+            if cell is None:
+                return
+            found = analyse(tree)
+            if cell.analysis is None:
+                cell.analysis = found
+            else:
+                cell.analysis.merge(found)
+        except Exception as exc:
+            self._fail(exc)
+
+    def post_run_cell(self, result: Any) -> None:
+        end = time.perf_counter()
+        cell, self._cell = self._cell, None
+        if cell is None:
+            return
+        try:
+            self._record(cell, result, (end - cell.t0) * 1000.0)
+        except Exception as exc:
+            self.capture.active = False
+            self._fail(exc)
+
+    # -- identity
+    def _cell_id(self, info: Any) -> str | None:
+        cell_id = getattr(info, "cell_id", None)
+        if not cell_id:
+            meta = getattr(info, "cell_meta", None)
+            if isinstance(meta, dict):
+                cell_id = meta.get("cellId")
+        if not cell_id:
+            kernel = getattr(self.shell, "kernel", None)
+            get_parent = getattr(kernel, "get_parent", None)
+            parent = get_parent() if callable(get_parent) else None
+            if isinstance(parent, dict):
+                cell_id = (parent.get("metadata") or {}).get("cellId")
+        return str(cell_id) if cell_id else None
+
+    def notebook(self) -> str | None:
+        """The notebook's absolute path, from ``__session__`` or ``JPY_SESSION_NAME``."""
+        raw = self.shell.user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME")
+        if not isinstance(raw, str) or not raw:
+            return None
+        if raw != self._notebook_raw:
+            self._notebook_raw = raw
+            self._notebook = os.path.normpath(os.path.join(self.cwd, os.path.expanduser(raw)))
+        return self._notebook
+
+    def _layout(self, notebook: str | None) -> Layout:
+        layout = self._layouts.get(notebook)
+        if layout is None:
+            layout = self._layouts[notebook] = find_home(notebook or self.cwd)
+            self.capture.ignore(str(layout.home))
+        return layout
+
+    # -- the record
+    def _record(self, cell: _Cell, result: Any, duration_ms: float) -> None:
+        self.duck.collect(self.capture, self._fail)
+        files = self.capture.finish()
+        ns = self.shell.user_ns
+        hidden = self._is_hidden
+        before = cell.before
+        rebound = [k for k, v in ns.items() if before.get(k, _MISSING) is not v and not hidden(k)]
+        deleted = sorted(k for k in before.keys() - ns.keys() if not hidden(k))
+        error = _error_of(result)
+        found = cell.analysis or CellAnalysis()
+        if error is None:
+            defines = [n for n in found.defines if n in ns and not hidden(n)]
+            defines += [n for n in rebound if n not in found.defines]
+        else:
+            defines = rebound
+        defined = set(defines)
+        uses = [
+            n
+            for n in found.uses
+            if n not in _NOT_USES
+            and not hidden(n)
+            and (n in self._binder or n not in self._builtins)
+        ]
+        mutations = [
+            Mutation(name=m.name, how=m.how, known=m.known)
+            for m in found.mutation_facts()
+            if m.name not in defined
+            and not hidden(m.name)
+            and not isinstance(ns.get(m.name), types.ModuleType)
+        ]
+        self._seq += 1
+        execution = ExecutionId(f"{self.session}:{self._seq}")
+        deps = [Dependency(name=n, execution=self._binder[n]) for n in uses if n in self._binder]
+        for name in defines:
+            self._binder[name] = execution
+        for mutation in mutations:
+            if mutation["known"]:
+                self._binder[mutation["name"]] = execution
+        for name in deleted:
+            self._binder.pop(name, None)
+        source_hash = hashlib.blake2b(cell.raw.encode(), digest_size=16).hexdigest()
+        first = source_hash not in self._sources
+        self._sources.add(source_hash)
+        pending = context.drain()
+        notebook = self.notebook()
+        record = ExecutionRecord(
+            v=SCHEMA,
+            kind="execution",
+            id=execution,
+            session=self.session,
+            seq=self._seq,
+            notebook=notebook,
+            cell_id=cell.cell_id,  # type: ignore[typeddict-item]
+            execution_count=getattr(result, "execution_count", None),
+            source_hash=source_hash,
+            source=cell.raw if first else None,
+            started=cell.started,
+            duration_ms=round(duration_ms, 3),
+            status="ok" if error is None else "error",
+            error_name=type(error).__name__ if error is not None else None,
+            error_message=_message(error) if error is not None else None,
+            defines=defines,
+            uses=uses,
+            deletes=deleted,
+            mutations=mutations,
+            deps=deps,
+            files=files,
+            params=_jsonable(pending.params),
+            metrics=pending.metrics,
+            checks=pending.checks,
+        )
+        run, step = context.current_context()
+        if run is not None or step is not None:
+            record["run"] = run  # type: ignore[typeddict-item]
+            record["step"] = step
+        self._write(self._layout(notebook), record)
+
+    def _is_hidden(self, name: str) -> bool:
+        return name in self._hidden or name in _IPYTHON_NAMES or _HIDDEN.match(name) is not None
+
+    # -- the journal
+    def _write(self, layout: Layout, record: Record) -> None:
+        self._backlog.append((layout, record))
+        if len(self._backlog) > MAX_BACKLOG:
+            del self._backlog[0]
+            self.dropped_records += 1
+        self._flush()
+
+    def _flush(self) -> None:
+        backlog, self._backlog = self._backlog, []
+        for index, (layout, record) in enumerate(backlog):
+            try:
+                entry = self._journal(layout)
+                if not entry.session_written:
+                    entry.writer.append(self._session_record())
+                    entry.session_written = True
+                entry.writer.append(record)
+            except OSError as exc:
+                self._backlog = backlog[index:] + self._backlog
+                self.journal_failures += 1
+                if self.journal_failures == 1:
+                    log.warning(
+                        "mlprod-nb cannot write its journal in %s (%s); records are kept "
+                        "in memory and written when it becomes writable",
+                        layout.journal_dir,
+                        exc,
+                    )
+                return
+
+    def _journal(self, layout: Layout) -> _Journal:
+        entry = self._journals.get(layout.journal_dir)
+        if entry is None:
+            entry = _Journal(layout, journal.JournalWriter(layout.journal_dir))
+            self._journals[layout.journal_dir] = entry
+        return entry
+
+    def _session_record(self) -> SessionRecord:
+        if self.environment is None and self._env_thread is not None:
+            self._env_thread.join(ENV_WAIT_S)
+        if self.environment is None:
+            where = os.path.dirname(self.notebook() or "") or self.cwd
+            self.environment = capture_environment(where)
+        return SessionRecord(
+            v=SCHEMA,
+            kind="session",
+            session=self.session,
+            pid=self.pid,
+            started=self.started,
+            notebook=self.notebook(),
+            cwd=self.cwd,
+            env=self.environment,
+        )
+
+    def _fail(self, exc: BaseException) -> None:
+        self.failures += 1
+        level = logging.WARNING if self.failures <= MAX_LOGGED_FAILURES else logging.DEBUG
+        log.log(level, "mlprod-nb tracer failure (#%d): %r", self.failures, exc, exc_info=exc)
+
+
+def _error_of(result: Any) -> BaseException | None:
+    if result is None:
+        return None
+    error = getattr(result, "error_before_exec", None) or getattr(result, "error_in_exec", None)
+    return error if isinstance(error, BaseException) else None
+
+
+def _message(error: BaseException) -> str:
+    text = str(error)
+    return text if len(text) <= 2000 else text[:2000] + "..."
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    """Parameter values as JSON can hold them (repr for what it cannot)."""
+    out: dict[str, Any] = {}
+    for name, value in params.items():
+        try:
+            json.loads(journal.dumps({"v": value}))
+            out[name] = value
+        except (TypeError, ValueError):
+            out[name] = repr(value)
+    return out
