@@ -17,19 +17,54 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _cmd_lineage(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    import json
+
+    from .lineage.model import as_json
+    from .lineage.render import lineage_text
+    from .store.commands import notebook_lineage
+
+    lineage = notebook_lineage(args.notebook)
+    print(json.dumps(as_json(lineage), indent=2) if args.json else lineage_text(lineage))
+    return 0
 
 
 def _cmd_stale(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    import json
+
+    from .hashing import current_hashes
+    from .lineage.model import as_json
+    from .lineage.render import stale_text
+    from .lineage.staleness import files_read, stale_cells
+    from .store.commands import notebook_lineage
+
+    lineage = notebook_lineage(args.notebook)
+    stale = stale_cells(lineage, current_hashes(files_read(lineage)))
+    if args.json:
+        print(json.dumps({"notebook": lineage.notebook, "stale": as_json(stale)}, indent=2))
+    else:
+        print(stale_text(lineage, stale))
+    return 0
 
 
 def _cmd_sql(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    import json
+
+    from .store.commands import query
+    from .textable import render
+
+    columns, rows = query(args.query, args.home)
+    if args.json:
+        print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str))
+    else:
+        print(render(columns, rows))
+        print(f"({len(rows)} row{'' if len(rows) == 1 else 's'})")
+    return 0
 
 
 def _cmd_trace(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from .store.commands import trace
+
+    return trace(args.notebook, timeout=args.timeout, kernel=args.kernel)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -43,11 +78,44 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from pathlib import Path
+
+    from .errors import RunFailedError
+    from .pipeline.runner import RunOptions, run
+
+    options = RunOptions(
+        params=[(name, value) for name, value in args.param],
+        params_file=Path(args.params_file) if args.params_file else None,
+        jobs=args.jobs,
+        only=args.only,
+        from_step=args.from_step,
+        resume=args.resume,
+        no_cache=args.no_cache,
+        isolate=args.isolate,
+        cwd=Path(args.cwd) if args.cwd else None,
+        run_id=args.run_id,
+        stream=sys.stdout,
+    )
+    result = run(args.pipeline, options)
+    if result.status == "aborted":
+        return 130
+    if result.status == "failed":
+        raise RunFailedError(
+            result.error or "the run failed",
+            cell_id=result.cell_id,
+            step=result.step,
+            run_id=result.run_id,
+            hint=f"fix it in the source notebook, export, then `mlprod-nb run "
+            f"{args.pipeline} --resume {result.run_id}`",
+        )
+    return 0
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from .pipeline.history import runs_table
+
+    print(runs_table(args.pipeline, as_json=args.json))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="run every step even if cached")
     p.add_argument("--isolate", action="store_true", help="a fresh kernel for every step")
     p.add_argument("--cwd", help="directory steps run in (default: the source notebook's)")
+    p.add_argument("--run-id", help="the id of this run (default: a new time-based id)")
 
     p = command(
         "runs", _cmd_runs, "List pipeline runs with status, parameters, timing and metrics."

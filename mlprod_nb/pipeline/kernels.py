@@ -1,0 +1,149 @@
+"""Step kernels: one Jupyter kernel per worker thread, reused across steps.
+
+Each worker thread owns its kernel and its own event loop (``run_sync`` keeps
+one loop per thread), so papermill runs in the worker and never touches the
+main thread's signal handlers. Before a step, a silent execution resets the
+namespace (when the kernel is reused), returns to the run's working directory,
+loads the tracer and tells it the run and step.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import RunFailedError
+
+# Sent silently before every step (silent executions fire no cell events).
+_PREPARE = """\
+{reset}import os as _mlprod_os
+_mlprod_os.chdir({cwd!r})
+del _mlprod_os
+try:
+    get_ipython().run_line_magic("load_ext", "mlprod_nb")
+    from mlprod_nb.tracer.context import set_context as _mlprod_set_context
+    _mlprod_set_context(run={run!r}, step={step!r})
+    del _mlprod_set_context
+except ImportError:
+    pass
+"""
+_RESET = 'get_ipython().run_line_magic("reset", "-f")\n'
+
+
+def _client_class() -> str:
+    try:
+        headless = importlib.import_module("mlprod_nb.headless")
+        return f"{headless.__name__}.{headless.CellIdKernelClient.__name__}"
+    except (ImportError, AttributeError):
+        return "jupyter_client.asynchronous.AsyncKernelClient"
+
+
+class StepKernel:
+    """A kernel started in ``cwd`` with ``env``; used by one thread at a time."""
+
+    def __init__(
+        self, kernel_name: str, cwd: Path, env: Mapping[str, str], log: Path | None = None
+    ) -> None:
+        self.kernel_name = kernel_name
+        self.cwd = cwd
+        self.env = dict(env)
+        self.km: Any = None
+        self.log = log
+        self.steps_run = 0
+
+    def start(self) -> None:
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        km = AsyncKernelManager(kernel_name=self.kernel_name)
+        km.client_class = _client_class()
+        log = self.log.open("ab") if self.log is not None else subprocess.DEVNULL
+        try:  # the kernel's own chatter goes to the run's kernels.log, not the terminal
+            run_sync(km.start_kernel)(cwd=str(self.cwd), env=self.env, stdout=log, stderr=log)
+        finally:
+            if not isinstance(log, int):
+                log.close()
+        self.km = km
+
+    def prepare(self, run_id: str, step: str) -> None:
+        from jupyter_core.utils import run_sync
+
+        code = _PREPARE.format(
+            reset=_RESET if self.steps_run else "", cwd=str(self.cwd), run=run_id, step=step
+        )
+        client = self.km.client()
+        client.start_channels()
+        try:
+            run_sync(client.wait_for_ready)(timeout=60)
+            reply = run_sync(client._async_execute_interactive)(
+                code, silent=True, store_history=False, timeout=60, output_hook=lambda msg: None
+            )
+        finally:
+            client.stop_channels()
+        content = reply.get("content", {})
+        if content.get("status") != "ok":
+            raise RunFailedError(
+                f"could not prepare the kernel: {content.get('ename')}: {content.get('evalue')}",
+                step=step,
+                run_id=run_id,
+                hint="check that mlprod-nb is installed in the kernel's environment",
+            )
+
+    def execute(
+        self, notebook: Path, output: Path, parameters: Mapping[str, Any], hooks: Mapping[str, Any]
+    ) -> None:
+        """Run a step notebook with papermill in this kernel (raises papermill's errors)."""
+        import papermill
+
+        self.steps_run += 1
+        papermill.execute_notebook(
+            str(notebook),
+            str(output),
+            parameters=dict(parameters),
+            kernel_name=self.kernel_name,
+            km=self.km,
+            progress_bar=False,
+            log_output=False,
+            **hooks,
+        )
+
+    def interrupt(self) -> None:
+        from jupyter_core.utils import run_sync
+
+        if self.km is not None:
+            try:
+                run_sync(self.km.interrupt_kernel)()
+            except RuntimeError:
+                pass
+
+    def shutdown(self) -> None:
+        from jupyter_core.utils import run_sync
+
+        if self.km is not None:
+            try:
+                run_sync(self.km.shutdown_kernel)(now=True)
+            except RuntimeError:
+                pass
+            self.km = None
+
+
+def kernel_name(notebook: Path) -> str:
+    """The kernel a step notebook asks for (``python3`` when it does not say)."""
+    try:
+        meta = json.loads(notebook.read_text()).get("metadata", {})
+        return str(meta.get("kernelspec", {}).get("name") or "python3")
+    except (OSError, ValueError, AttributeError):
+        return "python3"
+
+
+def kernel_env(home: Path) -> dict[str, str]:
+    """The kernel's environment: ours, with the store pinned so lineage lands in it."""
+    env = dict(os.environ)
+    env["MLPROD_NB_HOME"] = str(home)
+    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    return env

@@ -1,0 +1,108 @@
+"""A run's folder ``.mlprod/runs/<run_id>/`` (docs/contracts.md, section 5).
+
+``status.json`` is replaced atomically after every change; ``summary.json`` is
+written once at the end; ``driver.log`` holds the runner's progress lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import NotFoundError, ParameterError
+from ..journal import _default
+from ..paths import Layout
+
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + os.urandom(3).hex()
+
+
+def _write_json(path: Path, data: Any) -> None:
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    temp.write_text(json.dumps(data, indent=1, default=_default))
+    os.replace(temp, path)
+
+
+class RunDir:
+    def __init__(self, layout: Layout, run_id: str) -> None:
+        if not RUN_ID.match(run_id):
+            raise ParameterError(
+                f"invalid run id {run_id!r}",
+                hint="use letters, digits, '.', '_' and '-' (at most 100 characters)",
+            )
+        self.run_id = run_id
+        self.folder = layout.runs_dir / run_id
+        self._lock = threading.Lock()
+        self._log_fd: int | None = None
+
+    @property
+    def steps_dir(self) -> Path:
+        return self.folder / "steps"
+
+    def artifacts_dir(self, step: str) -> Path:
+        return self.folder / "artifacts" / step
+
+    def create(self) -> None:
+        """Make the folder; one the server pre-created for this id is fine, a used one is not."""
+        if (self.folder / "status.json").exists():
+            raise ParameterError(
+                f"run {self.run_id!r} already exists",
+                path=self.folder,
+                hint="choose another --run-id, or leave it out",
+            )
+        self.steps_dir.mkdir(parents=True, exist_ok=True)
+        log = self.folder / "driver.log"
+        try:  # the server sends our stdout to driver.log already: do not write it twice
+            out = os.fstat(sys.stdout.fileno())
+            same = log.exists() and (lambda s: (s.st_dev, s.st_ino))(log.stat()) == (
+                out.st_dev,
+                out.st_ino,
+            )
+        except (OSError, ValueError, AttributeError):
+            same = False
+        if not same:
+            self._log_fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def log(self, line: str) -> None:
+        if self._log_fd is not None:
+            os.write(self._log_fd, (line.rstrip("\n") + "\n").encode())
+
+    def write_status(self, status: dict[str, Any]) -> None:
+        with self._lock:
+            _write_json(self.folder / "status.json", status)
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        with self._lock:
+            _write_json(self.folder / "summary.json", summary)
+
+    def close(self) -> None:
+        if self._log_fd is not None:
+            os.close(self._log_fd)
+            self._log_fd = None
+
+
+def read_summary(layout: Layout, run_id: str) -> dict[str, Any]:
+    """A finished run's summary (or its last status when it has no summary)."""
+    folder = layout.runs_dir / run_id
+    for name in ("summary.json", "status.json"):
+        try:
+            data = json.loads((folder / name).read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            return data
+    raise NotFoundError(
+        f"no run {run_id!r}",
+        path=folder,
+        run_id=run_id,
+        hint="list runs with `mlprod-nb runs`",
+    )
