@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import pyarrow
 
 BATCH_BYTES = 64 << 20  # bytes of journal parsed per transaction, at most
+_ROWS_PER_BATCH = 4096
 
 _V = "VARCHAR"
 _STRUCTURES: dict[str, object] = {
@@ -162,7 +163,9 @@ _INSERTS: dict[str, list[str]] = {
             GROUP BY path, sha256""",
         "DROP TABLE new_accesses",
         """INSERT INTO params SELECT id, e.key, e.value
-            FROM (SELECT r.id AS id, unnest(map_entries(r.params)) AS e FROM p)""",
+            FROM (SELECT r.id AS id,
+                         unnest(map_entries(from_json(r.params, '"MAP(VARCHAR, JSON)"'))) AS e
+                  FROM p WHERE json_type(r.params) = 'OBJECT')""",
         """INSERT INTO metrics SELECT id, m.name, m.value, m.step
             FROM (SELECT r.id AS id, unnest(r.metrics) AS m FROM p)""",
         """INSERT INTO checks SELECT id, c.message, c.passed
@@ -244,13 +247,15 @@ def _lines(chunks: list[_Chunk]) -> pyarrow.Table:
             data[bounds[i] : bounds[i + 1]].decode("utf-8", "replace") for i in range(len(offsets))
         ]
         text = pa.array([p if "\ufffd" not in p else "\x00" for p in pieces], pa.large_string())
-    return pa.table(
+    table = pa.table(
         {
             "file": pa.array(names, pa.string()).dictionary_encode(),
             "off": pa.array(offsets, pa.int64()),
             "line": text,
         }
     )
+    # several record batches let DuckDB parse them on several threads
+    return pa.Table.from_batches(table.to_batches(max_chunksize=_ROWS_PER_BATCH))
 
 
 def _new_offsets(chunks: list[_Chunk]) -> pyarrow.Table:
@@ -265,64 +270,80 @@ def _new_offsets(chunks: list[_Chunk]) -> pyarrow.Table:
     )
 
 
+def _shape() -> str:
+    """One JSON structure for every kind (their field names never clash)."""
+    merged: dict[str, object] = {"kind": _V}
+    for structure in _STRUCTURES.values():
+        assert isinstance(structure, dict)
+        merged.update(structure)
+    merged["params"] = "JSON"  # an object for every kind; split into rows where needed
+    return json.dumps(merged).replace("'", "''")
+
+
+_SHAPE = _shape()
+
+
 def _load(con: duckdb.DuckDBPyConnection, chunks: list[_Chunk]) -> int:
     """Insert one batch of lines and the new offsets; the caller holds the transaction."""
-    con.register("journal_batch", _lines(chunks))
+    lines = _lines(chunks)
+    con.register("journal_batch", lines)
     con.register("journal_ends", _new_offsets(chunks))
     now = time.time()
+    # one parse of every line; the filter runs first, so from_json never sees bad JSON
     con.execute(
-        """CREATE TEMP TABLE batch_lines AS
-            SELECT file::VARCHAR AS file, off, line,
-                CASE WHEN NOT json_valid(line) THEN 'not valid JSON'
-                     WHEN json_type(line) <> 'OBJECT' THEN 'not a JSON object' END AS bad
-            FROM journal_batch WHERE trim(line) <> ''"""
+        f"""CREATE TEMP TABLE parsed AS
+            SELECT file::VARCHAR AS file, off, from_json(line, '{_SHAPE}') AS r
+            FROM journal_batch WHERE json_valid(line) AND trim(line) <> ''"""
     )
-    con.execute(
-        """CREATE TEMP TABLE batch_kinds AS
-            SELECT file, off, line, line->>'kind' AS kind FROM batch_lines WHERE bad IS NULL"""
-    )
+    row = con.execute("SELECT count(*) FROM parsed").fetchone()
+    if row is None or row[0] < lines.num_rows:
+        con.execute(
+            """INSERT INTO journal_errors
+                SELECT file::VARCHAR, off, 'not valid JSON', left(line, 200), ?
+                FROM journal_batch WHERE NOT json_valid(line) AND trim(line) <> ''""",
+            [now],
+        )
     con.execute(
         """INSERT INTO journal_errors
-            SELECT file, off, bad, left(line, 200), ? FROM batch_lines WHERE bad IS NOT NULL
-            UNION ALL
-            SELECT file, off, 'unknown record kind ' || coalesce(kind, '(none)'),
-                   left(line, 200), ?
-            FROM batch_kinds WHERE kind IS NULL OR kind NOT IN (SELECT unnest(?::VARCHAR[]))""",
-        [now, now, list(_STRUCTURES)],
+            SELECT p.file, p.off,
+                CASE WHEN p.r IS NULL OR p.r.kind IS NULL THEN 'not a record (no kind)'
+                     ELSE 'unknown record kind ' || p.r.kind END,
+                left(b.line, 200), ?
+            FROM parsed p JOIN journal_batch b ON b.file::VARCHAR = p.file AND b.off = p.off
+            WHERE p.r IS NULL OR p.r.kind IS NULL
+               OR p.r.kind NOT IN (SELECT unnest(?::VARCHAR[]))""",
+        [now, list(_STRUCTURES)],
     )
-    present = {str(k) for (k,) in con.execute("SELECT DISTINCT kind FROM batch_kinds").fetchall()}
+    present = {str(k) for (k,) in con.execute("SELECT DISTINCT r.kind FROM parsed").fetchall()}
     total = 0
-    for kind, structure in _STRUCTURES.items():
+    for kind in _STRUCTURES:
         if kind not in present:
             continue
-        shape = json.dumps(structure).replace("'", "''")
-        con.execute(
-            f"""CREATE TEMP TABLE parsed AS
-                SELECT file, off, line, from_json(line, '{shape}') AS r
-                FROM batch_kinds WHERE kind = ?""",
-            [kind],
-        )
         missing = " OR ".join(f"r.{name} IS NULL" for name in _REQUIRED[kind])
         con.execute(
             f"""INSERT INTO journal_errors
-                SELECT file, off, ? , left(line, 200), ? FROM parsed WHERE {missing}""",
-            [f"{kind} record without a valid {' / '.join(_REQUIRED[kind])}", now],
+                SELECT p.file, p.off, ?, left(b.line, 200), ?
+                FROM parsed p JOIN journal_batch b ON b.file::VARCHAR = p.file AND b.off = p.off
+                WHERE p.r.kind = ? AND ({missing})""",
+            [f"{kind} record without a valid {' / '.join(_REQUIRED[kind])}", now, kind],
         )
-        con.execute(f"CREATE TEMP TABLE p AS SELECT file, off, r FROM parsed WHERE NOT ({missing})")
+        # ``kind`` is one of our own constant names, never journal data
+        con.execute(
+            f"""CREATE TEMP VIEW p AS SELECT file, off, r FROM parsed
+                WHERE r.kind = '{kind}' AND NOT ({missing})"""
+        )
         row = con.execute("SELECT count(*) FROM p").fetchone()
         count = int(row[0]) if row else 0
         if count:
             for statement in _INSERTS[kind]:
                 con.execute(statement)
         total += count
-        con.execute("DROP TABLE p")
-        con.execute("DROP TABLE parsed")
+        con.execute("DROP VIEW p")
     con.execute(
         """INSERT OR REPLACE INTO journal_offsets SELECT file, "offset", updated
             FROM journal_ends"""
     )
-    con.execute("DROP TABLE batch_kinds")
-    con.execute("DROP TABLE batch_lines")
+    con.execute("DROP TABLE parsed")
     con.unregister("journal_batch")
     con.unregister("journal_ends")
     return total

@@ -1,0 +1,152 @@
+"""Journal ingest into the DuckDB store: executions per second, and open+query latency.
+
+Writes realistic execution records (names, deps, a file read, a param and a
+metric each) into several journal files with ``JournalWriter``, then times
+``Store.open`` (which ingests them) on a fresh store. Target: >= 50,000/s.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from mlprod_nb.journal import JournalWriter
+from mlprod_nb.paths import Layout
+from mlprod_nb.store import Store
+
+TARGET = 50_000
+
+
+def _record(session: str, seq: int) -> dict[str, Any]:
+    source = f"df{seq % 40} = df{(seq - 1) % 40}.groupby('k').sum()"
+    return {
+        "v": 1,
+        "kind": "execution",
+        "id": f"{session}:{seq}",
+        "session": session,
+        "seq": seq,
+        "notebook": "/work/project/analysis.ipynb",
+        "cell_id": f"cell-{seq % 40}",
+        "execution_count": seq,
+        "source_hash": f"{seq % 40:032x}",
+        "source": source if seq <= 40 else None,
+        "started": 1.7e9 + seq,
+        "duration_ms": 12.5,
+        "status": "ok",
+        "error_name": None,
+        "error_message": None,
+        "defines": [f"df{seq % 40}"],
+        "uses": [f"df{(seq - 1) % 40}", "pd"],
+        "deletes": [],
+        "mutations": [{"name": f"df{seq % 40}", "how": "item", "known": True}],
+        "deps": [{"name": f"df{(seq - 1) % 40}", "execution": f"{session}:{seq - 1}"}],
+        "files": [
+            {
+                "path": f"/work/project/data/part-{seq % 10}.parquet",
+                "mode": "read",
+                "sha256": f"{seq % 10:064x}",
+                "size": 123456,
+                "mtime_ns": 1_700_000_000_000_000_000,
+                "via": "pyarrow",
+            }
+        ],
+        "params": {"alpha": 0.1},
+        "metrics": [{"name": "rmse", "value": 0.25, "step": None}],
+        "checks": [],
+    }
+
+
+def _write(journal: Path, sessions: int, per_session: int) -> None:
+    for s in range(sessions):
+        writer = JournalWriter(journal, f"bench-{s}")
+        for seq in range(1, per_session + 1):
+            writer.append(_record(f"s{s}", seq))
+        writer.close()
+
+
+def _ingest(total: int, sessions: int) -> tuple[float, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        layout = Layout(Path(tmp) / ".mlprod")
+        _write(layout.journal_dir, sessions, total // sessions)
+        size = sum(p.stat().st_size for p in layout.journal_dir.iterdir())
+        began = time.perf_counter()
+        with Store.open(layout) as store:
+            pass
+        seconds = time.perf_counter() - began
+        with Store.open(layout) as store:
+            _, rows = store.query("SELECT count(*) FROM executions")
+        assert rows[0][0] == total, rows
+        return seconds, size
+
+
+def _latency(total: int) -> dict[str, float]:
+    """Median ms of open (nothing new to ingest) + a lineage query, on a store of ``total``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        layout = Layout(Path(tmp) / ".mlprod")
+        _write(layout.journal_dir, 4, total // 4)
+        with Store.open(layout):
+            pass
+        opens, lineages, sqls = [], [], []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            store = Store.open(layout)
+            t1 = time.perf_counter()
+            store.query("SELECT count(*) FROM executions WHERE status = ?", ["ok"])
+            t2 = time.perf_counter()
+            store.close()
+            opens.append((t1 - t0) * 1000)
+            sqls.append((t2 - t1) * 1000)
+        with Store.open(layout) as store:
+            for _ in range(3):
+                t0 = time.perf_counter()
+                lineage = store.notebook_lineage("/work/project/analysis.ipynb")
+                lineages.append((time.perf_counter() - t0) * 1000)
+            executions = len(lineage.executions)
+        return {
+            "open": statistics.median(opens),
+            "sql": statistics.median(sqls),
+            "lineage": statistics.median(lineages),
+            "executions": executions,
+        }
+
+
+def main() -> int:
+    began = time.perf_counter()
+    _ingest(100, 1)  # imports duckdb and pyarrow: paid once per process, not per record
+    print(
+        "first open in a fresh process (imports duckdb, pyarrow): "
+        f"{time.perf_counter() - began:.2f} s"
+    )
+    print()
+    print("| journal | executions | bytes | ingest s | executions/s | vs target 50,000/s |")
+    print("|---|---:|---:|---:|---:|---:|")
+    worst = float("inf")
+    for total, sessions in ((20_000, 4), (100_000, 8), (200_000, 50)):
+        seconds, size = _ingest(total, sessions)
+        rate = total / seconds
+        worst = min(worst, rate)
+        print(
+            f"| {sessions} files | {total:,} | {size:,} | {seconds:.2f} | {rate:,.0f} "
+            f"| {rate / TARGET:.2f}x |"
+        )
+    print()
+    print(
+        "| store size | open (lock, connect, nothing new) ms | SQL count ms "
+        "| lineage of 1 notebook ms |"
+    )
+    print("|---:|---:|---:|---:|")
+    for total in (10_000, 100_000):
+        lat = _latency(total)
+        print(
+            f"| {total:,} executions | {lat['open']:.1f} | {lat['sql']:.1f} "
+            f"| {lat['lineage']:.0f} ({lat['executions']:,.0f} executions) |"
+        )
+    return 0 if worst >= TARGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

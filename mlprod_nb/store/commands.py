@@ -1,0 +1,97 @@
+"""What the ``lineage``, ``stale``, ``sql`` and ``trace`` commands ask of the store."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import NotFoundError
+from ..lineage.model import NotebookLineage
+from ..paths import Layout, find_home
+from .store import Store
+
+_TRACE_HINT = (
+    "run it with the tracer on (`%load_ext mlprod_nb` in the notebook) "
+    "or trace it headlessly with `mlprod-nb trace {name}`"
+)
+
+
+def _existing(layout: Layout, subject: Path, hint: str) -> Layout:
+    if not layout.home.is_dir():
+        raise NotFoundError(
+            f"no lineage store yet (looked for {layout.home})",
+            path=subject,
+            hint=hint,
+        )
+    return layout
+
+
+def notebook_lineage(notebook: str | Path, timeout: float = 30.0) -> NotebookLineage:
+    """The recorded lineage of a notebook; ``NotFoundError`` when nothing is recorded."""
+    path = Path(notebook).expanduser().resolve()
+    hint = _TRACE_HINT.format(name=Path(notebook).name)
+    if not path.exists():
+        hint = f"check the path; if it moved, {hint}"
+    layout = _existing(find_home(path), path, hint)
+    with Store.open(layout, timeout=timeout) as store:
+        try:
+            return store.notebook_lineage(path)
+        except NotFoundError as error:
+            if path.exists():
+                raise
+            raise NotFoundError(
+                "no such notebook, and nothing recorded for it", path=path, hint=hint
+            ) from error
+
+
+def query(
+    sql: str, home: str | None = None, params: Sequence[Any] = (), timeout: float = 30.0
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    layout = Layout(Path(home).expanduser().resolve()) if home else find_home(Path.cwd())
+    _existing(layout, layout.home, "trace a notebook first, or pass --home .../.mlprod")
+    with Store.open(layout, timeout=timeout) as store:
+        return store.query(sql, params)
+
+
+def _progress(index: int, total: int, cell_id: str | None, first_line: str) -> None:
+    print(f"[{index}/{total}] cell {cell_id or '-'}: {first_line}", file=sys.stderr, flush=True)
+
+
+def _count(store: Store, notebook: Path) -> int:
+    _, rows = store.query("SELECT count(*) FROM executions WHERE notebook = ?", [str(notebook)])
+    return int(rows[0][0])
+
+
+def trace(notebook: str | Path, timeout: int = 600, kernel: str | None = None) -> int:
+    """Execute the notebook headlessly with the tracer on, then ingest what it recorded."""
+    from ..errors import MlprodError
+    from ..headless import trace_notebook
+
+    path = Path(notebook).expanduser().resolve()
+    layout = find_home(path)
+    with Store.open(layout) as store:
+        before = _count(store, path)
+    failure: MlprodError | None = None
+    try:
+        result = trace_notebook(path, timeout=timeout, kernel_name=kernel, progress=_progress)
+    except MlprodError as error:
+        failure = error
+    with Store.open(layout) as store:
+        recorded = _count(store, path) - before
+    if failure is not None:
+        print(f"{recorded} executions recorded before the failure", file=sys.stderr)
+        raise failure
+    print(
+        f"traced {result.cells} code cells of {path.name} in {result.seconds:.1f} s; "
+        f"{recorded} executions recorded in {layout.home}"
+    )
+    if result.cells and not recorded:
+        print(
+            "warning: the tracer recorded nothing: is mlprod-nb installed in the "
+            "kernel's environment? The kernel said:\n" + result.kernel_log,
+            file=sys.stderr,
+        )
+        return 1
+    return 0
