@@ -1,0 +1,168 @@
+/**
+ * The shapes of the server extension's REST answers (docs/contracts.md section 4).
+ */
+export namespace MlprodAPI {
+  export type Value = string | number | boolean | null;
+
+  export interface IFileAccess {
+    path: string;
+    mode: 'read' | 'write';
+    sha256: string | null;
+    size: number | null;
+    via: string;
+  }
+
+  export interface IExecution {
+    id: string;
+    session: string;
+    seq: number;
+    cell_id: string | null;
+    execution_count: number | null;
+    started: number;
+    duration_ms: number;
+    status: string;
+    error_name: string | null;
+    error_message: string | null;
+    source_hash: string;
+    defines: string[];
+    uses: string[];
+    deps: { name: string; execution: string }[];
+    files: IFileAccess[];
+    params: Record<string, unknown>;
+    metrics: unknown;
+    stale: boolean;
+  }
+
+  export interface IDatasetVersion {
+    sha256: string | null;
+    size: number | null;
+    readers: string[];
+    writers: string[];
+  }
+
+  export interface IDataset {
+    path: string;
+    versions: IDatasetVersion[];
+  }
+
+  export interface IEdge {
+    source: string;
+    target: string;
+    kind: 'name' | 'file';
+    label: string;
+  }
+
+  export interface ILineage {
+    notebook: string;
+    executions: IExecution[];
+    datasets: IDataset[];
+    edges: IEdge[];
+    cells: Record<string, string>;
+  }
+
+  export interface IStaleReason {
+    kind: 'name' | 'file';
+    name?: string | null;
+    path?: string | null;
+    detail: string;
+  }
+
+  export interface IStaleCell {
+    cell_id: string | null;
+    execution: string;
+    execution_count?: number | null;
+    reasons: IStaleReason[];
+  }
+
+  export interface IStale {
+    notebook: string;
+    stale: IStaleCell[];
+  }
+
+  export interface IParameter {
+    name: string;
+    default: unknown;
+    type: string;
+  }
+
+  export interface IPipeline {
+    notebook: string;
+    steps: { name: string; cells: string[] }[];
+    cells: Record<string, string>;
+    parameters: IParameter[];
+  }
+
+  export interface IProblem {
+    message: string;
+    cell_id?: string | null;
+    step?: string | null;
+  }
+
+  export interface IExportResult {
+    ok: boolean;
+    pipeline?: string | null;
+    steps: { name: string; cells?: string[] }[];
+    parameters?: IParameter[];
+    warnings?: string[];
+    errors: IProblem[];
+  }
+
+  export interface IRunStarted {
+    run_id: string;
+    status: string;
+  }
+
+  export interface IStepStatus {
+    name: string;
+    status: string;
+    duration_ms: number | null;
+    cached?: boolean;
+  }
+
+  export interface IRunStatus {
+    id: string;
+    status: string;
+    steps: IStepStatus[];
+    progress: { done: number; total: number; current: string | null };
+    log_tail?: string | string[];
+    error?: string | null;
+  }
+
+  export interface IRun {
+    id: string;
+    pipeline: string;
+    status: string;
+    started: number;
+    finished: number | null;
+    duration_ms: number | null;
+    params: Record<string, unknown>;
+    metrics: Record<string, number>;
+    steps: IStepStatus[];
+    cached_steps: number;
+  }
+
+  export interface IRuns {
+    runs: IRun[];
+  }
+
+  export interface IRow {
+    name: string;
+    values: unknown[];
+    differs: boolean;
+  }
+
+  export interface IStepDiff {
+    name: string;
+    hashes: (string | null)[];
+    differs: boolean;
+    diff: string | string[] | null;
+  }
+
+  export interface ICompare {
+    runs: string[];
+    params: IRow[];
+    metrics: IRow[];
+    datasets: IRow[];
+    steps: IStepDiff[];
+  }
+}

@@ -1,0 +1,66 @@
+/** Small text formatters shared by the views. */
+
+export function formatValue(value: unknown): string {
+  if (value === null || value === undefined) {
+    return '—';
+  }
+  if (typeof value === 'number') {
+    return Number.isInteger(value) ? String(value) : value.toPrecision(4);
+  }
+  if (typeof value === 'string') {
+    return value;
+  }
+  return JSON.stringify(value);
+}
+
+export function formatDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) {
+    return '—';
+  }
+  if (ms < 1000) {
+    return `${Math.round(ms)} ms`;
+  }
+  if (ms < 60000) {
+    return `${(ms / 1000).toFixed(1)} s`;
+  }
+  return `${Math.floor(ms / 60000)} min ${Math.round((ms % 60000) / 1000)} s`;
+}
+
+/** Start times are seconds since the epoch. */
+export function formatTime(seconds: number | null | undefined): string {
+  if (!seconds) {
+    return '—';
+  }
+  const date = new Date(seconds * 1000);
+  return date.toLocaleString(undefined, {
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  });
+}
+
+export function formatSize(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined) {
+    return '—';
+  }
+  const units = ['B', 'KB', 'MB', 'GB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+export function shortId(id: string): string {
+  return id.length > 12 ? id.slice(0, 12) : id;
+}
+
+export function compactMap(values: Record<string, unknown> | null | undefined): string {
+  return Object.entries(values ?? {})
+    .map(([k, v]) => `${k}=${formatValue(v)}`)
+    .join(', ');
+}

@@ -1,0 +1,435 @@
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { MlprodAPI } from './api';
+import { ApiError } from './request';
+import { MlprodService } from './service';
+
+export type Tab = 'lineage' | 'stale' | 'pipeline' | 'runs';
+
+/** How often the panel asks about a running pipeline, and about runs in general. */
+export const RUN_POLL_MS = 1000;
+export const IDLE_POLL_MS = 10000;
+
+/** Typed values for a pipeline's parameters, from the raw form values. */
+export function coerceParameter(
+  parameter: MlprodAPI.IParameter,
+  raw: string | boolean
+): MlprodAPI.Value {
+  const text = typeof raw === 'boolean' ? String(raw) : raw.trim();
+  switch (parameter.type) {
+    case 'bool':
+      if (typeof raw === 'boolean') {
+        return raw;
+      }
+      if (['true', 'false'].includes(text.toLowerCase())) {
+        return text.toLowerCase() === 'true';
+      }
+      throw new Error(`parameter '${parameter.name}' must be true or false`);
+    case 'int':
+      if (!/^[-+]?\d+$/.test(text)) {
+        throw new Error(`parameter '${parameter.name}' must be a whole number, got '${text}'`);
+      }
+      return parseInt(text, 10);
+    case 'float': {
+      const value = Number(text);
+      if (text === '' || !Number.isFinite(value)) {
+        throw new Error(`parameter '${parameter.name}' must be a number, got '${text}'`);
+      }
+      return value;
+    }
+    case 'str':
+      return typeof raw === 'boolean' ? text : raw;
+    default:
+      // lists, dicts, None: sent as text, checked against the default by the server
+      return text;
+  }
+}
+
+/** The form's starting text for a parameter. */
+export function formValue(parameter: MlprodAPI.IParameter): string | boolean {
+  if (parameter.type === 'bool') {
+    return Boolean(parameter.default);
+  }
+  if (parameter.type === 'str') {
+    return String(parameter.default ?? '');
+  }
+  return typeof parameter.default === 'string'
+    ? parameter.default
+    : JSON.stringify(parameter.default);
+}
+
+/** Rows of a comparison, only those that differ when asked. */
+export function visibleRows(rows: MlprodAPI.IRow[], differencesOnly: boolean): MlprodAPI.IRow[] {
+  return differencesOnly ? rows.filter(row => row.differs) : rows;
+}
+
+/** Every metric name logged by any of the runs, sorted. */
+export function metricNames(runs: MlprodAPI.IRun[]): string[] {
+  const names = new Set<string>();
+  for (const run of runs) {
+    Object.keys(run.metrics ?? {}).forEach(name => names.add(name));
+  }
+  return [...names].sort();
+}
+
+/** One metric across runs, oldest first, runs without it left out. */
+export function metricSeries(
+  runs: MlprodAPI.IRun[],
+  metric: string
+): { id: string; value: number }[] {
+  return [...runs]
+    .sort((a, b) => a.started - b.started)
+    .filter(run => typeof run.metrics?.[metric] === 'number')
+    .map(run => ({ id: run.id, value: run.metrics[metric] }));
+}
+
+export function isFinished(status: string): boolean {
+  return !['running', 'pending', 'queued'].includes(status);
+}
+
+/**
+ * What the panel shows for the current notebook, and the actions on it.
+ *
+ * No DOM here: views render it, the notebook bridge mirrors stale cells and
+ * export errors into the notebook.
+ */
+export class PanelModel {
+  constructor(
+    readonly service: MlprodService,
+    private readonly _timers: {
+      set: (fn: () => void, ms: number) => unknown;
+      clear: (handle: unknown) => void;
+    } = {
+      set: (fn, ms) => setTimeout(fn, ms),
+      clear: handle => clearTimeout(handle as ReturnType<typeof setTimeout>),
+    }
+  ) {}
+
+  notebook: string | null = null;
+  tracing = true;
+  tab: Tab = 'lineage';
+  lineage: MlprodAPI.ILineage | null = null;
+  stale: MlprodAPI.IStaleCell[] = [];
+  pipeline: MlprodAPI.IPipeline | null = null;
+  exportResult: MlprodAPI.IExportResult | null = null;
+  pipelinePath: string | null = null;
+  runs: MlprodAPI.IRun[] = [];
+  selectedRuns: string[] = [];
+  comparison: MlprodAPI.ICompare | null = null;
+  differencesOnly = false;
+  chartMetric: string | null = null;
+  activeRun: MlprodAPI.IRunStatus | null = null;
+  selectedDataset: string | null = null;
+  /** why the lineage is empty (nothing recorded yet), not an error */
+  notice: string | null = null;
+  error: string | null = null;
+  busy: string | null = null;
+  visible = false;
+
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  /** Stale cells or export problems changed: the notebook marks need redrawing. */
+  get marksChanged(): ISignal<this, void> {
+    return this._marksChanged;
+  }
+
+  get dataset(): MlprodAPI.IDataset | null {
+    return this.lineage?.datasets.find(d => d.path === this.selectedDataset) ?? null;
+  }
+
+  /** cell id -> the export problems about it */
+  get problemsByCell(): Map<string, MlprodAPI.IProblem[]> {
+    const found = new Map<string, MlprodAPI.IProblem[]>();
+    for (const problem of this.exportResult?.errors ?? []) {
+      if (problem.cell_id) {
+        found.set(problem.cell_id, [...(found.get(problem.cell_id) ?? []), problem]);
+      }
+    }
+    return found;
+  }
+
+  /** The execution ids of the current notebook, by cell, for labels. */
+  cellOfExecution(executionId: string): string {
+    const execution = this.lineage?.executions.find(e => e.id === executionId);
+    return execution?.cell_id ?? executionId;
+  }
+
+  async setNotebook(path: string | null): Promise<void> {
+    if (path === this.notebook) {
+      return;
+    }
+    this.notebook = path;
+    this.lineage = null;
+    this.stale = [];
+    this.pipeline = null;
+    this.exportResult = null;
+    this.pipelinePath = null;
+    this.selectedDataset = null;
+    this.notice = null;
+    this.error = null;
+    this._emit(true);
+    await this.refresh();
+  }
+
+  setTracing(on: boolean): void {
+    this.tracing = on;
+    this._emit();
+  }
+
+  setTab(tab: Tab): void {
+    this.tab = tab;
+    this._emit();
+  }
+
+  selectDataset(path: string | null): void {
+    this.selectedDataset = path;
+    this._emit();
+  }
+
+  setDifferencesOnly(on: boolean): void {
+    this.differencesOnly = on;
+    this._emit();
+  }
+
+  setChartMetric(name: string): void {
+    this.chartMetric = name;
+    this._emit();
+  }
+
+  /** Show or hide: polling runs only while the panel is visible. */
+  setVisible(visible: boolean): void {
+    if (visible === this.visible) {
+      return;
+    }
+    this.visible = visible;
+    if (visible) {
+      void this.refresh();
+    } else {
+      this._stopPolling();
+    }
+  }
+
+  /** A cell of the current notebook ran: refresh soon (once for a burst of cells). */
+  cellExecuted(): void {
+    if (!this.visible) {
+      this._dirty = true;
+      return;
+    }
+    if (this._debounce !== null) {
+      this._timers.clear(this._debounce);
+    }
+    this._debounce = this._timers.set(() => {
+      this._debounce = null;
+      void this.refreshNotebook();
+    }, 400);
+  }
+
+  /** Everything: lineage, stale cells, pipeline outline and runs. */
+  async refresh(): Promise<void> {
+    this._dirty = false;
+    await Promise.all([this.refreshNotebook(), this.refreshRuns()]);
+    this._schedulePoll();
+  }
+
+  async refreshNotebook(): Promise<void> {
+    const path = this.notebook;
+    if (!path) {
+      return;
+    }
+    const [lineage, stale, pipeline] = await Promise.allSettled([
+      this.service.lineage(path),
+      this.service.stale(path),
+      this.service.pipeline(path),
+    ]);
+    if (path !== this.notebook) {
+      return; // the user moved to another notebook meanwhile
+    }
+    this.error = null;
+    this.notice = null;
+    if (lineage.status === 'fulfilled') {
+      this.lineage = lineage.value;
+    } else if (lineage.reason instanceof ApiError && lineage.reason.status === 404) {
+      this.lineage = null;
+      this.notice = lineage.reason.message;
+    } else {
+      this.error = messageOf(lineage.reason);
+    }
+    this.stale = stale.status === 'fulfilled' ? stale.value.stale : [];
+    if (pipeline.status === 'fulfilled') {
+      this.pipeline = pipeline.value;
+    } else if (!this.error && !(pipeline.reason instanceof ApiError && pipeline.reason.status === 404)) {
+      this.error = messageOf(pipeline.reason);
+    }
+    this._emit(true);
+  }
+
+  async refreshRuns(): Promise<void> {
+    try {
+      const answer = await this.service.runs();
+      this.runs = answer.runs;
+      this.selectedRuns = this.selectedRuns.filter(id => this.runs.some(r => r.id === id));
+      if (!this.pipelinePath && this.runs.length > 0) {
+        this.pipelinePath = this.runs[0].pipeline;
+      }
+      if (!this.chartMetric || !metricNames(this.runs).includes(this.chartMetric)) {
+        this.chartMetric = metricNames(this.runs)[0] ?? null;
+      }
+    } catch (error) {
+      this.error = messageOf(error);
+    }
+    this._emit();
+  }
+
+  async exportPipeline(check: boolean): Promise<void> {
+    if (!this.notebook) {
+      return;
+    }
+    await this._busy(check ? 'checking export' : 'exporting', async () => {
+      const result = await this.service.exportPipeline(this.notebook as string, check);
+      this.exportResult = result;
+      if (result.ok && result.pipeline) {
+        this.pipelinePath = result.pipeline;
+      }
+      this._marksChanged.emit();
+    });
+  }
+
+  /** Start a run of the exported pipeline with the form's values. */
+  async startRun(values: Record<string, string | boolean>): Promise<void> {
+    const pipeline = this.pipelinePath;
+    if (!pipeline) {
+      this.error = 'export the pipeline first';
+      this._emit();
+      return;
+    }
+    const parameters = this.exportResult?.parameters ?? this.pipeline?.parameters ?? [];
+    let params: Record<string, MlprodAPI.Value>;
+    try {
+      params = {};
+      for (const parameter of parameters) {
+        if (parameter.name in values) {
+          params[parameter.name] = coerceParameter(parameter, values[parameter.name]);
+        }
+      }
+    } catch (error) {
+      this.error = messageOf(error);
+      this._emit();
+      return;
+    }
+    await this._busy('starting run', async () => {
+      const started = await this.service.startRun(pipeline, params);
+      this.activeRun = {
+        id: started.run_id,
+        status: started.status,
+        steps: [],
+        progress: { done: 0, total: 0, current: null },
+      };
+    });
+    this._schedulePoll();
+  }
+
+  /** Ask about the running pipeline once; when it ends, reload runs and lineage. */
+  async pollRun(): Promise<void> {
+    const run = this.activeRun;
+    if (!run || isFinished(run.status)) {
+      return;
+    }
+    try {
+      const status = await this.service.runStatus(run.id);
+      this.activeRun = status;
+      if (isFinished(status.status)) {
+        await Promise.all([this.refreshRuns(), this.refreshNotebook()]);
+      }
+    } catch (error) {
+      this.error = messageOf(error);
+    }
+    this._emit();
+  }
+
+  toggleRun(id: string): void {
+    this.selectedRuns = this.selectedRuns.includes(id)
+      ? this.selectedRuns.filter(r => r !== id)
+      : [...this.selectedRuns, id];
+    this._emit();
+  }
+
+  async compareSelected(): Promise<void> {
+    if (this.selectedRuns.length < 2) {
+      this.error = 'select two or more runs to compare';
+      this._emit();
+      return;
+    }
+    await this._busy('comparing', async () => {
+      this.comparison = await this.service.compare(this.selectedRuns);
+    });
+  }
+
+  dispose(): void {
+    this._stopPolling();
+    if (this._debounce !== null) {
+      this._timers.clear(this._debounce);
+    }
+    Signal.clearData(this);
+  }
+
+  /** The next poll: quick while a run is going, slow otherwise; none while hidden. */
+  private _schedulePoll(): void {
+    this._stopPolling();
+    if (!this.visible) {
+      return;
+    }
+    const running = this.activeRun !== null && !isFinished(this.activeRun.status);
+    this._poll = this._timers.set(
+      () => {
+        this._poll = null;
+        const work = running
+          ? this.pollRun()
+          : this._dirty
+            ? this.refresh()
+            : this.refreshRuns();
+        void work.then(() => this._schedulePoll());
+      },
+      running ? RUN_POLL_MS : IDLE_POLL_MS
+    );
+  }
+
+  private _stopPolling(): void {
+    if (this._poll !== null) {
+      this._timers.clear(this._poll);
+      this._poll = null;
+    }
+  }
+
+  private async _busy(what: string, work: () => Promise<void>): Promise<void> {
+    this.busy = what;
+    this.error = null;
+    this._emit();
+    try {
+      await work();
+    } catch (error) {
+      this.error = messageOf(error);
+    } finally {
+      this.busy = null;
+      this._emit();
+    }
+  }
+
+  private _emit(marks = false): void {
+    this._changed.emit();
+    if (marks) {
+      this._marksChanged.emit();
+    }
+  }
+
+  private _changed = new Signal<this, void>(this);
+  private _marksChanged = new Signal<this, void>(this);
+  private _poll: unknown = null;
+  private _debounce: unknown = null;
+  private _dirty = false;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

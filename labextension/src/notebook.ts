@@ -1,0 +1,194 @@
+import { ISessionContext } from '@jupyterlab/apputils';
+import { Cell } from '@jupyterlab/cells';
+import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
+import { Kernel } from '@jupyterlab/services';
+
+import { PanelModel } from './model';
+
+export const STALE_CLASS = 'mlprod-stale';
+export const PROBLEM_CLASS = 'mlprod-problem';
+const MARK_CLASS = 'mlprod-CellMark';
+const LOAD_TRACER = '%load_ext mlprod_nb';
+const UNLOAD_TRACER = '%unload_ext mlprod_nb';
+
+/** Is tracing on for this notebook? (off only when metadata.mlprod_nb.tracing is false) */
+export function tracingOn(panel: NotebookPanel): boolean {
+  const meta = panel.model?.getMetadata('mlprod_nb') as { tracing?: boolean } | undefined;
+  return meta?.tracing !== false;
+}
+
+/**
+ * Everything the extension does inside notebooks: load the tracer when a Python
+ * kernel starts, follow the active notebook, mark stale cells and export problems,
+ * and bring a cell into view.
+ */
+export class NotebookBridge {
+  constructor(
+    private readonly _tracker: INotebookTracker,
+    private readonly _model: PanelModel,
+    private readonly _activate: (panel: NotebookPanel) => void
+  ) {
+    _tracker.widgetAdded.connect((_, panel) => this._watch(panel));
+    _tracker.forEach(panel => this._watch(panel));
+    _tracker.currentChanged.connect(() => this._follow());
+    _model.marksChanged.connect(() => this.mark());
+    NotebookActions.executed.connect((_, { notebook }) => {
+      if (this._tracker.currentWidget?.content === notebook) {
+        this._model.cellExecuted();
+      }
+    });
+    this._follow();
+  }
+
+  get current(): NotebookPanel | null {
+    return this._tracker.currentWidget;
+  }
+
+  /** Turn tracing on or off for the current notebook, now and at its next kernel start. */
+  async setTracing(on: boolean): Promise<void> {
+    const panel = this.current;
+    if (!panel?.model) {
+      return;
+    }
+    const meta = { ...((panel.model.getMetadata('mlprod_nb') as object) ?? {}), tracing: on };
+    panel.model.setMetadata('mlprod_nb', meta);
+    this._model.setTracing(on);
+    const kernel = panel.sessionContext.session?.kernel;
+    if (kernel && (await isPython(panel.sessionContext))) {
+      silently(kernel, on ? LOAD_TRACER : UNLOAD_TRACER);
+    }
+  }
+
+  /** Scroll to and select the cell with this id in the current notebook. */
+  async selectCell(cellId: string): Promise<boolean> {
+    const panel = this.current;
+    if (!panel) {
+      return false;
+    }
+    const notebook = panel.content;
+    const index = notebook.widgets.findIndex(cell => cell.model.id === cellId);
+    if (index < 0) {
+      return false;
+    }
+    this._activate(panel);
+    notebook.deselectAll();
+    notebook.activeCellIndex = index;
+    await notebook.scrollToCell(notebook.widgets[index], 'center').catch(() => undefined);
+    return true;
+  }
+
+  /** Mirror stale cells and export problems into the current notebook's cells. */
+  mark(): void {
+    const panel = this.current;
+    if (!panel) {
+      return;
+    }
+    const stale = new Map(
+      this._model.stale.filter(s => s.cell_id).map(s => [s.cell_id as string, s])
+    );
+    const problems = this._model.problemsByCell;
+    for (const cell of panel.content.widgets) {
+      clearMarks(cell);
+      const staleCell = stale.get(cell.model.id);
+      if (staleCell) {
+        const reasons = staleCell.reasons.map(r => r.detail).join('; ');
+        addMark(cell, STALE_CLASS, 'stale', reasons || 'an input changed since it ran');
+      }
+      for (const problem of problems.get(cell.model.id) ?? []) {
+        addMark(cell, PROBLEM_CLASS, 'export', problem.message);
+      }
+    }
+  }
+
+  private _follow(): void {
+    const panel = this.current;
+    if (panel) {
+      this._model.setTracing(tracingOn(panel));
+      void panel.context.ready.then(() => {
+        if (panel === this.current) {
+          this._model.setTracing(tracingOn(panel));
+          void this._model.setNotebook(panel.context.path);
+        }
+      });
+    } else {
+      void this._model.setNotebook(null);
+    }
+  }
+
+  /** Load the tracer silently whenever this notebook's Python kernel (re)starts. */
+  private _watch(panel: NotebookPanel): void {
+    const session = panel.sessionContext;
+    let pending = true; // a fresh kernel we have not loaded the tracer into yet
+    const load = async () => {
+      const kernel = session.session?.kernel;
+      if (!pending || !kernel || !tracingOn(panel) || !(await isPython(session))) {
+        return;
+      }
+      pending = false;
+      silently(kernel, LOAD_TRACER);
+    };
+    session.kernelChanged.connect(() => {
+      pending = true;
+      void load();
+    });
+    session.statusChanged.connect((_, status) => {
+      if (status === 'restarting' || status === 'starting' || status === 'autorestarting') {
+        pending = true;
+      } else if (status === 'idle') {
+        void load();
+      }
+    });
+    session.ready.then(load).catch(() => undefined);
+    panel.content.modelContentChanged.connect(() => {
+      if (panel === this.current) {
+        this.mark();
+      }
+    });
+  }
+}
+
+async function isPython(session: ISessionContext): Promise<boolean> {
+  const kernel = session.session?.kernel;
+  if (!kernel) {
+    return false;
+  }
+  try {
+    const spec = await kernel.spec;
+    return (spec?.language ?? kernel.name).toLowerCase().includes('python');
+  } catch {
+    return kernel.name.toLowerCase().includes('python');
+  }
+}
+
+/** An execute request that leaves no trace in the notebook: no count, no history. */
+function silently(kernel: Kernel.IKernelConnection, code: string): void {
+  const future = kernel.requestExecute({
+    code,
+    silent: true,
+    store_history: false,
+    allow_stdin: false,
+    stop_on_error: false,
+  });
+  future.done.catch(() => undefined);
+}
+
+function clearMarks(cell: Cell): void {
+  cell.removeClass(STALE_CLASS);
+  cell.removeClass(PROBLEM_CLASS);
+  cell.node.querySelectorAll(`:scope > .${MARK_CLASS}`).forEach(node => node.remove());
+}
+
+function addMark(cell: Cell, cls: string, label: string, detail: string): void {
+  cell.addClass(cls);
+  const badge = document.createElement('div');
+  badge.className = `${MARK_CLASS} ${cls}-badge`;
+  badge.title = detail;
+  const tag = document.createElement('span');
+  tag.className = 'mlprod-CellMark-tag';
+  tag.textContent = label;
+  const text = document.createElement('span');
+  text.className = 'mlprod-CellMark-text';
+  text.textContent = detail;
+  badge.append(tag, text);
+  cell.node.appendChild(badge);
+}

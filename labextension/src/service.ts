@@ -1,0 +1,62 @@
+import { ServerConnection } from '@jupyterlab/services';
+
+import { MlprodAPI } from './api';
+import { requestAPI } from './request';
+
+/** The one typed path from the panel to the server extension. */
+export class MlprodService {
+  constructor(
+    readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+  ) {}
+
+  lineage(path: string): Promise<MlprodAPI.ILineage> {
+    return this._get(`lineage?${query({ path })}`);
+  }
+
+  stale(path: string): Promise<MlprodAPI.IStale> {
+    return this._get(`stale?${query({ path })}`);
+  }
+
+  pipeline(path: string): Promise<MlprodAPI.IPipeline> {
+    return this._get(`pipeline?${query({ path })}`);
+  }
+
+  exportPipeline(path: string, check = false): Promise<MlprodAPI.IExportResult> {
+    return this._post('export', { path, check });
+  }
+
+  startRun(
+    pipeline: string,
+    params: Record<string, MlprodAPI.Value>
+  ): Promise<MlprodAPI.IRunStarted> {
+    return this._post('run', { pipeline, params });
+  }
+
+  runStatus(id: string): Promise<MlprodAPI.IRunStatus> {
+    return this._get(`run/${encodeURIComponent(id)}`);
+  }
+
+  runs(pipeline?: string | null): Promise<MlprodAPI.IRuns> {
+    return this._get(pipeline ? `runs?${query({ pipeline })}` : 'runs');
+  }
+
+  compare(ids: string[]): Promise<MlprodAPI.ICompare> {
+    return this._get(`compare?${query({ runs: ids.join(',') })}`);
+  }
+
+  private _get<T>(endpoint: string): Promise<T> {
+    return requestAPI<T>(endpoint, { method: 'GET' }, this.settings);
+  }
+
+  private _post<T>(endpoint: string, body: unknown): Promise<T> {
+    return requestAPI<T>(
+      endpoint,
+      { method: 'POST', body: JSON.stringify(body) },
+      this.settings
+    );
+  }
+}
+
+function query(values: Record<string, string>): string {
+  return new URLSearchParams(values).toString();
+}

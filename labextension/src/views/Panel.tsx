@@ -1,0 +1,190 @@
+import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
+import React from 'react';
+
+import { buildGraph, IGraph, layoutGraph } from '../graph';
+import { MlprodAPI } from '../api';
+import { PanelModel, Tab } from '../model';
+import { LineageView } from './LineageView';
+import { PipelineView } from './PipelineView';
+import { RunsView } from './RunsView';
+
+/** What the panel can ask of the notebook side (the model knows no DOM). */
+export interface IPanelActions {
+  selectCell: (cellId: string) => void;
+  setTracing: (on: boolean) => void;
+}
+
+const TABS: { id: Tab; label: string }[] = [
+  { id: 'lineage', label: 'Lineage' },
+  { id: 'stale', label: 'Stale' },
+  { id: 'pipeline', label: 'Pipeline' },
+  { id: 'runs', label: 'Runs' },
+];
+
+/** The sidebar: renders the model, forwards clicks to the model and the actions. */
+export class MlprodPanel extends ReactWidget {
+  constructor(
+    readonly model: PanelModel,
+    private readonly _actions: IPanelActions
+  ) {
+    super();
+    this.addClass('mlprod-Panel');
+  }
+
+  protected onAfterShow(): void {
+    this.model.setVisible(true);
+  }
+
+  protected onAfterHide(): void {
+    this.model.setVisible(false);
+  }
+
+  render(): JSX.Element {
+    return (
+      <UseSignal signal={this.model.changed}>
+        {() => <PanelBody model={this.model} actions={this._actions} graph={this._graph()} />}
+      </UseSignal>
+    );
+  }
+
+  /** Lay out again only when the lineage itself changed. */
+  private _graph(): IGraph | null {
+    const lineage = this.model.lineage;
+    if (lineage !== this._laidOutFor) {
+      this._laidOutFor = lineage;
+      this._laidOut = lineage ? layoutGraph(buildGraph(lineage)) : null;
+    }
+    return this._laidOut;
+  }
+
+  private _laidOutFor: MlprodAPI.ILineage | null = null;
+  private _laidOut: IGraph | null = null;
+}
+
+function PanelBody(props: {
+  model: PanelModel;
+  actions: IPanelActions;
+  graph: IGraph | null;
+}): JSX.Element {
+  const { model, actions } = props;
+  if (!model.notebook) {
+    return <div className="mlprod-Empty">Open a notebook to see its lineage, stale cells and runs.</div>;
+  }
+  const staleCount = model.stale.length;
+  return (
+    <div className="mlprod-Body">
+      <div className="mlprod-Header">
+        <div className="mlprod-Title" title={model.notebook}>
+          {model.notebook}
+        </div>
+        <label
+          className="mlprod-Tracing"
+          title="Record this notebook's cell executions (stored in the notebook's metadata)"
+        >
+          <input
+            type="checkbox"
+            checked={model.tracing}
+            onChange={e => actions.setTracing(e.target.checked)}
+          />{' '}
+          tracing {model.tracing ? 'on' : 'off'}
+        </label>
+        <button
+          className="jp-mod-styled mlprod-Refresh"
+          title="Refresh"
+          onClick={() => void model.refresh()}
+        >
+          ⟳
+        </button>
+      </div>
+      <div className="mlprod-Tabs" role="tablist">
+        {TABS.map(tab => (
+          <button
+            key={tab.id}
+            role="tab"
+            aria-selected={model.tab === tab.id}
+            className={`mlprod-Tab ${model.tab === tab.id ? 'mlprod-mod-active' : ''}`}
+            data-tab={tab.id}
+            onClick={() => model.setTab(tab.id)}
+          >
+            {tab.label}
+            {tab.id === 'stale' && staleCount > 0 && (
+              <span className="mlprod-Count">{staleCount}</span>
+            )}
+          </button>
+        ))}
+      </div>
+      {model.busy && <div className="mlprod-Busy">{model.busy}…</div>}
+      {model.error && <div className="mlprod-Error">{model.error}</div>}
+      <div className="mlprod-Content">
+        {model.tab === 'lineage' && (
+          <LineageView
+            graph={props.graph}
+            dataset={model.dataset}
+            labelOf={id => model.cellOfExecution(id)}
+            onCell={actions.selectCell}
+            onDataset={path => model.selectDataset(path)}
+            notice={model.notice}
+          />
+        )}
+        {model.tab === 'stale' && <StaleView stale={model.stale} onCell={actions.selectCell} />}
+        {model.tab === 'pipeline' && (
+          <PipelineView
+            pipeline={model.pipeline}
+            exportResult={model.exportResult}
+            pipelinePath={model.pipelinePath}
+            activeRun={model.activeRun}
+            busy={model.busy !== null}
+            onCell={actions.selectCell}
+            onExport={check => void model.exportPipeline(check)}
+            onRun={values => void model.startRun(values)}
+          />
+        )}
+        {model.tab === 'runs' && (
+          <RunsView
+            runs={model.runs}
+            selected={model.selectedRuns}
+            comparison={model.comparison}
+            differencesOnly={model.differencesOnly}
+            chartMetric={model.chartMetric}
+            busy={model.busy !== null}
+            onToggle={id => model.toggleRun(id)}
+            onCompare={() => void model.compareSelected()}
+            onDifferencesOnly={on => model.setDifferencesOnly(on)}
+            onChartMetric={name => model.setChartMetric(name)}
+          />
+        )}
+      </div>
+    </div>
+  );
+}
+
+function StaleView(props: {
+  stale: MlprodAPI.IStaleCell[];
+  onCell: (cellId: string) => void;
+}): JSX.Element {
+  if (props.stale.length === 0) {
+    return <div className="mlprod-Empty">No stale cells: every cell ran on its current inputs.</div>;
+  }
+  return (
+    <ul className="mlprod-StaleList">
+      {props.stale.map(cell => (
+        <li key={cell.execution} data-cell-id={cell.cell_id ?? ''}>
+          <button
+            className="mlprod-Chip mlprod-Chip-stale"
+            disabled={!cell.cell_id}
+            onClick={() => cell.cell_id && props.onCell(cell.cell_id)}
+          >
+            [{cell.execution_count ?? ' '}] {cell.cell_id ?? cell.execution}
+          </button>
+          <ul>
+            {cell.reasons.map((reason, i) => (
+              <li key={i} className={`mlprod-Reason mlprod-Reason-${reason.kind}`}>
+                {reason.detail}
+              </li>
+            ))}
+          </ul>
+        </li>
+      ))}
+    </ul>
+  );
+}

@@ -1,0 +1,186 @@
+import React, { useEffect, useState } from 'react';
+
+import { MlprodAPI } from '../api';
+import { formatDuration, formatValue } from '../format';
+import { formValue, isFinished } from '../model';
+
+export interface IPipelineViewProps {
+  pipeline: MlprodAPI.IPipeline | null;
+  exportResult: MlprodAPI.IExportResult | null;
+  pipelinePath: string | null;
+  activeRun: MlprodAPI.IRunStatus | null;
+  busy: boolean;
+  onCell: (cellId: string) => void;
+  onExport: (check: boolean) => void;
+  onRun: (values: Record<string, string | boolean>) => void;
+}
+
+/** Steps from the tags, export (and its check), the run form and the live run status. */
+export function PipelineView(props: IPipelineViewProps): JSX.Element {
+  const { pipeline, exportResult, activeRun } = props;
+  const parameters = exportResult?.parameters ?? pipeline?.parameters ?? [];
+  return (
+    <div className="mlprod-Pipeline">
+      <h3>Steps</h3>
+      {pipeline && pipeline.steps.length > 0 ? (
+        <ol className="mlprod-Steps">
+          {pipeline.steps.map(step => (
+            <li key={step.name} data-step={step.name}>
+              <b>{step.name}</b>{' '}
+              {step.cells.map(cell => (
+                <button key={cell} className="mlprod-Chip" onClick={() => props.onCell(cell)}>
+                  {cell}
+                </button>
+              ))}
+            </li>
+          ))}
+        </ol>
+      ) : (
+        <div className="mlprod-Empty">
+          No steps: tag cells with <code>step:NAME</code> (and <code>parameters</code>,{' '}
+          <code>setup</code>) in the property inspector.
+        </div>
+      )}
+      <div className="mlprod-Actions">
+        <button
+          className="jp-mod-styled jp-mod-accept mlprod-Export"
+          disabled={props.busy}
+          onClick={() => props.onExport(false)}
+        >
+          Export
+        </button>
+        <button
+          className="jp-mod-styled mlprod-Check"
+          disabled={props.busy}
+          onClick={() => props.onExport(true)}
+        >
+          Check
+        </button>
+      </div>
+      {exportResult && (
+        <div className={`mlprod-ExportResult ${exportResult.ok ? 'mlprod-ok' : 'mlprod-bad'}`}>
+          {exportResult.ok ? (
+            <span>
+              {exportResult.pipeline ? (
+                <>
+                  Exported to <code>{exportResult.pipeline}</code>
+                </>
+              ) : (
+                'Export check passed'
+              )}{' '}
+              ({exportResult.steps.length} steps)
+            </span>
+          ) : (
+            <span>Export failed</span>
+          )}
+          <ul>
+            {exportResult.errors.map((problem, i) => (
+              <li key={i} className="mlprod-Problem">
+                {problem.cell_id && (
+                  <button
+                    className="mlprod-Chip"
+                    onClick={() => props.onCell(problem.cell_id as string)}
+                  >
+                    {problem.cell_id}
+                  </button>
+                )}{' '}
+                {problem.message}
+              </li>
+            ))}
+            {(exportResult.warnings ?? []).map((warning, i) => (
+              <li key={`w${i}`} className="mlprod-Warning">
+                {warning}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+      <h3>Run</h3>
+      {props.pipelinePath ? (
+        <RunForm
+          parameters={parameters}
+          busy={props.busy || (activeRun !== null && !isFinished(activeRun.status))}
+          onRun={props.onRun}
+        />
+      ) : (
+        <div className="mlprod-Empty">Export the pipeline to run it.</div>
+      )}
+      {activeRun && <RunStatus run={activeRun} />}
+    </div>
+  );
+}
+
+function RunForm(props: {
+  parameters: MlprodAPI.IParameter[];
+  busy: boolean;
+  onRun: (values: Record<string, string | boolean>) => void;
+}): JSX.Element {
+  const initial = () =>
+    Object.fromEntries(props.parameters.map(p => [p.name, formValue(p)] as const));
+  const [values, setValues] = useState<Record<string, string | boolean>>(initial);
+  const key = props.parameters.map(p => `${p.name}:${p.type}`).join(',');
+  useEffect(() => setValues(initial()), [key]);
+  const set = (name: string, value: string | boolean) =>
+    setValues(current => ({ ...current, [name]: value }));
+  return (
+    <form
+      className="mlprod-RunForm"
+      onSubmit={event => {
+        event.preventDefault();
+        props.onRun(values);
+      }}
+    >
+      {props.parameters.map(p => (
+        <label key={p.name} className="mlprod-Field">
+          <span title={`${p.type}, default ${formatValue(p.default)}`}>{p.name}</span>
+          {p.type === 'bool' ? (
+            <input
+              type="checkbox"
+              name={p.name}
+              checked={Boolean(values[p.name])}
+              onChange={e => set(p.name, e.target.checked)}
+            />
+          ) : (
+            <input
+              className="jp-mod-styled"
+              name={p.name}
+              type={p.type === 'int' || p.type === 'float' ? 'number' : 'text'}
+              step={p.type === 'int' ? 1 : p.type === 'float' ? 'any' : undefined}
+              value={String(values[p.name] ?? '')}
+              onChange={e => set(p.name, e.target.value)}
+            />
+          )}
+          <small>{p.type}</small>
+        </label>
+      ))}
+      <button type="submit" className="jp-mod-styled jp-mod-accept mlprod-Run" disabled={props.busy}>
+        Run pipeline
+      </button>
+    </form>
+  );
+}
+
+function RunStatus(props: { run: MlprodAPI.IRunStatus }): JSX.Element {
+  const { run } = props;
+  const { done, total, current } = run.progress ?? { done: 0, total: 0, current: null };
+  const tail = Array.isArray(run.log_tail) ? run.log_tail.join('\n') : run.log_tail ?? '';
+  return (
+    <div className={`mlprod-RunStatus mlprod-status-${run.status}`} data-run-id={run.id}>
+      <div>
+        Run <code>{run.id}</code>: <b className="mlprod-RunState">{run.status}</b>
+        {total > 0 && ` (${done}/${total}${current ? `, ${current}` : ''})`}
+      </div>
+      {total > 0 && <progress max={total} value={done} />}
+      <ul className="mlprod-StepStates">
+        {run.steps.map(step => (
+          <li key={step.name} className={`mlprod-status-${step.status}`}>
+            {step.name}: {step.status}
+            {step.cached ? ' (cached)' : ''} {formatDuration(step.duration_ms)}
+          </li>
+        ))}
+      </ul>
+      {run.error && <div className="mlprod-Error">{run.error}</div>}
+      {tail && isFinished(run.status) && run.status !== 'ok' && <pre className="mlprod-Log">{tail}</pre>}
+    </div>
+  );
+}

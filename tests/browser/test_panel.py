@@ -1,0 +1,146 @@
+"""The lineage panel in a real JupyterLab, driven by a real Chromium."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import Lab
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
+RUN_TIMEOUT_MS = 150_000
+
+
+def _active_cell_id(page: Any) -> str:
+    result: str = page.evaluate(
+        "() => window.jupyterapp.shell.currentWidget.content.activeCell.model.id"
+    )
+    return result
+
+
+def _open_notebook(page: Any, lab: Lab) -> None:
+    page.goto(lab.page_url())
+    page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=60_000)
+    page.wait_for_selector(".jp-Launcher", timeout=60_000)
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('docmanager:open', {path: 'churn.ipynb'})"
+    )
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=30_000)
+    # the kernel is up (and the tracer loaded silently) once it reports idle
+    page.wait_for_selector(
+        ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000
+    )
+
+
+def _run_all(page: Any) -> None:
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function(
+        """() => {
+            const prompts = [...document.querySelectorAll(
+                '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')];
+            return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+        }""",
+        timeout=120_000,
+    )
+
+
+def test_panel_lineage_stale_pipeline_and_compare(lab: Lab, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1500, "height": 940})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        _open_notebook(page, lab)
+        _run_all(page)
+        # the silent tracer load left no mark: the first cell ran as [1]
+        first = page.locator(".jp-CodeCell .jp-InputPrompt").first
+        expect(first).to_have_text(re.compile(r"\[1\]"))
+
+        page.click(".jp-SideBar [data-id='mlprod-nb-panel']")
+        panel = page.locator("#mlprod-nb-panel")
+        expect(panel.locator(".mlprod-Tracing")).to_contain_text("tracing on")
+        expect(panel.locator(".mlprod-Title")).to_have_text("churn.ipynb")
+
+        # lineage: cells and the datasets they read and wrote
+        for cell in ("load", "clean", "features", "evaluate"):
+            expect(panel.locator(f".mlprod-Node-cell[data-ref='{cell}']")).to_be_visible(
+                timeout=20_000
+            )
+        expect(panel.locator(".mlprod-Node-dataset[data-ref$='customers.csv']")).to_be_visible()
+        expect(panel.locator(".mlprod-Node-dataset[data-ref$='clean.parquet']")).to_be_visible()
+
+        # a cell node brings its cell into view and selects it
+        panel.locator(".mlprod-Node-cell[data-ref='train']").click()
+        page.wait_for_function(
+            "() => window.jupyterapp.shell.currentWidget.content.activeCell.model.id === 'train'"
+        )
+        assert _active_cell_id(page) == "train"
+
+        # a dataset node shows its versions and who read them
+        panel.locator(".mlprod-Node-dataset[data-ref$='customers.csv']").click()
+        expect(panel.locator(".mlprod-Dataset")).to_contain_text("customers.csv")
+        expect(panel.locator(".mlprod-Dataset")).to_contain_text("load")
+
+        # change the input data: the reading cell turns stale, in the panel and the notebook
+        data = lab.root / "data" / "customers.csv"
+        data.write_text(data.read_text() + data.read_text().splitlines()[1] + "\n")
+        panel.locator(".mlprod-Refresh").click()
+        panel.locator(".mlprod-Tab[data-tab='stale']").click()
+        expect(panel.locator(".mlprod-StaleList li[data-cell-id='load']")).to_be_visible(
+            timeout=20_000
+        )
+        expect(panel.locator(".mlprod-StaleList li[data-cell-id='load']")).to_contain_text(
+            "customers.csv"
+        )
+        expect(page.locator(".jp-Notebook .jp-Cell.mlprod-stale").first).to_be_visible()
+
+        # export the pipeline, then run it twice: defaults, and fewer trees
+        panel.locator(".mlprod-Tab[data-tab='pipeline']").click()
+        expect(panel.locator(".mlprod-Steps li[data-step='train']")).to_be_visible()
+        panel.locator(".mlprod-Check").click()
+        expect(panel.locator(".mlprod-ExportResult.mlprod-ok")).to_be_visible(timeout=30_000)
+        panel.locator(".mlprod-Export").click()
+        expect(panel.locator(".mlprod-ExportResult")).to_contain_text("Exported to", timeout=30_000)
+        run_ids = []
+        for trees in ("60", "15"):
+            panel.locator(".mlprod-RunForm input[name='n_estimators']").fill(trees)
+            panel.locator(".mlprod-Run").click()
+            status = panel.locator(".mlprod-RunStatus .mlprod-RunState")
+            expect(status).to_have_text("running", timeout=20_000)
+            expect(status).to_have_text(re.compile("ok|failed"), timeout=RUN_TIMEOUT_MS)
+            log = panel.locator(".mlprod-RunStatus").inner_text()
+            assert status.inner_text() == "ok", log
+            run_ids.append(panel.locator(".mlprod-RunStatus").get_attribute("data-run-id"))
+
+        # compare the two runs: the changed parameter and its metric stand out
+        panel.locator(".mlprod-Tab[data-tab='runs']").click()
+        for run_id in run_ids:
+            row = panel.locator(f".mlprod-RunsTable tr[data-run-id='{run_id}']")
+            expect(row).to_contain_text("ok", timeout=30_000)
+            row.locator("input[type='checkbox']").check()
+        panel.locator(".mlprod-Compare").click()
+        compared = panel.locator(".mlprod-CompareTable")
+        changed = compared.locator("tr[data-row='parameters:n_estimators']")
+        expect(changed).to_have_class(re.compile("mlprod-Differs"), timeout=20_000)
+        expect(changed).to_contain_text("15")
+        expect(compared.locator("tr[data-row='metrics:auc']")).to_be_visible()
+        panel.locator(".mlprod-Comparison .mlprod-Toggle input").check()
+        expect(compared.locator("tr[data-row='parameters:max_depth']")).to_have_count(0)
+        expect(changed).to_be_visible()
+        expect(panel.locator(".mlprod-Chart svg circle")).to_have_count(2)
+
+        # the README screenshot: lineage next to the notebook with its stale cell marked
+        panel.locator(".mlprod-Tab[data-tab='lineage']").click()
+        expect(panel.locator(".mlprod-Node-cell[data-ref='load']")).to_be_visible()
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT))
+        assert errors == []
+    finally:
+        context.close()
