@@ -16,12 +16,11 @@ from ..errors import NotebookError, PipelineError, SerializationError
 from ..paths import Layout, find_home
 from .confine import BadRequestError, Root
 from .launcher import Launcher, check_run_id
-from .payload import jsonable
+from .payload import Memo, encode
 from .service import StoreService
 
 if TYPE_CHECKING:
     from ..lineage.model import NotebookLineage, RunDetail, StaleCell
-    from ..store import Store
 
 T = TypeVar("T")
 MAX_COMPARE = 12
@@ -41,6 +40,8 @@ class Backend:
         self.service = service
         self.launcher = launcher
         self.store_home = store_home
+        self._memo = Memo()
+        self._fragments: dict[Path, dict[str, bytes]] = {}
 
     def layout(self, near: Path | None = None) -> Layout:
         """The store for a file: the configured ``store_home``, else found from the file."""
@@ -55,23 +56,58 @@ class Backend:
 
     async def _notebook_lineage(self, path: str | None) -> tuple[Path, NotebookLineage]:
         notebook = self.root.notebook(path)
-        lineage = await self.service.call(self.layout(notebook), lambda s: _lineage(s, notebook))
+        lineage = await self.service.call(
+            self.layout(notebook),
+            lambda store: store.notebook_lineage(notebook),
+            key=("lineage", notebook),
+        )
         return notebook, lineage
 
-    async def lineage(self, path: str | None) -> dict[str, Any]:
-        notebook, lineage = await self._notebook_lineage(path)
-        stale = await self._blocking(lambda: _stale_ids(lineage))
-        stale_ids = {cell.execution for cell in stale}
-        answer: dict[str, Any] = jsonable(lineage)
-        answer["notebook"] = self.root.relative(notebook)
-        for execution in answer["executions"]:
-            execution["stale"] = execution["id"] in stale_ids
-        return answer
+    def _stale_cells(self, notebook: Path, lineage: NotebookLineage) -> list[StaleCell]:
+        """Stale cells now: hashes of the files read are stat-cached, the result memoised."""
+        from ..hashing import current_hashes
+        from ..lineage.staleness import files_read, stale_cells
 
-    async def stale(self, path: str | None) -> dict[str, Any]:
+        current = current_hashes(files_read(lineage))
+        return self._memo.get(
+            ("stale", notebook), (lineage, current), lambda: stale_cells(lineage, current)
+        )
+
+    def _lineage_answer(self, notebook: Path, lineage: NotebookLineage) -> bytes:
+        stale = frozenset(cell.execution for cell in self._stale_cells(notebook, lineage))
+
+        def build() -> bytes:
+            # executions never change once recorded: encode each once, join the pieces
+            known = self._fragments.get(notebook, {})
+            pieces = {e.id: known.get(e.id) or encode(e) for e in lineage.executions}
+            self._fragments[notebook] = pieces
+            flag = {True: b',"stale":true}', False: b',"stale":false}'}
+            executions = b",".join(p[:-1] + flag[i in stale] for i, p in pieces.items())
+            rest = encode(
+                {
+                    "notebook": self.root.relative(notebook),
+                    "datasets": lineage.datasets,
+                    "edges": lineage.edges,
+                    "cells": lineage.cells,
+                    "writers": lineage.writers,
+                }
+            )
+            return b'{"executions":[' + executions + b"]," + rest[1:]
+
+        return self._memo.get(("lineage", notebook), (lineage, stale), build)
+
+    async def lineage(self, path: str | None) -> bytes:
         notebook, lineage = await self._notebook_lineage(path)
-        stale = await self._blocking(lambda: _stale_ids(lineage))
-        return {"notebook": self.root.relative(notebook), "stale": jsonable(stale)}
+        return await self._blocking(lambda: self._lineage_answer(notebook, lineage))
+
+    async def stale(self, path: str | None) -> bytes:
+        notebook, lineage = await self._notebook_lineage(path)
+
+        def answer() -> bytes:
+            stale = self._stale_cells(notebook, lineage)
+            return encode({"notebook": self.root.relative(notebook), "stale": stale})
+
+        return await self._blocking(answer)
 
     # -- pipeline --------------------------------------------------------------------------
 
@@ -114,13 +150,17 @@ class Backend:
 
     # -- runs ------------------------------------------------------------------------------
 
-    async def runs(self, pipeline: str | None) -> dict[str, Any]:
+    async def runs(self, pipeline: str | None) -> dict[str, Any] | bytes:
         folder = self.root.pipeline(pipeline) if pipeline else None
         layout = self.layout(folder)
         if not layout.home.is_dir():
             return {"runs": []}
-        found = await self.service.call(layout, lambda s: s.runs(folder))
-        return {"runs": jsonable(found)}
+        found = await self.service.call(layout, lambda s: s.runs(folder), key=("runs", folder))
+        return await self._blocking(
+            lambda: self._memo.get(
+                ("runs", layout, folder), (found,), lambda: encode({"runs": found})
+            )
+        )
 
     async def compare(self, runs: str | None) -> dict[str, Any]:
         ids = [check_run_id(r.strip()) for r in (runs or "").split(",") if r.strip()]
@@ -141,17 +181,6 @@ def _text(value: Any, name: str) -> str | None:
 
 
 # -- work done on the store's owner thread ---------------------------------------------------
-
-
-def _lineage(store: Store, notebook: Path) -> NotebookLineage:
-    return store.notebook_lineage(notebook)
-
-
-def _stale_ids(lineage: NotebookLineage) -> list[StaleCell]:
-    from ..hashing import current_hashes
-    from ..lineage.staleness import files_read, stale_cells
-
-    return stale_cells(lineage, current_hashes(files_read(lineage)))
 
 
 def _compare(layout: Layout, details: Sequence[RunDetail]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from ..errors import (
 )
 from .backend import Backend
 from .confine import BadRequestError, PathForbiddenError
-from .payload import jsonable
+from .payload import encode, jsonable
 
 # most specific first; the first class an error is an instance of wins
 STATUS: tuple[tuple[type[MlprodError], int], ...] = (
@@ -62,8 +62,9 @@ class BaseHandler(APIHandler):
         self.backend = backend
 
     def reply(self, data: Any, status: int = 200) -> None:
+        """Answer ``data`` as JSON; ``bytes`` are JSON already (encoded off the event loop)."""
         self.set_status(status)
-        self.finish(json.dumps(jsonable(data), allow_nan=False))
+        self.finish(data if isinstance(data, bytes) else encode(data))
 
     def body(self) -> dict[str, Any]:
         """The JSON object in the request body."""

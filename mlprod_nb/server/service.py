@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import NotFoundError
@@ -30,6 +30,7 @@ class _Held:
     store: Store
     last_used: float
     last_ingest: float
+    results: dict[Hashable, object] = field(default_factory=dict)  # valid until new records
 
 
 class StoreService:
@@ -43,14 +44,18 @@ class StoreService:
         self._held: dict[Layout, _Held] = {}
         self._closer: asyncio.TimerHandle | None = None
 
-    async def call(self, layout: Layout, work: Callable[[Store], T]) -> T:
+    async def call(
+        self, layout: Layout, work: Callable[[Store], T], key: Hashable | None = None
+    ) -> T:
         """``work(store)`` on the owner thread, with the store open and recently ingested.
 
-        Raises ``NotFoundError`` when nothing was ever recorded at ``layout``.
+        With a ``key``, the result is kept and returned again (the same object) until an
+        ingest brings new records or the store is reopened. Raises ``NotFoundError`` when
+        nothing was ever recorded at ``layout``.
         """
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, self._run, layout, work)
+            return await loop.run_in_executor(self._executor, self._run, layout, work, key)
         finally:
             self._arm_closer(loop)
 
@@ -72,7 +77,7 @@ class StoreService:
             held.store.close()
         return work()
 
-    def _run(self, layout: Layout, work: Callable[[Store], T]) -> T:
+    def _run(self, layout: Layout, work: Callable[[Store], T], key: Hashable | None) -> T:
         held = self._held.get(layout)
         now = time.monotonic()
         if held is None:
@@ -87,10 +92,16 @@ class StoreService:
             store = Store.open(layout, timeout=self.lock_timeout)  # ingests on open
             held = self._held[layout] = _Held(store, now, now)
         elif now - held.last_ingest >= self.ingest_interval:
-            held.store.ingest()
+            if held.store.ingest():
+                held.results.clear()
             held.last_ingest = time.monotonic()
         held.last_used = time.monotonic()
-        return work(held.store)
+        if key is None:
+            return work(held.store)
+        if key not in held.results:
+            held.results[key] = work(held.store)
+        result: T = held.results[key]  # type: ignore[assignment]
+        return result
 
     def _arm_closer(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._closer is not None:
