@@ -97,7 +97,21 @@ class Store:
 
     def ingest(self) -> int:
         """Ingest new complete journal lines (exactly once); returns how many records."""
-        return ingest.ingest(self.con, self.layout.journal_dir)
+        import duckdb
+
+        try:
+            return ingest.ingest(self.con, self.layout.journal_dir)
+        except duckdb.Error as error:
+            writable = os.access(self.layout.home, os.W_OK)
+            raise StoreError(
+                f"ingesting the journal failed ({error})",
+                path=self.layout.db_path,
+                hint=(
+                    "make the .mlprod folder writable (nothing was lost: the journal is kept)"
+                    if not writable
+                    else _MOVE_ASIDE.format(name=self.layout.db_path.name)
+                ),
+            ) from error
 
     def notebook_lineage(self, path: str | Path) -> NotebookLineage:
         return queries.notebook_lineage(self.con, path)
