@@ -9,7 +9,6 @@ loads the tracer and tells it the run and step.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
@@ -35,14 +34,6 @@ except ImportError:
 _RESET = 'get_ipython().run_line_magic("reset", "-f")\n'
 
 
-def _client_class() -> str:
-    try:
-        headless = importlib.import_module("mlprod_nb.headless")
-        return f"{headless.__name__}.{headless.CellIdKernelClient.__name__}"
-    except (ImportError, AttributeError):
-        return "jupyter_client.asynchronous.AsyncKernelClient"
-
-
 class StepKernel:
     """A kernel started in ``cwd`` with ``env``; used by one thread at a time."""
 
@@ -54,14 +45,26 @@ class StepKernel:
         self.env = dict(env)
         self.km: Any = None
         self.log = log
+        self._client: Any = None
         self.steps_run = 0
 
     def start(self) -> None:
-        from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
-        km = AsyncKernelManager(kernel_name=self.kernel_name)
-        km.client_class = _client_class()
+        from ..headless import CellIdKernelClient, kernel_manager
+
+        km = kernel_manager(self.kernel_name)
+
+        owner = self
+
+        class Client(CellIdKernelClient):  # type: ignore[misc]
+            """Remembers itself, so the cell hook reaches papermill's client."""
+
+            def __init__(self, **kwargs: Any) -> None:
+                super().__init__(**kwargs)
+                owner._client = self
+
+        km.client_factory = Client
         log = self.log.open("ab") if self.log is not None else subprocess.DEVNULL
         try:  # the kernel's own chatter goes to the run's kernels.log, not the terminal
             run_sync(km.start_kernel)(cwd=str(self.cwd), env=self.env, stdout=log, stderr=log)
@@ -69,6 +72,11 @@ class StepKernel:
             if not isinstance(log, int):
                 log.close()
         self.km = km
+
+    def _on_cell_execute(self, cell: Any, cell_index: int) -> None:
+        """nbclient's hook: the next execute request carries this cell's id."""
+        if self._client is not None:
+            self._client.next_cell_id = cell.get("id")
 
     def prepare(self, run_id: str, step: str) -> None:
         from jupyter_core.utils import run_sync
@@ -94,9 +102,7 @@ class StepKernel:
                 hint="check that mlprod-nb is installed in the kernel's environment",
             )
 
-    def execute(
-        self, notebook: Path, output: Path, parameters: Mapping[str, Any], hooks: Mapping[str, Any]
-    ) -> None:
+    def execute(self, notebook: Path, output: Path, parameters: Mapping[str, Any]) -> None:
         """Run a step notebook with papermill in this kernel (raises papermill's errors)."""
         import papermill
 
@@ -109,7 +115,7 @@ class StepKernel:
             km=self.km,
             progress_bar=False,
             log_output=False,
-            **hooks,
+            on_cell_execute=self._on_cell_execute,
         )
 
     def interrupt(self) -> None:

@@ -131,6 +131,7 @@ class _Statement(ast.NodeVisitor):
         self.loads: list[str] = []
         self.stores: list[str] = []
         self.local: set[str] = set()
+        self.globals: set[str] = set()
         self.star = False
 
     def _load(self, name: str) -> None:
@@ -177,10 +178,12 @@ class _Statement(ast.NodeVisitor):
                 part = getattr(node, attr, None)
                 if isinstance(part, ast.AST):
                     inner.visit(part)
-        bound = inner.local | set(inner.stores)
+        bound = inner.local | (set(inner.stores) - inner.globals)
         for name in inner.loads:
             if name not in bound:
                 self._load(name)
+        for name in inner.globals & set(inner.stores):
+            self._store(name)
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
         for default in [*node.args.defaults, *node.args.kw_defaults]:
@@ -211,8 +214,7 @@ class _Statement(ast.NodeVisitor):
     visit_GeneratorExp = _comprehension
 
     def visit_Global(self, node: ast.Global) -> None:
-        for name in node.names:
-            self._store(name)
+        self.globals.update(node.names)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         name = _root_name(node.target)

@@ -125,9 +125,9 @@ def coerce_text(name: str, kind: str, text: str) -> Any:
 
     try:
         value = yaml.safe_load(text)
-    except yaml.YAMLError:
+        return check_value(name, kind, value)
+    except (yaml.YAMLError, ParameterError):
         raise _type_error(name, kind, text) from None
-    return check_value(name, kind, value)
 
 
 def check_value(name: str, kind: str, value: Any) -> Any:

@@ -150,7 +150,7 @@ class _Worker(threading.Thread):
                 self.kernel = StepKernel(run.kernel_name, run.cwd, run.env, log)
                 self.kernel.start()
             self.kernel.prepare(run.run_id, step.name)
-            self.kernel.execute(run.folder / step.notebook, output, task.parameters, {})
+            self.kernel.execute(run.folder / step.notebook, output, task.parameters)
         except Exception as error:
             return _failure(step, started, error, output)
         duration = (time.time() - started) * 1000
@@ -436,8 +436,9 @@ class _Run:
             progress.line(f"{done.step}: ok ({done.duration_ms / 1000:.1f}s)")
         else:
             where = f" in cell {done.cell_id}" if done.cell_id else ""
-            self.error = f"step {done.step!r} failed{where}: {done.error}"
-            self.failed_step = self.failed_step or state
+            if self.failed_step is None:
+                self.error = f"step {done.step!r} failed{where}: {done.error}"
+                self.failed_step = state
             progress.line(f"{done.step}: FAILED{where}: {done.error}")
         self._record_step(state)
         self.rundir.write_status(self.status())
