@@ -156,12 +156,12 @@ class FileCapture:
         out: list[FileAccess] = []
         for path, access in accesses.items():
             now = self.hasher.stat(path)
+            changed = access.before is not None and access.before != now
+            earlier = self.hasher.cached(path, access.before) if changed and access.before else None
             current = self.hasher.version(path) if now is not None else None
             if access.read_via is not None:
-                read = current
-                if access.before is not None and access.before != now:
-                    read = self.hasher.cached(path, access.before)
-                if access.before is not None or read is not None:
+                read = earlier if changed else current
+                if access.before is not None:  # else the file did not exist when read
                     out.append(_entry(path, "read", access.read_via, read))
                 if access.sense_write and access.before != now and current is not None:
                     out.append(_entry(path, "write", access.read_via, current))

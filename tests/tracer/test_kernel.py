@@ -1,0 +1,63 @@
+"""Through a real ipykernel: the cell id comes from the execute request's metadata."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_client.blocking.client import BlockingKernelClient
+from jupyter_client.manager import KernelManager, start_new_kernel
+
+
+@pytest.fixture
+def kernel(home: Path, tmp_path: Path) -> Iterator[BlockingKernelClient]:
+    env = {**os.environ, "JPY_SESSION_NAME": str(tmp_path / "churn.ipynb")}
+    manager: KernelManager
+    manager, client = start_new_kernel(kernel_name="python3", env=env, cwd=str(tmp_path))
+    try:
+        yield client
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def execute(client: BlockingKernelClient, code: str, **metadata: Any) -> dict[str, Any]:
+    content = {
+        "code": code,
+        "silent": False,
+        "store_history": True,
+        "user_expressions": {},
+        "allow_stdin": False,
+        "stop_on_error": True,
+    }
+    request = client.session.msg("execute_request", content, metadata=metadata)
+    client.shell_channel.send(request)
+    while True:
+        reply = client.get_shell_msg(timeout=60)
+        if reply["parent_header"].get("msg_id") == request["header"]["msg_id"]:
+            return dict(reply["content"])
+
+
+def test_cell_ids_and_notebook_from_a_real_kernel(
+    kernel: BlockingKernelClient, home: Path, tmp_path: Path
+) -> None:
+    assert execute(kernel, "%load_ext mlprod_nb")["status"] == "ok"
+    assert execute(kernel, "x = 40", cellId="cell-a")["status"] == "ok"
+    assert execute(kernel, "y = x + 2", cellId="cell-b")["status"] == "ok"
+    assert execute(kernel, "1 / 0", cellId="cell-c")["status"] == "error"
+    lines = [
+        json.loads(line)
+        for path in (home / "journal").glob("*.ndjson")
+        for line in path.read_text().splitlines()
+    ]
+    executions = [r for r in lines if r["kind"] == "execution"]
+    assert [r["cell_id"] for r in executions] == ["cell-a", "cell-b", "cell-c"]
+    assert [r["execution_count"] for r in executions] == [2, 3, 4]
+    assert {r["notebook"] for r in executions} == {str(tmp_path / "churn.ipynb")}
+    assert executions[1]["deps"] == [{"name": "x", "execution": executions[0]["id"]}]
+    assert executions[2]["error_name"] == "ZeroDivisionError"
+    assert lines[0]["kind"] == "session"
