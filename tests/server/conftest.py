@@ -71,6 +71,12 @@ def make_notebook(jp_root_dir: Path) -> Callable[[str, list[tuple[str, list[str]
 
     def make(relative: str, cells: list[tuple[str, list[str]]]) -> Path:
         notebook = nbformat.v4.new_notebook()
+        notebook.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
+        notebook.metadata["language_info"] = {"name": "python"}
         for index, (source, tags) in enumerate(cells):
             cell = nbformat.v4.new_code_cell(source, metadata={"tags": tags})
             cell.id = f"c{index}"
