@@ -1,0 +1,74 @@
+import { MlprodAPI } from '../api';
+import { buildGraph, layoutGraph } from '../graph';
+import { execution, LINEAGE } from './data';
+
+describe('buildGraph', () => {
+  const graph = buildGraph(LINEAGE);
+  const ids = graph.nodes.map(n => n.id).sort();
+  const edges = graph.edges.map(e => `${e.source} -> ${e.target} [${e.label}]`).sort();
+
+  it('has one node per cell and per dataset', () => {
+    expect(ids).toEqual([
+      'cell:clean',
+      'cell:load',
+      'cell:train',
+      'dataset:build/clean.parquet',
+      'dataset:data/customers.csv',
+    ]);
+  });
+
+  it('labels cells with their latest count and datasets with their version', () => {
+    const label = (id: string) => graph.nodes.find(n => n.id === id)?.label;
+    expect(label('cell:train')).toBe('[4] train');
+    expect(label('dataset:data/customers.csv')).toBe('customers.csv @bbbbbbb (v2)');
+    expect(graph.nodes.find(n => n.id === 'cell:train')?.stale).toBe(true);
+  });
+
+  it('folds executions of one cell together and merges edge labels', () => {
+    expect(edges).toEqual([
+      'cell:clean -> cell:train [clean, features]',
+      'cell:clean -> dataset:build/clean.parquet [writes]',
+      'cell:load -> cell:clean [raw]',
+      'dataset:data/customers.csv -> cell:load [reads]',
+    ]);
+  });
+});
+
+describe('layoutGraph', () => {
+  it('lays a chain of 60 cells out top to bottom without overlaps', () => {
+    const executions: MlprodAPI.IExecution[] = [];
+    const edges: MlprodAPI.IEdge[] = [];
+    const cells: Record<string, string> = {};
+    for (let i = 1; i <= 60; i++) {
+      executions.push(execution(`s:${i}`, `c${i}`, i));
+      cells[`c${i}`] = `s:${i}`;
+      if (i > 1) {
+        edges.push({ source: `s:${i - 1}`, target: `s:${i}`, kind: 'name', label: `v${i}` });
+      }
+      if (i % 10 === 0) {
+        edges.push({ source: `s:1`, target: `s:${i}`, kind: 'name', label: 'config' });
+      }
+    }
+    const laid = layoutGraph(
+      buildGraph({ notebook: 'big.ipynb', executions, datasets: [], edges, cells })
+    );
+    expect(laid.nodes).toHaveLength(60);
+    const y = (id: string) => laid.nodes.find(n => n.id === id)!.y;
+    for (let i = 2; i <= 60; i++) {
+      expect(y(`cell:c${i}`)).toBeGreaterThan(y(`cell:c${i - 1}`));
+    }
+    for (const a of laid.nodes) {
+      for (const b of laid.nodes) {
+        if (a !== b) {
+          const apart =
+            Math.abs(a.x - b.x) >= (a.width + b.width) / 2 ||
+            Math.abs(a.y - b.y) >= (a.height + b.height) / 2;
+          expect(apart).toBe(true);
+        }
+      }
+    }
+    expect(laid.edges.every(e => e.points.length >= 2)).toBe(true);
+    expect(laid.width).toBeGreaterThan(0);
+    expect(laid.height).toBeGreaterThan(60 * 24);
+  });
+});

@@ -1,0 +1,289 @@
+import { MlprodAPI } from '../api';
+import {
+  coerceParameter,
+  IDLE_POLL_MS,
+  metricNames,
+  metricSeries,
+  PanelModel,
+  RUN_POLL_MS,
+  visibleRows,
+} from '../model';
+import { MlprodService } from '../service';
+import { LINEAGE, PIPELINE, run, STALE } from './data';
+import { fakeServer, Route } from './fakeServer';
+
+/** Timers the test fires by hand: the model's polling without waiting. */
+class ManualTimers {
+  pending = new Map<number, { fn: () => void; ms: number }>();
+  private _next = 1;
+  set = (fn: () => void, ms: number): unknown => {
+    const id = this._next++;
+    this.pending.set(id, { fn, ms });
+    return id;
+  };
+  clear = (handle: unknown): void => {
+    this.pending.delete(handle as number);
+  };
+  delays(): number[] {
+    return [...this.pending.values()].map(t => t.ms);
+  }
+  async fireAll(): Promise<void> {
+    const due = [...this.pending.entries()];
+    this.pending.clear();
+    due.forEach(([, t]) => t.fn());
+    await flush();
+  }
+}
+
+async function flush(): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    await new Promise(resolve => setImmediate(resolve));
+  }
+}
+
+function notebookRoutes(extra: Record<string, Route> = {}): Record<string, Route> {
+  return {
+    'GET lineage': () => ({ body: LINEAGE }),
+    'GET stale': () => ({ body: STALE }),
+    'GET pipeline': () => ({ body: PIPELINE }),
+    'GET runs': () => ({ body: { runs: [] } }),
+    ...extra,
+  };
+}
+
+function makeModel(routes: Record<string, Route>) {
+  const server = fakeServer(routes);
+  const timers = new ManualTimers();
+  const model = new PanelModel(new MlprodService(server.settings), timers);
+  return { model, timers, seen: server.seen };
+}
+
+describe('coerceParameter', () => {
+  const p = (type: string): MlprodAPI.IParameter => ({ name: 'x', default: null, type });
+  it.each([
+    ['int', '15', 15],
+    ['int', ' -3 ', -3],
+    ['float', '0.3', 0.3],
+    ['float', '1e-3', 0.001],
+    ['str', ' a b ', ' a b '],
+    ['bool', true, true],
+    ['bool', 'False', false],
+    ['list', '[1, 2]', '[1, 2]'],
+  ] as [string, string | boolean, unknown][])('%s %p -> %p', (type, raw, expected) => {
+    expect(coerceParameter(p(type), raw)).toEqual(expected);
+  });
+
+  it.each([
+    ['int', '1.5', 'whole number'],
+    ['int', '', 'whole number'],
+    ['float', 'abc', 'must be a number'],
+    ['float', '', 'must be a number'],
+    ['bool', 'yes', 'true or false'],
+  ])('%s %p is refused naming the parameter', (type, raw, message) => {
+    expect(() => coerceParameter(p(type), raw)).toThrow(message);
+    expect(() => coerceParameter(p(type), raw)).toThrow("'x'");
+  });
+});
+
+describe('comparison helpers', () => {
+  const rows: MlprodAPI.IRow[] = [
+    { name: 'n_estimators', values: [60, 15], differs: true },
+    { name: 'seed', values: [7, 7], differs: false },
+  ];
+  it('shows every row, or only those that differ', () => {
+    expect(visibleRows(rows, false).map(r => r.name)).toEqual(['n_estimators', 'seed']);
+    expect(visibleRows(rows, true).map(r => r.name)).toEqual(['n_estimators']);
+  });
+
+  it('charts a metric across runs oldest first, skipping runs without it', () => {
+    const runs = [run('new', 30, { auc: 0.9 }), run('none', 20, {}), run('old', 10, { auc: 0.8, acc: 1 })];
+    expect(metricNames(runs)).toEqual(['acc', 'auc']);
+    expect(metricSeries(runs, 'auc')).toEqual([
+      { id: 'old', value: 0.8 },
+      { id: 'new', value: 0.9 },
+    ]);
+  });
+});
+
+describe('PanelModel', () => {
+  it('loads lineage, stale cells and the pipeline outline of the notebook', async () => {
+    const { model, seen } = makeModel(notebookRoutes());
+    const marks = jest.fn();
+    model.marksChanged.connect(marks);
+    await model.setNotebook('churn.ipynb');
+    expect(model.lineage).toEqual(LINEAGE);
+    expect(model.stale.map(s => s.cell_id)).toEqual(['load']);
+    expect(model.pipeline?.steps.map(s => s.name)).toEqual(['load', 'train']);
+    expect(model.error).toBeNull();
+    expect(marks).toHaveBeenCalled();
+    expect(seen.filter(s => s.path === 'lineage')[0].query).toEqual({ path: 'churn.ipynb' });
+    expect(model.cellOfExecution('s1:3')).toBe('train');
+  });
+
+  it('says why the lineage is empty when nothing was recorded yet', async () => {
+    const { model } = makeModel(
+      notebookRoutes({
+        'GET lineage': () => ({ status: 404, body: { message: 'nothing recorded yet' } }),
+        'GET stale': () => ({ status: 404, body: { message: 'nothing recorded yet' } }),
+      })
+    );
+    await model.setNotebook('new.ipynb');
+    expect(model.lineage).toBeNull();
+    expect(model.notice).toBe('nothing recorded yet');
+    expect(model.error).toBeNull();
+  });
+
+  it('shows a server error as an error', async () => {
+    const { model } = makeModel(
+      notebookRoutes({ 'GET lineage': () => ({ status: 403, body: { message: 'outside the root' } }) })
+    );
+    await model.setNotebook('../secret.ipynb');
+    expect(model.error).toBe('outside the root');
+  });
+
+  it('keeps export problems by cell and remembers the exported pipeline', async () => {
+    let ok = false;
+    const { model } = makeModel(
+      notebookRoutes({
+        'POST export': seen =>
+          ok
+            ? { body: { ok: true, pipeline: 'churn.pipeline', steps: [{ name: 'load' }], errors: [] } }
+            : {
+                body: {
+                  ok: false,
+                  steps: [],
+                  errors: [{ message: "uses 'X' that no step defines", cell_id: 'train', step: 'train' }],
+                  check: seen.body.check,
+                },
+              },
+      })
+    );
+    await model.setNotebook('churn.ipynb');
+    await model.exportPipeline(true);
+    expect(model.problemsByCell.get('train')?.[0].message).toContain("'X'");
+    expect(model.pipelinePath).toBeNull();
+    ok = true;
+    await model.exportPipeline(false);
+    expect(model.problemsByCell.size).toBe(0);
+    expect(model.pipelinePath).toBe('churn.pipeline');
+  });
+
+  it('starts a run with typed parameters and polls it only while visible', async () => {
+    let polls = 0;
+    const { model, timers, seen } = makeModel(
+      notebookRoutes({
+        'POST export': () => ({ body: { ok: true, pipeline: 'churn.pipeline', steps: [], errors: [] } }),
+        'POST run': () => ({ status: 202, body: { run_id: 'r1', status: 'running' } }),
+        'GET run/*': () => {
+          polls += 1;
+          const done = polls >= 2;
+          return {
+            body: {
+              id: 'r1',
+              status: done ? 'ok' : 'running',
+              steps: [{ name: 'load', status: done ? 'ok' : 'running', duration_ms: 3 }],
+              progress: { done: done ? 2 : 1, total: 2, current: done ? null : 'train' },
+            },
+          };
+        },
+      })
+    );
+    model.setVisible(true);
+    await model.setNotebook('churn.ipynb');
+    await model.exportPipeline(false);
+    await model.startRun({ n_estimators: '15', test_size: '0.3', data_path: 'data/x.csv', balanced: true });
+    const posted = seen.find(s => s.path === 'run');
+    expect(posted?.body).toEqual({
+      pipeline: 'churn.pipeline',
+      params: { n_estimators: 15, test_size: 0.3, data_path: 'data/x.csv', balanced: true },
+    });
+    expect(model.activeRun?.status).toBe('running');
+    expect(timers.delays()).toEqual([RUN_POLL_MS]);
+
+    await timers.fireAll();
+    expect(model.activeRun?.progress.current).toBe('train');
+    expect(timers.delays()).toEqual([RUN_POLL_MS]);
+
+    const runsBefore = seen.filter(s => s.path === 'runs').length;
+    await timers.fireAll();
+    expect(model.activeRun?.status).toBe('ok');
+    expect(seen.filter(s => s.path === 'runs').length).toBe(runsBefore + 1);
+    // finished: back to the slow poll
+    expect(timers.delays()).toEqual([IDLE_POLL_MS]);
+
+    model.setVisible(false);
+    expect(timers.pending.size).toBe(0);
+  });
+
+  it('refuses a bad parameter value before sending anything', async () => {
+    const { model, seen } = makeModel(
+      notebookRoutes({
+        'POST export': () => ({ body: { ok: true, pipeline: 'churn.pipeline', steps: [], errors: [] } }),
+      })
+    );
+    await model.setNotebook('churn.ipynb');
+    await model.exportPipeline(false);
+    await model.startRun({ n_estimators: 'many' });
+    expect(model.error).toContain("'n_estimators' must be a whole number");
+    expect(seen.some(s => s.path === 'run')).toBe(false);
+  });
+
+  it('does not poll while hidden, and catches up when shown', async () => {
+    const { model, timers, seen } = makeModel(notebookRoutes());
+    await model.setNotebook('churn.ipynb');
+    expect(timers.pending.size).toBe(0);
+    model.cellExecuted();
+    expect(timers.pending.size).toBe(0);
+    const before = seen.filter(s => s.path === 'lineage').length;
+    model.setVisible(true);
+    await flush();
+    expect(seen.filter(s => s.path === 'lineage').length).toBe(before + 1);
+    expect(timers.delays()).toEqual([IDLE_POLL_MS]);
+  });
+
+  it('refreshes once after a burst of executed cells', async () => {
+    const { model, timers, seen } = makeModel(notebookRoutes());
+    model.setVisible(true);
+    await model.setNotebook('churn.ipynb');
+    await flush();
+    const before = seen.filter(s => s.path === 'lineage').length;
+    model.cellExecuted();
+    model.cellExecuted();
+    model.cellExecuted();
+    expect(timers.delays().filter(ms => ms !== IDLE_POLL_MS)).toHaveLength(1);
+    const [debounce] = [...timers.pending.entries()].filter(([, t]) => t.ms !== IDLE_POLL_MS);
+    timers.pending.delete(debounce[0]);
+    debounce[1].fn();
+    await flush();
+    expect(seen.filter(s => s.path === 'lineage').length).toBe(before + 1);
+  });
+
+  it('compares two or more selected runs', async () => {
+    const comparison: MlprodAPI.ICompare = {
+      runs: ['a', 'b'],
+      params: [{ name: 'n_estimators', values: [60, 15], differs: true }],
+      metrics: [{ name: 'auc', values: [0.9, 0.8], differs: true }],
+      datasets: [],
+      steps: [],
+    };
+    const { model, seen } = makeModel(
+      notebookRoutes({
+        'GET runs': () => ({ body: { runs: [run('b', 20, { auc: 0.8 }), run('a', 10, { auc: 0.9 })] } }),
+        'GET compare': () => ({ body: comparison }),
+      })
+    );
+    await model.setNotebook('churn.ipynb');
+    expect(model.pipelinePath).toBe('churn.pipeline');
+    expect(model.chartMetric).toBe('auc');
+    model.toggleRun('a');
+    await model.compareSelected();
+    expect(model.error).toBe('select two or more runs to compare');
+    expect(seen.some(s => s.path === 'compare')).toBe(false);
+    model.toggleRun('b');
+    await model.compareSelected();
+    expect(seen.find(s => s.path === 'compare')?.query).toEqual({ runs: 'a,b' });
+    expect(model.comparison).toEqual(comparison);
+    model.toggleRun('a');
+    expect(model.selectedRuns).toEqual(['b']);
+  });
+});
