@@ -1,0 +1,58 @@
+"""Lineage of a notebook traced by the real tracer in a real kernel (``mlprod-nb trace``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+Api = Callable[..., Awaitable[tuple[int, Any]]]
+
+
+@pytest.mark.slow
+async def test_lineage_of_a_traced_notebook(
+    api: Api, make_notebook: Callable[..., Path], store_home: Path, jp_root_dir: Path
+) -> None:
+    (jp_root_dir / "nb").mkdir()
+    (jp_root_dir / "nb" / "data.csv").write_text("a,b\n1,2\n3,4\n")
+    notebook = make_notebook(
+        "nb/traced.ipynb",
+        [
+            ("rows = open('data.csv').read().splitlines()", []),
+            ("count = len(rows) - 1", []),
+            ("with open('out.txt', 'w') as f:\n    f.write(str(count))", []),
+        ],
+    )
+    env = {**os.environ, "MLPROD_NB_HOME": str(store_home)}
+    done = subprocess.run(
+        [sys.executable, "-m", "mlprod_nb.cli", "trace", str(notebook)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+    status, body = await api("lineage", params={"path": "nb/traced.ipynb"})
+    assert status == 200, body
+    by_cell = {e["cell_id"]: e for e in body["executions"]}
+    assert set(by_cell) == {"c0", "c1", "c2"}
+    assert body["cells"] == {c: by_cell[c]["id"] for c in ("c0", "c1", "c2")}
+    data = str((jp_root_dir / "nb" / "data.csv").resolve())
+    assert [(f["path"], f["mode"]) for f in by_cell["c0"]["files"]] == [(data, "read")]
+    out = str((jp_root_dir / "nb" / "out.txt").resolve())
+    assert (out, "write") in [(f["path"], f["mode"]) for f in by_cell["c2"]["files"]]
+    edges = {(e["source"], e["target"], e["label"]) for e in body["edges"]}
+    assert (by_cell["c0"]["id"], by_cell["c1"]["id"], "rows") in edges
+    assert (by_cell["c1"]["id"], by_cell["c2"]["id"], "count") in edges
+
+    (jp_root_dir / "nb" / "data.csv").write_text("a,b\n9,9\n")
+    status, body = await api("stale", params={"path": "nb/traced.ipynb"})
+    assert status == 200, body
+    assert [s["cell_id"] for s in body["stale"]] == ["c0", "c1", "c2"]
