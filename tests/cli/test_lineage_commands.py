@@ -1,0 +1,153 @@
+"""`mlprod-nb trace / lineage / stale / sql` on a real notebook with a real kernel."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from store.records import execution
+
+from mlprod_nb.cli import main
+from mlprod_nb.journal import JournalWriter
+from mlprod_nb.paths import Layout
+
+
+def _notebook(folder: Path, cells: list[tuple[str, str]]) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    for cell_id, source in cells:
+        cell = nbformat.v4.new_code_cell(source)
+        cell["id"] = cell_id
+        nb.cells.append(cell)
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell("# notes"))
+    path = folder / "small.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mlprod_nb.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+CELLS = [
+    ("load", "text = open('data.txt').read()"),
+    ("write", "with open('out.txt', 'w') as f:\n    f.write(text.upper())"),
+    ("count", "n = len(text)"),
+]
+
+
+@pytest.mark.slow
+def test_trace_then_lineage_and_stale(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "data.txt").write_text("hello lineage\n")
+    notebook = _notebook(tmp_path, CELLS)
+    before = notebook.read_bytes()
+
+    traced = _cli("trace", notebook.name, cwd=tmp_path)
+    assert traced.returncode == 0, traced.stderr
+    assert "[1/3] cell load" in traced.stderr
+    assert "[3/3] cell count" in traced.stderr
+    assert "3 executions recorded" in traced.stdout
+    assert notebook.read_bytes() == before  # the notebook itself is left alone
+
+    shown = _cli("lineage", notebook.name, "--json", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    lineage = json.loads(shown.stdout)
+    assert lineage["notebook"] == str(notebook.resolve())
+    assert set(lineage["cells"]) == {"load", "write", "count"}
+    by_cell = {e["cell_id"]: e for e in lineage["executions"]}
+    (read,) = [f for f in by_cell["load"]["files"] if f["mode"] == "read"]
+    assert read["path"] == str(tmp_path / "data.txt")
+    assert read["sha256"] == hashlib.sha256(b"hello lineage\n").hexdigest()
+    (written,) = [f for f in by_cell["write"]["files"] if f["mode"] == "write"]
+    assert written["sha256"] == hashlib.sha256(b"HELLO LINEAGE\n").hexdigest()
+    assert {"name": "text", "execution": by_cell["load"]["id"]} in by_cell["count"]["deps"]
+
+    text = _cli("lineage", notebook.name, cwd=tmp_path)
+    assert text.returncode == 0
+    assert f"data.txt@{read['sha256'][:12]}" in text.stdout
+    assert read["sha256"] not in text.stdout  # short hashes in the table
+
+    fresh = _cli("stale", notebook.name, cwd=tmp_path)
+    assert fresh.returncode == 0
+    assert "no stale cells" in fresh.stdout
+
+    (tmp_path / "data.txt").write_text("changed\n")
+    stale = _cli("stale", notebook.name, "--json", cwd=tmp_path)
+    assert stale.returncode == 0
+    reasons = {c["cell_id"]: c["reasons"] for c in json.loads(stale.stdout)["stale"]}
+    assert set(reasons) == {"load", "write", "count"}
+    assert reasons["load"][0]["kind"] == "file"
+    assert reasons["load"][0]["path"] == str(tmp_path / "data.txt")
+    assert reasons["count"][0]["name"] == "text"
+    table = _cli("stale", notebook.name, cwd=tmp_path)
+    assert "data.txt changed" in table.stdout
+
+
+@pytest.mark.slow
+def test_trace_stops_at_a_failing_cell(home: Path, tmp_path: Path) -> None:
+    notebook = _notebook(
+        tmp_path, [("ok", "a = 1"), ("boom", "raise ValueError('bad data')"), ("never", "b = 2")]
+    )
+    traced = _cli("trace", notebook.name, cwd=tmp_path)
+    assert traced.returncode == 1
+    assert "cell boom" in traced.stderr
+    assert "ValueError: bad data" in traced.stderr
+    assert "never" not in traced.stderr
+    shown = _cli("lineage", notebook.name, "--json", cwd=tmp_path)
+    statuses = {e["cell_id"]: e["status"] for e in json.loads(shown.stdout)["executions"]}
+    assert statuses == {"ok": "ok", "boom": "error"}
+
+
+def test_lineage_of_an_unknown_notebook(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lineage", str(tmp_path / "nowhere.ipynb")]) == 3
+    err = capsys.readouterr().err
+    assert "nowhere.ipynb" in err
+    assert "mlprod-nb trace" in err
+    assert not home.exists()  # a question does not create a store
+
+    home.mkdir()
+    (tmp_path / "untraced.ipynb").write_text("{}")
+    assert main(["stale", str(tmp_path / "untraced.ipynb")]) == 3
+    err = capsys.readouterr().err
+    assert "untraced.ipynb" in err
+    assert "no executions are recorded" in err
+
+
+def test_sql(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    writer = JournalWriter(Layout(home).journal_dir)
+    writer.append(execution("s1", 1))
+    writer.append(execution("s1", 2))
+    writer.close()
+    assert main(["sql", "SELECT id, seq FROM executions ORDER BY seq"]) == 0
+    out = capsys.readouterr().out
+    assert "s1:2" in out
+    assert "(2 rows)" in out
+    assert main(["sql", "SELECT count(*) AS n FROM executions", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"n": 2}]
+    assert main(["sql", "DELETE FROM executions"]) == 2
+    assert "only read-only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["lineage", "stale", "sql", "trace"])
+def test_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    assert done.value.code == 0
+    assert "usage: mlprod-nb" in capsys.readouterr().out
