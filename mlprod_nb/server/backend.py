@@ -129,12 +129,6 @@ class Backend:
 
     async def start_run(self, pipeline: Any, params: Mapping[str, Any]) -> dict[str, Any]:
         folder = self.root.pipeline(_text(pipeline, "pipeline"))
-        for name, value in params.items():
-            if not isinstance(value, str | int | float | bool) or value is None:
-                raise BadRequestError(
-                    f"parameter {name!r} must be a string, number or boolean",
-                    hint="send params as {name: value}",
-                )
         checked = await self._blocking(lambda: _checked_params(folder, params))
         layout = self.layout(folder)
         run_id = await self._blocking(
@@ -180,7 +174,7 @@ def _text(value: Any, name: str) -> str | None:
     return value
 
 
-# -- work done on the store's owner thread ---------------------------------------------------
+# -- work done on the default executor -------------------------------------------------------
 
 
 def _compare(layout: Layout, details: Sequence[RunDetail]) -> dict[str, Any]:
@@ -190,9 +184,6 @@ def _compare(layout: Layout, details: Sequence[RunDetail]) -> dict[str, Any]:
     sources: dict[str, str] = {}
     runs = [facts(layout, detail, sources) for detail in details]
     return compare(runs, sources.get).to_json()
-
-
-# -- work done on the default executor -------------------------------------------------------
 
 
 def _pipeline_outline(notebook: Path) -> dict[str, Any]:
@@ -242,7 +233,11 @@ def _export(notebook: Path, target: Path | None, check: bool) -> dict[str, Any]:
 
 
 def _checked_params(folder: Path, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The run's parameters checked against the pipeline's (only those given)."""
+    """The run's parameters checked against the pipeline's (only those given).
+
+    Typed JSON values must fit the default's type; strings (from a text input) are
+    converted as on the command line, so ``"5"`` is fine for an int parameter.
+    """
     from ..pipeline.manifest import load
     from ..pipeline.params import resolve
 

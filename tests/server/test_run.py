@@ -94,7 +94,8 @@ async def test_run_rejects_bad_parameters_before_spawning(
     for params, fragment in [
         ({"alpha": "abc"}, "expects int"),
         ({"beta": 1}, "unknown parameter"),
-        ({"alpha": [1]}, "string, number or boolean"),
+        ({"alpha": [1]}, "expects int"),
+        ({"alpha": 1.5}, "expects int"),
     ]:
         status, body = await api(
             "run", method="POST", body={"pipeline": "flow.pipeline", "params": params}
