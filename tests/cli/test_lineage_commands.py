@@ -151,3 +151,34 @@ def test_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
         main([command, "--help"])
     assert done.value.code == 0
     assert "usage: mlprod-nb" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_example_notebook_shows_file_hashes_and_the_duckdb_scan(home: Path, tmp_path: Path) -> None:
+    import shutil
+
+    example = Path(__file__).parents[2] / "notebooks"
+    shutil.copy(example / "churn.ipynb", tmp_path / "churn.ipynb")
+    shutil.copytree(example / "data", tmp_path / "data")
+    traced = _cli("trace", "churn.ipynb", cwd=tmp_path)
+    assert traced.returncode == 0, traced.stderr
+    lineage = json.loads(_cli("lineage", "churn.ipynb", "--json", cwd=tmp_path).stdout)
+    parquet = str(tmp_path / "build" / "clean.parquet")
+    sha = hashlib.sha256(Path(parquet).read_bytes()).hexdigest()
+    accesses = [
+        (e["cell_id"], f["mode"], f["via"])
+        for e in lineage["executions"]
+        for f in e["files"]
+        if f["path"] == parquet and f["sha256"] == sha
+    ]
+    assert ("summary", "read", "duckdb") in accesses
+    assert any(cell == "clean" and mode == "write" for cell, mode, _ in accesses)
+    ids = lineage["cells"]
+    assert {
+        "source": ids["clean"],
+        "target": ids["summary"],
+        "kind": "file",
+        "label": parquet,
+    } in lineage["edges"]
+    text = _cli("lineage", "churn.ipynb", cwd=tmp_path).stdout
+    assert f"build/clean.parquet@{sha[:12]} via duckdb" in text
