@@ -13,8 +13,10 @@ from __future__ import annotations
 import ast
 import builtins
 import hashlib
+import itertools
 import json
 import logging
+import operator
 import os
 import re
 import threading
@@ -22,7 +24,6 @@ import time
 import types
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .. import journal
@@ -108,7 +109,7 @@ class Tracer:
         self._seq = 0
         self._binder: dict[str, ExecutionId] = {}
         self._sources: set[str] = set()
-        self._journals: dict[Path, _Journal] = {}
+        self._journals: dict[Layout, _Journal] = {}
         self._layouts: dict[str | None, Layout] = {}
         self._backlog: list[tuple[Layout, Record]] = []
         self._hidden = set(getattr(shell, "user_ns_hidden", {}))
@@ -256,8 +257,9 @@ class Tracer:
         ns = self.shell.user_ns
         hidden = self._is_hidden
         before = cell.before
-        rebound = [k for k, v in ns.items() if before.get(k, _MISSING) is not v and not hidden(k)]
-        deleted = sorted(k for k in before.keys() - ns.keys() if not hidden(k))
+        changed, gone = _namespace_diff(before, ns)
+        rebound = [k for k in changed if not hidden(k)]
+        deleted = sorted(k for k in gone if not hidden(k))
         error = _error_of(result)
         found = cell.analysis or CellAnalysis()
         if error is None:
@@ -360,10 +362,10 @@ class Tracer:
                 return
 
     def _journal(self, layout: Layout) -> _Journal:
-        entry = self._journals.get(layout.journal_dir)
+        entry = self._journals.get(layout)
         if entry is None:
             entry = _Journal(layout, journal.JournalWriter(layout.journal_dir))
-            self._journals[layout.journal_dir] = entry
+            self._journals[layout] = entry
         return entry
 
     def _session_record(self) -> SessionRecord:
@@ -387,6 +389,23 @@ class Tracer:
         self.failures += 1
         level = logging.WARNING if self.failures <= MAX_LOGGED_FAILURES else logging.DEBUG
         log.log(level, "mlprod-nb tracer failure (#%d): %r", self.failures, exc, exc_info=exc)
+
+
+def _namespace_diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(names new or bound to another object, names gone), compared by identity.
+
+    Dicts keep insertion order and rebinding keeps a key's place, so usually the
+    old keys are a prefix of the new ones and the comparison runs in C.
+    """
+    old_keys = list(before)
+    new_keys = list(after)
+    if new_keys[: len(old_keys)] == old_keys:
+        changed = itertools.compress(
+            old_keys, map(operator.is_not, before.values(), after.values())
+        )
+        return [*changed, *new_keys[len(old_keys) :]], []
+    rebound = [k for k, v in after.items() if before.get(k, _MISSING) is not v]
+    return rebound, list(before.keys() - after.keys())
 
 
 def _error_of(result: Any) -> BaseException | None:
