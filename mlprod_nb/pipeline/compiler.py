@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +210,11 @@ def compile_notebook(path: str | Path, observed: Observed | None = None) -> Comp
                 "(or tag the cell skip)",
             )
     for (producer, consumer), names_list in edge_names.items():
-        graph.add_edge(producer, consumer, names=names_list, after=False)
+        graph.add_edge(producer, consumer, names=names_list, after=False, files=[])
+    for (producer, consumer), paths in _file_links(nb, step_names).items():
+        if not graph.has_edge(producer, consumer):
+            graph.add_edge(producer, consumer, names=[], after=False, files=[])
+        graph.edges[producer, consumer]["files"] += paths
     for step in nb.steps:
         for target, cell_id in step.after:
             if target not in order:
@@ -223,7 +228,7 @@ def compile_notebook(path: str | Path, observed: Observed | None = None) -> Comp
             if graph.has_edge(target, step.name):
                 graph.edges[target, step.name]["after"] = True
             else:
-                graph.add_edge(target, step.name, names=[], after=True)
+                graph.add_edge(target, step.name, names=[], after=True, files=[])
     try:
         cycle = nx.find_cycle(graph)
     except nx.NetworkXNoCycle:
@@ -282,7 +287,7 @@ def compile_notebook(path: str | Path, observed: Observed | None = None) -> Comp
         parameters=tuple(params),
         steps=tuple(steps),
         edges=tuple(
-            mf.Edge(u, v, tuple(data["names"]), bool(data["after"]))
+            mf.Edge(u, v, tuple(data["names"]), bool(data["after"]), tuple(data["files"]))
             for u, v, data in sorted(
                 graph.edges(data=True), key=lambda e: (order[e[0]], order[e[1]])
             )
@@ -291,6 +296,28 @@ def compile_notebook(path: str | Path, observed: Observed | None = None) -> Comp
         warnings=tuple(warnings),
     )
     return Compiled(manifest, notebooks)
+
+
+def _file_links(
+    nb: TaggedNotebook, step_names: dict[str, Names]
+) -> dict[tuple[str, str], list[str]]:
+    """Ordering edges from literal paths: a step mentions a file (or glob) an earlier one writes."""
+    links: dict[tuple[str, str], list[str]] = {}
+    for index, step in enumerate(nb.steps):
+        names = step_names[step.name]
+        own = {os.path.normpath(w) for w in names.writes}
+        mentioned = {os.path.normpath(t) for t in names.strings if "/" in t or "." in t} - own
+        if not mentioned:
+            continue
+        for earlier in nb.steps[:index]:
+            for written in step_names[earlier.name].writes:
+                path = os.path.normpath(written)
+                if any(m == path or (_GLOB & set(m) and fnmatch(path, m)) for m in mentioned):
+                    links.setdefault((earlier.name, step.name), []).append(written)
+    return links
+
+
+_GLOB = set("*?[")
 
 
 def _cross_check(

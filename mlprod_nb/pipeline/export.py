@@ -40,7 +40,7 @@ def describe(result: ExportResult) -> str:
         (
             s.name,
             len(s.cells),
-            ", ".join(sorted({i.producer for i in s.inputs} | _after(m, s.name))) or "-",
+            ", ".join(m.upstream(s.name)) or "-",
             ", ".join(s.outputs) or "-",
             ", ".join(s.parameters) or "-",
         )
@@ -52,7 +52,3 @@ def describe(result: ExportResult) -> str:
     else:
         text += f"pipeline written to {result.folder}\n"
     return text
-
-
-def _after(manifest: Manifest, step: str) -> set[str]:
-    return {e.source for e in manifest.edges if e.target == step and e.after}

@@ -92,7 +92,7 @@ class StepKernel:
                 code, silent=True, store_history=False, timeout=60, output_hook=lambda msg: None
             )
         finally:
-            client.stop_channels()
+            self._close_client()
         content = reply.get("content", {})
         if content.get("status") != "ok":
             raise RunFailedError(
@@ -107,16 +107,28 @@ class StepKernel:
         import papermill
 
         self.steps_run += 1
-        papermill.execute_notebook(
-            str(notebook),
-            str(output),
-            parameters=dict(parameters),
-            kernel_name=self.kernel_name,
-            km=self.km,
-            progress_bar=False,
-            log_output=False,
-            on_cell_execute=self._on_cell_execute,
-        )
+        try:
+            papermill.execute_notebook(
+                str(notebook),
+                str(output),
+                parameters=dict(parameters),
+                kernel_name=self.kernel_name,
+                km=self.km,
+                progress_bar=False,
+                log_output=False,
+                on_cell_execute=self._on_cell_execute,
+            )
+        finally:
+            self._close_client()
+
+    def _close_client(self) -> None:
+        """papermill leaves its client open on a kernel it does not own: close it here."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.stop_channels()
+            if client._created_context:
+                client.context.destroy(linger=0)
+                client._created_context = False
 
     def interrupt(self) -> None:
         from jupyter_core.utils import run_sync

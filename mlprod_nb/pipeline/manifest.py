@@ -38,10 +38,13 @@ class Edge:
     target: str
     names: tuple[str, ...]  # values crossing the edge
     after: bool  # an explicit after: tag asked for it
+    files: tuple[str, ...] = ()  # files the target reads that the source writes
 
     @property
     def reason(self) -> str:
         parts = [f"uses {', '.join(self.names)}"] if self.names else []
+        if self.files:
+            parts.append(f"reads {', '.join(self.files)}")
         if self.after:
             parts.append(f"after:{self.source}")
         return "; ".join(parts)
@@ -109,6 +112,7 @@ class Manifest:
                     "target": e.target,
                     "names": list(e.names),
                     "after": e.after,
+                    "files": list(e.files),
                     "reason": e.reason,
                 }
                 for e in self.edges
@@ -149,7 +153,13 @@ class Manifest:
                 for s in data["steps"]
             ),
             edges=tuple(
-                Edge(e["source"], e["target"], tuple(e["names"]), bool(e["after"]))
+                Edge(
+                    e["source"],
+                    e["target"],
+                    tuple(e["names"]),
+                    bool(e["after"]),
+                    tuple(e.get("files", ())),
+                )
                 for e in data["edges"]
             ),
             values=tuple(

@@ -62,6 +62,8 @@ class Names:
     defines: list[str] = field(default_factory=list)
     star_import: bool = False
     unsendable: dict[str, Binding] = field(default_factory=dict)
+    writes: list[str] = field(default_factory=list)  # literal paths passed to writers
+    strings: list[str] = field(default_factory=list)  # literal strings (maybe paths read)
 
     def merge(self, other: Names) -> None:
         """Append ``other`` (code that runs after this one)."""
@@ -78,6 +80,8 @@ class Names:
             else:
                 self.unsendable.pop(name, None)
         self.star_import = self.star_import or other.star_import
+        self.writes += [w for w in other.writes if w not in self.writes]
+        self.strings += [t for t in other.strings if t not in self.strings]
 
 
 def strip_ipython(source: str) -> str:
@@ -107,6 +111,43 @@ def _root_name(node: ast.AST) -> str | None:
 
 
 _CONNECTORS = frozenset({"connect"})
+_QUOTED = re.compile(r"'([^'\n]+)'|\"([^\"\n]+)\"")
+# Calls whose first argument is a file they write (a registry: extend as needed).
+WRITERS = frozenset(
+    {
+        "to_parquet",
+        "to_csv",
+        "to_json",
+        "to_pickle",
+        "to_feather",
+        "to_excel",
+        "write_parquet",
+        "write_csv",
+        "write_table",
+        "save",
+        "savez",
+        "savez_compressed",
+        "savetxt",
+        "savefig",
+        "dump_model",
+    }
+)
+
+
+def _written_path(call: ast.Call) -> str | None:
+    """The literal path a call writes to, if it is a known writer."""
+    func = call.func
+    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    first = call.args[0] if call.args else None
+    if name == "open" and isinstance(first, ast.Constant):
+        mode = call.args[1] if len(call.args) > 1 else None
+        mode = mode or next((k.value for k in call.keywords if k.arg == "mode"), None)
+        if isinstance(mode, ast.Constant) and set(str(mode.value)) & set("wax"):
+            return str(first.value)
+        return None
+    if name in WRITERS and isinstance(first, ast.Constant) and isinstance(first.value, str):
+        return first.value
+    return None
 
 
 def _unsendable(value: ast.AST) -> str | None:
@@ -133,6 +174,13 @@ class _Statement(ast.NodeVisitor):
         self.local: set[str] = set()
         self.globals: set[str] = set()
         self.star = False
+        self.writes: list[str] = []
+        self.strings: list[str] = []
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str) and len(node.value) < 4096:
+            self.strings.append(node.value)
+            self.strings += [a or b for a, b in _QUOTED.findall(node.value)]
 
     def _load(self, name: str) -> None:
         if name not in self.loads and name not in self.stores:
@@ -225,6 +273,9 @@ class _Statement(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         self.generic_visit(node)
+        written = _written_path(node)
+        if written is not None:
+            self.writes.append(written)
         func = node.func
         if isinstance(func, ast.Attribute):
             inplace = any(
@@ -275,6 +326,8 @@ def analyse(source: str) -> Names:
                 bound.add(name)
             names.unsendable.pop(name, None)
         names.star_import = names.star_import or visitor.star
+        names.writes += [w for w in visitor.writes if w not in names.writes]
+        names.strings += [t for t in visitor.strings if t not in names.strings]
         for name, what in _unsendable_bindings(stmt):
             names.unsendable[name] = Binding(name, what, stmt.lineno)
     return names

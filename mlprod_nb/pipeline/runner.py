@@ -169,10 +169,14 @@ def _failure(step: mf.Step, started: float, error: Exception, output: Path) -> _
         text = error.message if isinstance(error, MlprodError) else f"{error}"
         return _Done(step.name, "failed", started, duration, [], text)
     cell_id = None
-    try:
+    try:  # the cell holding the error output (papermill adds a marker cell on top)
         cells = json.loads(output.read_text())["cells"]
-        cell_id = cells[int(getattr(error, "cell_index", -1))].get("id")
-    except (OSError, ValueError, IndexError, KeyError, TypeError):
+        cell_id = next(
+            c.get("id")
+            for c in cells
+            if any(o.get("output_type") == "error" for o in c.get("outputs", []))
+        )
+    except (OSError, ValueError, KeyError, TypeError, StopIteration):
         pass
     evalue = str(getattr(error, "evalue", "")).split("\n  hint:")[0]
     kind = "check failed" if ename == "CheckFailedError" else f"{ename}"

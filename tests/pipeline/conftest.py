@@ -21,7 +21,11 @@ def md(text: str) -> Markdown:
 def write_notebook(path: Path, cells: Sequence[Cell]) -> Path:
     """A valid nbformat 4.5 notebook at ``path`` (python3 kernel)."""
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     for index, item in enumerate(cells):
         if isinstance(item, Markdown):
             cell = nbformat.v4.new_markdown_cell(str(item))

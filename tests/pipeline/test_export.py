@@ -67,6 +67,17 @@ INFERENCE = [
         {"b": set()},
     ),
     Inference(
+        "file-written-then-read",
+        [
+            step("a", "open('out/x.csv', 'w').write('1')"),
+            step("b", "t = open('./out/x.csv').read()"),
+            step("c", "import glob\nq = glob.glob(\"SELECT * FROM 'out/*.csv'\")"),
+            step("d", "open('other.csv').read()"),
+        ],
+        {("a", "b"), ("a", "c")},
+        {"b": set()},
+    ),
+    Inference(
         "untagged-cells-join-step-above",
         [step("a", "x = 1"), "x2 = x * 2", step("b", "y = x2")],
         {("a", "b")},
@@ -239,7 +250,14 @@ def test_step_notebooks_and_manifest(tmp_path: Path) -> None:
     assert data["mlprod_nb_version"]
     assert [p["type"] for p in data["parameters"]] == ["int", "str", "float"]
     assert data["edges"] == [
-        {"source": "a", "target": "b", "names": ["r"], "after": False, "reason": "uses r"}
+        {
+            "source": "a",
+            "target": "b",
+            "names": ["r"],
+            "after": False,
+            "files": [],
+            "reason": "uses r",
+        }
     ]
     assert data["values"] == [
         {"name": "r", "producer": "a", "consumers": ["b"], "serializer": "auto"}

@@ -1,0 +1,305 @@
+"""Real runs of small pipelines: values, caching, resume, parallelism, gates, lineage."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import papermill
+import pytest
+
+from mlprod_nb.cli import main
+from mlprod_nb.errors import ParameterError, PipelineError
+from mlprod_nb.paths import find_home
+from mlprod_nb.pipeline.export import export
+from mlprod_nb.pipeline.runner import RunOptions, RunResult, run
+from mlprod_nb.store import Store
+
+from .conftest import Cell, project, write_notebook
+
+pytestmark = pytest.mark.slow
+
+
+def step(name: str, source: str, *extra: str) -> Cell:
+    return (source, [f"step:{name}", *extra])
+
+
+def statuses(result: RunResult) -> dict[str, str]:
+    return {s.name: s.status for s in result.steps}
+
+
+def exported(base: Path, cells: list[Cell]) -> Path:
+    nb = write_notebook(base / "nb.ipynb", cells)
+    folder = export(nb, use_tracer=False).folder
+    assert folder is not None
+    return folder
+
+
+# -- export round trip -------------------------------------------------------------
+
+ROUND_TRIP: list[Cell] = [
+    (
+        "import json\nimport numpy as np\nimport pandas as pd\n\n"
+        "class Box:\n    def __init__(self, v):\n        self.v = v\n",
+        ["setup"],
+    ),
+    ("scale = 2\nlabel = 'run'", ["parameters"]),
+    step("load", "frame = pd.read_csv('data.csv')\nsecret_a = 1"),
+    step("arrays", "arr = np.arange(6).reshape(2, 3) * scale\nseries = frame['a'] * scale"),
+    step("mix", "box = Box(label)\ninfo = {'n': len(frame), 'label': label}"),
+    step("probe", "open('probe.txt', 'w').write(str('secret_a' in globals()))"),
+    step(
+        "final",
+        "out = {'sum': int(arr.sum()), 'series': series.tolist(), 'box': box.v, "
+        "'info': info, 'cols': list(frame.columns)}\n"
+        "with open('final.json', 'w') as fh:\n    json.dump(out, fh)",
+    ),
+]
+
+
+def test_round_trip_matches_notebook(tmp_path: Path) -> None:
+    base = project(tmp_path / "p")
+    (base / "data.csv").write_text("a,b\n1,2\n3,4\n")
+    folder = exported(base, ROUND_TRIP)
+    papermill.execute_notebook(
+        str(base / "nb.ipynb"), str(tmp_path / "out.ipynb"), cwd=str(base), progress_bar=False
+    )
+    expected = json.loads((base / "final.json").read_text())
+    (base / "final.json").unlink()
+    result = run(folder, RunOptions(jobs=1, params=[("label", "run")]))
+    assert result.status == "ok", result.error
+    assert json.loads((base / "final.json").read_text()) == expected
+    assert expected["sum"] == 30
+    # one kernel served every step (jobs=1) and its namespace was reset in between
+    assert (base / "probe.txt").read_text() == "False"
+    serializers = {a["name"]: a["serializer"] for s in result.steps for a in s.artifacts}
+    assert serializers == {
+        "frame": "parquet",
+        "arr": "npy",
+        "series": "parquet-series",
+        "box": "pickle",
+        "info": "json",
+    }
+
+
+# -- caching -------------------------------------------------------------------------
+
+CACHED: list[Cell] = [
+    ("factor = 2", ["parameters"]),
+    step("a", "text = open('data.txt').read()"),
+    step("b", "mult = factor * 10"),
+    step("c", "result = len(text) * mult\nprint(result)"),
+]
+
+
+def test_cache_hits_and_misses(tmp_path: Path) -> None:
+    base = project(tmp_path / "p")
+    (base / "data.txt").write_text("hello")
+    folder = exported(base, CACHED)
+
+    first = run(folder)
+    assert statuses(first) == {"a": "ok", "b": "ok", "c": "ok"}
+    assert statuses(run(folder)) == {"a": "cached", "b": "cached", "c": "cached"}
+
+    changed_param = run(folder, RunOptions(params=[("factor", "3")]))
+    assert statuses(changed_param) == {"a": "cached", "b": "ok", "c": "ok"}
+
+    (base / "data.txt").write_text("hello world")
+    changed_file = run(folder, RunOptions(params=[("factor", "3")]))
+    assert statuses(changed_file) == {"a": "ok", "b": "cached", "c": "ok"}
+
+    CACHED[2] = step("b", "mult = factor * 100")
+    try:
+        folder = exported(base, CACHED)
+    finally:
+        CACHED[2] = step("b", "mult = factor * 10")
+    changed_code = run(folder, RunOptions(params=[("factor", "3")]))
+    assert statuses(changed_code) == {"a": "cached", "b": "ok", "c": "ok"}
+
+    no_cache = run(folder, RunOptions(params=[("factor", "3")], no_cache=True))
+    assert statuses(no_cache) == {"a": "ok", "b": "ok", "c": "ok"}
+
+    summary = json.loads((changed_code.folder / "summary.json").read_text())
+    assert summary["cached_steps"] == 1
+    assert [s["cached"] for s in summary["steps"]] == [True, False, False]
+    assert summary["steps"][0]["cached_from"] == changed_file.run_id
+
+    # the pipeline's runs are in the store, with the tracer's lineage of each step
+    with Store.open(find_home(base)) as store:
+        runs = store.runs(folder)
+        detail = store.run(first.run_id)
+    assert first.run_id in {r.id for r in runs}
+    assert detail.status == "ok"
+    assert {s.name: s.status for s in detail.summary.steps} == statuses(first)
+    reads = {(f.pipeline_step, Path(f.path).name) for f in detail.files if f.mode == "read"}
+    assert ("a", "data.txt") in reads
+    assert detail.executions
+
+
+# -- failures, resume, --only --------------------------------------------------------
+
+RESUMABLE: list[Cell] = [
+    step("a", "x = 1"),
+    step("b", "import os\nassert not os.path.exists('fail.flag'), 'flag present'\ny = x + 1"),
+    step("c", "z = y + 1\nopen('z.txt', 'w').write(str(z))"),
+    step("d", "w = 5"),
+]
+
+
+def test_failure_then_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = project(tmp_path / "p")
+    folder = exported(base, RESUMABLE)
+    with pytest.raises(PipelineError, match="no cached result"):
+        run(folder, RunOptions(only="c"))
+
+    (base / "fail.flag").write_text("")
+    assert main(["run", str(folder), "--jobs", "2"]) == 1
+    err = capsys.readouterr().err
+    failed_run = json.loads(
+        max((find_home(base).runs_dir).glob("*/summary.json"), key=os.path.getmtime).read_text()
+    )
+    executed = find_home(base).runs_dir / failed_run["id"] / "steps" / "b.ipynb"
+    assert "cell c1" in err
+    assert "AssertionError: flag present" in err
+    assert str(executed) in err
+    assert executed.exists()
+    assert failed_run["status"] == "failed"
+    assert {s["name"]: s["status"] for s in failed_run["steps"]} == {
+        "a": "ok",
+        "b": "failed",
+        "c": "skipped",
+        "d": "ok",
+    }
+
+    (base / "fail.flag").unlink()
+    resumed = run(folder, RunOptions(resume=failed_run["id"], no_cache=True))
+    assert resumed.status == "ok"
+    assert statuses(resumed) == {"a": "cached", "b": "ok", "c": "ok", "d": "cached"}
+    assert {s.name: s.cached_from for s in resumed.steps}["a"] == failed_run["id"]
+    assert (base / "z.txt").read_text() == "3"
+
+    only = run(folder, RunOptions(only="c"))
+    assert statuses(only) == {"a": "cached", "b": "cached", "c": "ok"}
+    from_b = run(folder, RunOptions(from_step="b"))
+    assert statuses(from_b) == {"a": "cached", "b": "ok", "c": "ok"}
+
+
+def test_bad_parameters_name_the_problem(tmp_path: Path) -> None:
+    base = project(tmp_path / "p")
+    folder = exported(base, [("n = 1", ["parameters"]), step("a", "m = n + 1")])
+    with pytest.raises(ParameterError, match="'n' expects int, got 'abc'"):
+        run(folder, RunOptions(params=[("n", "abc")]))
+    with pytest.raises(ParameterError, match="unknown parameter 'k'"):
+        run(folder, RunOptions(params=[("k", "1")]))
+    assert not find_home(base).runs_dir.exists()
+
+
+# -- parallel steps ------------------------------------------------------------------
+
+
+def test_independent_steps_overlap(tmp_path: Path) -> None:
+    base = project(tmp_path / "p")
+    folder = exported(
+        base,
+        [
+            step("a", "import time\ntime.sleep(1.0)\nx = 1"),
+            step("b", "import time\ntime.sleep(1.0)\ny = 2"),
+            step("c", "z = x + y"),
+        ],
+    )
+    result = run(folder, RunOptions(jobs=2))
+    assert result.status == "ok"
+    steps = {s.name: s for s in result.steps}
+    spans = {
+        n: (steps[n].started or 0.0, (steps[n].started or 0.0) + (steps[n].duration_ms or 0) / 1e3)
+        for n in "abc"
+    }
+    assert spans["a"][0] < spans["b"][1] and spans["b"][0] < spans["a"][1]  # overlap
+    assert spans["c"][0] >= max(spans["a"][1], spans["b"][1]) - 0.05  # after both
+
+
+# -- validation gates ----------------------------------------------------------------
+
+
+def test_check_cell_and_require_gate_the_run(tmp_path: Path) -> None:
+    base = project(tmp_path / "p")
+    folder = exported(
+        base,
+        [
+            ("import mlprod_nb", ["setup"]),
+            ("min_value = 10\nmax_value = 100", ["parameters"]),
+            step("a", "value = 30"),
+            ("value >= min_value", ["check"]),
+            step("b", "mlprod_nb.require(value <= max_value, f'{value} is above {max_value}')"),
+        ],
+    )
+    failed = run(folder, RunOptions(params=[("min_value", "50")]))
+    assert failed.status == "failed"
+    assert failed.step == "a"
+    assert failed.cell_id == "c3"
+    assert "check failed: value >= min_value" in (failed.error or "")
+    assert statuses(failed) == {"a": "failed", "b": "skipped"}
+
+    required = run(folder, RunOptions(params=[("max_value", "20")]))
+    assert required.status == "failed"
+    assert "30 is above 20" in (required.error or "")
+    assert run(folder).status == "ok"
+
+
+# -- Ctrl-C --------------------------------------------------------------------------
+
+
+def test_interrupt_records_aborted(tmp_path: Path) -> None:
+    base = project(tmp_path / "p")
+    folder = exported(base, [step("slow", "import time\ntime.sleep(60)")])
+    runs_dir = find_home(base).runs_dir
+    child = subprocess.Popen(
+        [sys.executable, "-m", "mlprod_nb.cli", "run", str(folder), "--run-id", "r1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    status_file = runs_dir / "r1" / "status.json"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if (
+            status_file.exists()
+            and json.loads(status_file.read_text())["steps"][0]["status"] in ("running",)
+            and (runs_dir / "r1" / "kernels.log").exists()
+        ):
+            break
+        time.sleep(0.1)
+    time.sleep(1.0)  # let the kernel start executing
+    child.send_signal(signal.SIGINT)
+    assert child.wait(timeout=60) == 130
+    status = json.loads(status_file.read_text())
+    assert status["status"] == "aborted"
+    assert status["steps"][0]["status"] == "aborted"
+    summary = json.loads((runs_dir / "r1" / "summary.json").read_text())
+    assert summary["status"] == "aborted"
+
+
+# -- the example notebook ------------------------------------------------------------
+
+
+def test_churn_example_exports_and_runs(tmp_path: Path) -> None:
+    import shutil
+
+    notebooks = Path(__file__).parents[2] / "notebooks"
+    base = project(tmp_path / "p")
+    shutil.copy(notebooks / "churn.ipynb", base / "churn.ipynb")
+    shutil.copytree(notebooks / "data", base / "data")
+    folder = export(base / "churn.ipynb").folder
+    assert folder is not None
+    result = run(folder, RunOptions(params=[("n_estimators", "20")]))
+    assert result.status == "ok", result.error
+    assert set(statuses(result)) >= {"load", "clean", "features", "train", "evaluate"}
+    summary = json.loads((result.folder / "summary.json").read_text())
+    assert summary["params"]["n_estimators"] == 20
+    assert 0.5 < summary["metrics"]["auc"] <= 1.0
+    again = run(folder, RunOptions(params=[("n_estimators", "20")]))
+    assert set(statuses(again).values()) == {"cached"}
