@@ -8,7 +8,6 @@ yield ``None`` or empty values, never an exception.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import os
 import platform
 import shutil
@@ -41,6 +40,8 @@ def capture_environment(directory: str | Path) -> Environment:
 
 def installed_packages() -> list[tuple[str, str]]:
     """(name, version) of every installed distribution, sorted, names normalised."""
+    import importlib.metadata  # ~10 ms: only in the background thread
+
     seen: dict[str, str] = {}
     for dist in importlib.metadata.distributions():
         name = dist.metadata["Name"] if dist.metadata else None

@@ -30,6 +30,10 @@ np.savetxt('arr.txt', np.arange(4))
 Path('parts').mkdir()
 frame.to_parquet('parts/p1.parquet')
 frame.to_parquet('parts/p2.parquet')
+import sqlite3
+with sqlite3.connect('ro.sqlite') as con:
+    con.execute('create table t(x)')
+con.close()
 """
 
 
@@ -127,6 +131,17 @@ CASES = [
         "import sqlite3\ncon = sqlite3.connect('db.sqlite')\ncon.execute('create table t(x)')\n"
         "con.commit()\ncon.close()",
         ("db.sqlite", "write", "sqlite3"),
+    ),
+    fc(
+        "sqlite3 read only",
+        "import sqlite3\ncon = sqlite3.connect('ro.sqlite')\n"
+        "n = con.execute('select * from t').fetchall()\ncon.close()",
+        ("ro.sqlite", "read", "sqlite3"),
+    ),
+    fc(
+        "duckdb relation fetched",
+        "import duckdb\nrel = duckdb.read_csv('data.csv')\nrel.fetchall()",
+        ("data.csv", "read", "duckdb"),
     ),
     fc(
         "duckdb.sql with a glob",
