@@ -95,7 +95,7 @@ def test_unsendable_values_fail_clearly(tmp_path: Path, name: str, value: Any, w
 
 def test_unpicklable_object_names_value(tmp_path: Path) -> None:
     value = types.SimpleNamespace(fn=lambda: 1)
-    with pytest.raises(SerializationError, match="'thing'.*cannot be saved"):
+    with pytest.raises(SerializationError, match=r"'thing'.*cannot be saved"):
         artifacts.save(str(tmp_path), {"thing": value}, step="s")
 
 

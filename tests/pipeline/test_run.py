@@ -219,7 +219,8 @@ def test_independent_steps_overlap(tmp_path: Path) -> None:
         n: (steps[n].started or 0.0, (steps[n].started or 0.0) + (steps[n].duration_ms or 0) / 1e3)
         for n in "abc"
     }
-    assert spans["a"][0] < spans["b"][1] and spans["b"][0] < spans["a"][1]  # overlap
+    assert spans["a"][0] < spans["b"][1]  # a started before b ended
+    assert spans["b"][0] < spans["a"][1]  # and b before a ended: they overlap
     assert spans["c"][0] >= max(spans["a"][1], spans["b"][1]) - 0.05  # after both
 
 
