@@ -1,15 +1,22 @@
-"""One worker thread that owns the server's open lineage stores.
+"""One worker thread that owns the server's lineage stores, and what they answered.
 
 DuckDB allows one read-write process per file, and the store's lock file is
 exclusive, so the server opens a store once, serves every request from a single
 thread, ingests new journal lines at most every ``ingest_interval`` seconds, and
 closes the store (releasing the lock for the CLI and the runner) after
 ``idle_close`` seconds without a request.
+
+Answers are kept per store until its journal changes. The journal is the store's
+only input (every writer appends there; whoever holds the lock ingests it), so
+while no journal file changed in name, size or mtime, a kept answer is still
+true, even after the store was closed and another process held it: a panel
+polling an idle notebook is answered without opening the store at all.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +30,24 @@ if TYPE_CHECKING:
     from ..store import Store
 
 T = TypeVar("T")
+Fingerprint = tuple[tuple[str, int, int], ...]
+
+
+def journal_fingerprint(layout: Layout) -> Fingerprint:
+    """Name, size and mtime of every journal file: changes whenever a record is appended."""
+    try:
+        entries = list(os.scandir(layout.journal_dir))
+    except FileNotFoundError:
+        return ()
+    found = []
+    for entry in entries:
+        if entry.name.endswith(".ndjson"):
+            try:
+                st = entry.stat()
+            except OSError:
+                continue
+            found.append((entry.name, st.st_size, st.st_mtime_ns))
+    return tuple(sorted(found))
 
 
 @dataclass
@@ -30,7 +55,12 @@ class _Held:
     store: Store
     last_used: float
     last_ingest: float
-    results: dict[Hashable, object] = field(default_factory=dict)  # valid until new records
+
+
+@dataclass
+class _Answers:
+    fingerprint: Fingerprint | None = None  # of the journal when these were computed
+    values: dict[Hashable, object] = field(default_factory=dict)
 
 
 class StoreService:
@@ -42,16 +72,17 @@ class StoreService:
         self.ingest_interval = ingest_interval
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlprod-store")
         self._held: dict[Layout, _Held] = {}
+        self._answers: dict[Layout, _Answers] = {}
         self._closer: asyncio.TimerHandle | None = None
 
     async def call(
         self, layout: Layout, work: Callable[[Store], T], key: Hashable | None = None
     ) -> T:
-        """``work(store)`` on the owner thread, with the store open and recently ingested.
+        """``work(store)`` on the owner thread, with the store's journal ingested.
 
-        With a ``key``, the result is kept and returned again (the same object) until an
-        ingest brings new records or the store is reopened. Raises ``NotFoundError`` when
-        nothing was ever recorded at ``layout``.
+        With a ``key``, the result is kept and returned again (the same object) until
+        the journal changes. Raises ``NotFoundError`` when nothing was ever recorded at
+        ``layout``, ``StoreLockedError`` when another process keeps the lock too long.
         """
         loop = asyncio.get_running_loop()
         try:
@@ -77,30 +108,58 @@ class StoreService:
             held.store.close()
         return work()
 
-    def _run(self, layout: Layout, work: Callable[[Store], T], key: Hashable | None) -> T:
+    def _open(self, layout: Layout) -> _Held:
         held = self._held.get(layout)
-        now = time.monotonic()
-        if held is None:
-            if not layout.home.is_dir():
-                raise NotFoundError(
-                    "nothing recorded yet: no lineage store",
-                    path=layout.home,
-                    hint="run a notebook with the tracer on (%load_ext mlprod_nb)",
-                )
-            from ..store import Store
+        if held is not None:
+            return held
+        if not layout.home.is_dir():
+            raise NotFoundError(
+                "nothing recorded yet: no lineage store",
+                path=layout.home,
+                hint="run a notebook with the tracer on (%load_ext mlprod_nb)",
+            )
+        from ..store import Store
 
-            store = Store.open(layout, timeout=self.lock_timeout)  # ingests on open
-            held = self._held[layout] = _Held(store, now, now)
-        elif now - held.last_ingest >= self.ingest_interval:
-            if held.store.ingest():
-                held.results.clear()
-            held.last_ingest = time.monotonic()
+        store = Store.open(layout, timeout=self.lock_timeout)  # ingests on open
+        now = time.monotonic()
+        held = self._held[layout] = _Held(store, now, now)
+        return held
+
+    def _refresh(self, layout: Layout) -> _Answers:
+        """The kept answers, after ingesting the journal if it changed since they were made."""
+        answers = self._answers.setdefault(layout, _Answers())
+        held = self._held.get(layout)
+        if held is not None and time.monotonic() - held.last_ingest < self.ingest_interval:
+            return answers  # ingested a moment ago
+        fingerprint = journal_fingerprint(layout)  # taken before ingesting: errs on recompute
+        if fingerprint == answers.fingerprint:
+            return answers
+        if held is None:
+            held = self._open(layout)
+        else:
+            held.store.ingest()
+        held.last_ingest = time.monotonic()
+        answers.values.clear()
+        answers.fingerprint = fingerprint
+        return answers
+
+    def _run(self, layout: Layout, work: Callable[[Store], T], key: Hashable | None) -> T:
+        answers = self._refresh(layout)
+        if key is not None and key in answers.values:
+            kept = answers.values[key]
+            if isinstance(kept, NotFoundError):  # "not recorded" stays true until new records
+                raise kept
+            return kept  # type: ignore[return-value]
+        held = self._open(layout)
         held.last_used = time.monotonic()
-        if key is None:
-            return work(held.store)
-        if key not in held.results:
-            held.results[key] = work(held.store)
-        result: T = held.results[key]  # type: ignore[assignment]
+        try:
+            result = work(held.store)
+        except NotFoundError as error:
+            if key is not None:
+                answers.values[key] = error
+            raise
+        if key is not None:
+            answers.values[key] = result
         return result
 
     def _arm_closer(self, loop: asyncio.AbstractEventLoop) -> None:

@@ -30,7 +30,11 @@ def store_home(jp_root_dir: Path) -> Path:
 def jp_server_config(store_home: Path) -> dict[str, Any]:
     return {
         "ServerApp": {"jpserver_extensions": {"mlprod_nb": True}},
-        "MlprodApp": {"store_home": str(store_home), "idle_close_seconds": 0.5},
+        "MlprodApp": {
+            "store_home": str(store_home),
+            "idle_close_seconds": 0.5,
+            "lock_timeout_seconds": 0.5,
+        },
     }
 
 

@@ -93,3 +93,23 @@ async def test_store_lock_is_released_when_idle(
         assert store.notebook_lineage(notebook).executions
     status, _ = await api("lineage", params={"path": "idle.ipynb"})
     assert status == 200  # and the server reopens it on demand
+
+
+async def test_kept_answers_need_no_lock_until_the_journal_changes(
+    api: Api, make_notebook: Callable[..., Path], journal: Callable[..., Any], store_home: Path
+) -> None:
+    notebook = make_notebook("kept.ipynb", [("", [])] * 2)
+    record = journal(notebook)
+    record.cell("c0", "x = 1", defines=["x"])
+    status, _ = await api("lineage", params={"path": "kept.ipynb"})
+    assert status == 200
+    await asyncio.sleep(1.2)  # the server closes the store when idle
+    with Store.open(Layout(store_home), timeout=1.0):  # another process holds the lock
+        status, body = await api("lineage", params={"path": "kept.ipynb"})
+        assert (status, len(body["executions"])) == (200, 1)  # nothing new: kept answer
+        record.cell("c1", "y = x", defines=["y"], uses=["x"])
+        status, body = await api("lineage", params={"path": "kept.ipynb"})
+        assert status == 503, body  # new records, and the lock is taken: retry later
+        assert "locked" in body["message"]
+    status, body = await api("lineage", params={"path": "kept.ipynb"})
+    assert (status, len(body["executions"])) == (200, 2)
