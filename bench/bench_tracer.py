@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 TRIVIAL_CELLS = 1_000
-ROUNDS = 3
+ROUNDS = 5
 REPEATS = 5
 ROWS = 1_000_000
 
@@ -70,7 +70,7 @@ def worker(kind: str, traced: bool, csv: str, home: str) -> dict[str, list[float
             for index in range(TRIVIAL_CELLS):
                 shell.run_cell(cells[index % 3], store_history=True)
             per_cell = (time.perf_counter() - start) / TRIVIAL_CELLS
-            out[f"trivial cell, {len(shell.user_ns)} names"] = [per_cell * 1000.0]
+            out[f"trivial cell, {len(shell.user_ns):,} names in the namespace"] = [per_cell * 1e3]
         return out
     shell.user_ns["CSV"] = csv
     _run(shell, SETUP)
@@ -121,9 +121,11 @@ def main() -> int:
                     f"| {name} | {a:.3f} | {b:.3f} | {b - a:+.3f} | {b / a:.3f}"
                     f" (median {med:.3f}) | {target} |"
                 )
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(
             f"\nmin over {ROUNDS} alternating rounds of fresh processes; "
-            f"trivial: {TRIVIAL_CELLS} cells per round; data cells: {REPEATS} runs per round."
+            f"trivial: {TRIVIAL_CELLS} cells per round; data cells: {REPEATS} runs per round; "
+            f"load average {load} on {os.cpu_count()} CPUs."
         )
     return 0
 

@@ -26,6 +26,7 @@ Mode = Literal["read", "write"]
 _SKIP_SUFFIXES = (".py", ".pyc", ".pyi", ".pyd", ".so", ".pth", ".wal", ".tmp")
 _SKIP_PARTS = ("/site-packages/", "/dist-packages/", "/__pycache__/", "/.ipynb_checkpoints/")
 _SYSTEM_PREFIXES = ("/proc/", "/sys/", "/dev/", "/etc/", "/usr/lib/", "/usr/share/", "/run/")
+_USER_TOOL_DIRS = ("~/.cache", "~/.config", "~/.local", "~/.ipython", "~/.jupyter", "~/.matplotlib")
 _GLOB_CHARS = frozenset("*?[")
 MAX_EXPANDED = 10_000
 
@@ -52,6 +53,8 @@ class FileCapture:
         prefixes = {*_SYSTEM_PREFIXES, *self.ignore_prefixes}
         for prefix in (sys.prefix, sys.base_prefix, sys.exec_prefix):
             prefixes.add(os.path.join(prefix, ""))
+        for folder in _USER_TOOL_DIRS:  # caches and settings of tools (matplotlib fonts, ...)
+            prefixes.add(os.path.join(os.path.expanduser(folder), ""))
         self._prefixes = tuple(sorted(p if p.endswith("/") else p + "/" for p in prefixes))
 
     def ignore(self, *prefixes: str) -> None:

@@ -34,6 +34,7 @@ from ..records import (
     Environment,
     ExecutionId,
     ExecutionRecord,
+    FileAccess,
     Mutation,
     Record,
     SessionId,
@@ -105,7 +106,7 @@ class Tracer:
         self.patcher = Patcher(self.capture, self.duck, self._fail)
         self.environment: Environment | None = None
         self._tap = _Tap(self)
-        self._cell: _Cell | None = None
+        self._cells: list[_Cell | None] = []  # a stack: cells may run cells
         self._seq = 0
         self._binder: dict[str, ExecutionId] = {}
         self._sources: set[str] = set()
@@ -140,7 +141,7 @@ class Tracer:
         if not self.enabled:
             return
         self.enabled = False
-        self._cell = None
+        self._cells.clear()
         self.capture.active = False
         for event, callback in (
             ("pre_run_cell", self.pre_run_cell),
@@ -181,22 +182,25 @@ class Tracer:
 
     # -- hooks
     def pre_run_cell(self, info: Any) -> None:
+        cell: _Cell | None = None
         try:
-            self._cell = _Cell(
+            cell = _Cell(
                 started=time.time(),
                 raw=info.raw_cell if isinstance(info.raw_cell, str) else "",
                 cell_id=self._cell_id(info),
                 before=dict(self.shell.user_ns),
             )
-            self.capture.begin()
-            self._cell.t0 = time.perf_counter()
+            if not self._cells:
+                self.capture.begin()
+            cell.t0 = time.perf_counter()
         except Exception as exc:
-            self._cell = None
+            cell = None
             self._fail(exc)
+        self._cells.append(cell)  # None keeps pre/post paired after a failure
 
     def on_ast(self, tree: ast.AST) -> None:
         try:
-            cell = self._cell
+            cell = self._cells[-1] if self._cells else None
             if cell is None:
                 return
             found = analyse(tree)
@@ -209,11 +213,11 @@ class Tracer:
 
     def post_run_cell(self, result: Any) -> None:
         end = time.perf_counter()
-        cell, self._cell = self._cell, None
+        cell = self._cells.pop() if self._cells else None
         if cell is None:
             return
         try:
-            self._record(cell, result, (end - cell.t0) * 1000.0)
+            self._record(cell, result, (end - cell.t0) * 1000.0, nested=bool(self._cells))
         except Exception as exc:
             self.capture.active = False
             self._fail(exc)
@@ -251,9 +255,11 @@ class Tracer:
         return layout
 
     # -- the record
-    def _record(self, cell: _Cell, result: Any, duration_ms: float) -> None:
-        self.duck.collect(self.capture, self._fail)
-        files = self.capture.finish()
+    def _record(self, cell: _Cell, result: Any, duration_ms: float, nested: bool) -> None:
+        files: list[FileAccess] = []
+        if not nested:  # files of a cell run by a cell belong to the outer one
+            self.duck.collect(self.capture, self._fail)
+            files = self.capture.finish()
         ns = self.shell.user_ns
         hidden = self._is_hidden
         before = cell.before

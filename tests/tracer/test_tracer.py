@@ -260,3 +260,14 @@ def test_import_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_cell_that_runs_a_cell(traced: Traced) -> None:
+    traced.run("x = 1")
+    traced.shell.run_cell("get_ipython().run_cell('inner = x + 1')\nouter = inner * 2")
+    inner, outer = traced.executions()[-2:]
+    assert (inner["defines"], inner["uses"]) == (["inner"], ["x"])
+    assert inner["seq"] + 1 == outer["seq"]  # the inner one finishes first
+    assert outer["defines"] == ["outer", "inner"]
+    assert outer["uses"] == ["inner"]
+    assert outer["deps"] == [{"name": "inner", "execution": inner["id"]}]
