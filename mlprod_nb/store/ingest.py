@@ -228,15 +228,17 @@ def _lines(chunks: list[_Chunk]) -> pyarrow.Table:
     import pyarrow as pa
 
     names: list[str] = []
-    offsets: list[int] = []
-    bounds = array("q", [0])
+    offsets = array("q")  # each line's offset in its journal file
+    bounds = array("q", [0])  # each line's end in the joined data
     base = 0
     for chunk in chunks:
-        lengths = [len(line) + 1 for line in chunk.data.split(b"\n")[:-1]]
-        local = list(accumulate(lengths, initial=0))
-        offsets.extend(chunk.start + x for x in local[:-1])
-        bounds.extend(base + x for x in local[1:])
-        names.extend([chunk.name] * len(lengths))
+        parts = chunk.data.split(b"\n")
+        parts.pop()  # the data ends with a newline: nothing after it
+        ends = array("q", accumulate(map((1).__add__, map(len, parts)), initial=chunk.start))
+        offsets.extend(ends[:-1])
+        shift = base - chunk.start
+        bounds.extend(map(shift.__add__, ends[1:]))
+        names.extend([chunk.name] * len(parts))
         base += len(chunk.data)
     data = b"".join(c.data for c in chunks)
     text = pa.LargeStringArray.from_buffers(len(offsets), pa.py_buffer(bounds), pa.py_buffer(data))
@@ -283,28 +285,34 @@ def _shape() -> str:
 _SHAPE = _shape()
 
 
-def _load(con: duckdb.DuckDBPyConnection, chunks: list[_Chunk]) -> int:
-    """Insert one batch of lines and the new offsets; the caller holds the transaction."""
+def _load(con: duckdb.DuckDBPyConnection, chunks: list[_Chunk], checked: bool) -> int:
+    """Insert one batch of lines and the new offsets; the caller holds the transaction.
+
+    Unless ``checked``, lines are trusted to be JSON (from_json raises if one is not,
+    and the caller tries again checked): journals are almost always clean.
+    """
     lines = _lines(chunks)
     con.register("journal_batch", lines)
     con.register("journal_ends", _new_offsets(chunks))
     now = time.time()
-    # one parse of every line; the filter runs first, so from_json never sees bad JSON
+    # one parse of every line; when checked, the filter runs first
+    valid = "json_valid(line) AND" if checked else ""
     con.execute(
         f"""CREATE TEMP TABLE parsed AS
             SELECT file::VARCHAR AS file, off, from_json(line, '{_SHAPE}') AS r
-            FROM journal_batch WHERE json_valid(line) AND trim(line) <> ''"""
+            FROM journal_batch WHERE {valid} trim(line) <> ''"""
     )
-    row = con.execute("SELECT count(*) FROM parsed").fetchone()
-    if row is None or row[0] < lines.num_rows:
+    if checked:
         con.execute(
             """INSERT INTO journal_errors
                 SELECT file::VARCHAR, off, 'not valid JSON', left(line, 200), ?
                 FROM journal_batch WHERE NOT json_valid(line) AND trim(line) <> ''""",
             [now],
         )
-    con.execute(
-        """INSERT INTO journal_errors
+    present = {k for (k,) in con.execute("SELECT DISTINCT r.kind FROM parsed").fetchall()}
+    if not present <= set(_STRUCTURES):
+        con.execute(
+            """INSERT INTO journal_errors
             SELECT p.file, p.off,
                 CASE WHEN p.r IS NULL OR p.r.kind IS NULL THEN 'not a record (no kind)'
                      ELSE 'unknown record kind ' || p.r.kind END,
@@ -312,9 +320,8 @@ def _load(con: duckdb.DuckDBPyConnection, chunks: list[_Chunk]) -> int:
             FROM parsed p JOIN journal_batch b ON b.file::VARCHAR = p.file AND b.off = p.off
             WHERE p.r IS NULL OR p.r.kind IS NULL
                OR p.r.kind NOT IN (SELECT unnest(?::VARCHAR[]))""",
-        [now, list(_STRUCTURES)],
-    )
-    present = {str(k) for (k,) in con.execute("SELECT DISTINCT r.kind FROM parsed").fetchall()}
+            [now, list(_STRUCTURES)],
+        )
     total = 0
     for kind in _STRUCTURES:
         if kind not in present:
@@ -374,12 +381,15 @@ def _check_shrunk(
 
 def ingest(con: duckdb.DuckDBPyConnection, journal_dir: Path, budget: int = BATCH_BYTES) -> int:
     """Ingest every new complete journal line; returns how many records were stored."""
+    import duckdb
+
     total = 0
     while True:
-        offsets = {
+        saved = {
             str(name): int(offset)
             for name, offset in con.execute('SELECT file, "offset" FROM journal_offsets').fetchall()
         }
+        offsets = dict(saved)
         con.execute("BEGIN TRANSACTION")
         try:
             _check_shrunk(con, journal_dir, offsets)
@@ -387,7 +397,13 @@ def ingest(con: duckdb.DuckDBPyConnection, journal_dir: Path, budget: int = BATC
             if not chunks:
                 con.execute("COMMIT")
                 return total
-            total += _load(con, chunks)
+            try:
+                total += _load(con, chunks, checked=False)
+            except duckdb.InvalidInputException:  # some line is not JSON: check every line
+                con.execute("ROLLBACK")
+                con.execute("BEGIN TRANSACTION")
+                _check_shrunk(con, journal_dir, dict(saved))
+                total += _load(con, chunks, checked=True)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

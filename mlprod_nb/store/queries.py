@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -127,12 +128,14 @@ def executions(
 
 
 def notebook_lineage(con: duckdb.DuckDBPyConnection, path: str | Path) -> NotebookLineage:
-    notebook = normalise(path)
-    found = executions(con, "notebook = ?", [notebook])
+    # the tracer keeps the path it was given (absolute, normalised, symlinks kept)
+    given = os.path.normpath(os.path.abspath(os.path.expanduser(path)))
+    names = sorted({given, normalise(path)})
+    found = executions(con, "notebook IN (SELECT unnest(?::VARCHAR[]))", [names])
     if not found:
         raise NotFoundError(
             "no executions are recorded for this notebook",
-            path=notebook,
+            path=given,
             hint=(
                 "run it with the tracer on (`%load_ext mlprod_nb` in the notebook) "
                 "or trace it headlessly with `mlprod-nb trace NOTEBOOK`"
@@ -142,15 +145,15 @@ def notebook_lineage(con: duckdb.DuckDBPyConnection, path: str | Path) -> Notebo
         """SELECT DISTINCT w.path, w.sha256, w.execution, e.notebook, e.cell_id, e.started
            FROM accesses w JOIN executions e ON e.id = w.execution
            WHERE w.mode = 'write' AND w.sha256 IS NOT NULL
-             AND e.notebook IS DISTINCT FROM ?
+             AND (e.notebook IS NULL OR e.notebook NOT IN (SELECT unnest(?::VARCHAR[])))
              AND EXISTS (
                 SELECT 1 FROM accesses r JOIN executions re ON re.id = r.execution
-                WHERE re.notebook = ? AND r.mode = 'read'
+                WHERE re.notebook IN (SELECT unnest(?::VARCHAR[])) AND r.mode = 'read'
                   AND r.path = w.path AND r.sha256 = w.sha256)""",
-        [notebook, notebook],
+        [names, names],
     ).fetchall()
     writers = [Writer(r[0], r[1], r[2], r[3], r[4], r[5] or 0.0) for r in outside]
-    return graph.build(notebook, found, writers)
+    return graph.build(given, found, writers)
 
 
 _READ_ONLY = {"SELECT", "EXPLAIN"}

@@ -221,3 +221,17 @@ def test_unknown_notebook_is_not_found(layout: Layout, tmp_path: Path) -> None:
         store.notebook_lineage(tmp_path / "missing.ipynb")
     assert "missing.ipynb" in str(caught.value)
     assert "mlprod-nb trace" in str(caught.value)
+
+
+def test_notebook_recorded_through_a_symlinked_folder(
+    layout: Layout, writer: JournalWriter, tmp_path: Path
+) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    writer.append(execution("s1", 1, notebook=str(link / "n.ipynb")))
+    writer.append(execution("s2", 1, notebook=str(real / "m.ipynb")))
+    with Store.open(layout) as store:
+        assert [e.id for e in store.notebook_lineage(link / "n.ipynb").executions] == ["s1:1"]
+        assert [e.id for e in store.notebook_lineage(link / "m.ipynb").executions] == ["s2:1"]
