@@ -10,6 +10,7 @@ Only the latest execution of each cell counts. It is stale when
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict, deque
 from collections.abc import Mapping, Sequence
 
@@ -28,9 +29,24 @@ def files_read(lineage: NotebookLineage) -> list[str]:
     return sorted({f.path for e in latest for f in e.reads()})
 
 
+Binding = tuple[int, str, Execution]  # (position in run order, how, the execution)
+
+
+def _bindings(ran: Sequence[Execution]) -> dict[tuple[str, str], list[Binding]]:
+    """Per (session, name), every execution that re-bound or known-mutated it, in order."""
+    found: dict[tuple[str, str], list[Binding]] = defaultdict(list)
+    for i, e in enumerate(ran):
+        for name in e.defines:
+            found[(e.session, name)].append((i, "re-bound", e))
+        for m in e.mutations:
+            if m.known:
+                found[(e.session, m.name)].append((i, "changed in place", e))
+    return found
+
+
 def _name_reasons(
     e: Execution,
-    ran: Sequence[Execution],
+    bindings: Mapping[tuple[str, str], list[Binding]],
     index: Mapping[str, int],
     cell_of: Mapping[str, str],
     latest: Mapping[str, Execution],
@@ -39,18 +55,17 @@ def _name_reasons(
     used = {d.name: d.execution for d in e.deps}
     if not used:
         return reasons
-    reported: set[str] = set()
-    for later in ran[index[e.id] + 1 :]:
-        if later.session != e.session or later.cell_key == e.cell_key:
-            continue
-        rebound = [n for n in later.defines if n in used]
-        mutated = [m.name for m in later.mutations if m.known and m.name in used]
-        for name in rebound + mutated:
-            if name in reported:
-                continue
-            reported.add(name)
-            how = "re-bound" if name in rebound else "changed in place"
-            reasons.append(StaleReason("name", f"{name} {how} by {_label(later)}", name=name))
+    here = index[e.id]
+    hits: list[tuple[int, str, str, Execution]] = []
+    for name in used:
+        entries = bindings.get((e.session, name), [])
+        for position, how, later in entries[bisect_right(entries, here, key=lambda b: b[0]) :]:
+            if later.cell_key != e.cell_key:
+                hits.append((position, name, how, later))
+                break
+    for _, name, how, later in sorted(hits, key=lambda h: (h[0], h[1])):
+        reasons.append(StaleReason("name", f"{name} {how} by {_label(later)}", name=name))
+    reported = {h[1] for h in hits}
     for name, source in used.items():
         if name in reported or source not in cell_of:
             continue
@@ -87,9 +102,10 @@ def stale_cells(lineage: NotebookLineage, current: Mapping[str, str | None]) -> 
     index = {e.id: i for i, e in enumerate(ran)}
     cell_of = {e.id: e.cell_key for e in ran}
     latest = latest_by_cell(ran)
+    bindings = _bindings(ran)
     reasons: dict[str, list[StaleReason]] = {}
     for e in latest.values():
-        found = _name_reasons(e, ran, index, cell_of, latest) + _file_reasons(e, current)
+        found = _name_reasons(e, bindings, index, cell_of, latest) + _file_reasons(e, current)
         if found:
             reasons[e.id] = found
 
