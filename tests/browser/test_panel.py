@@ -26,7 +26,7 @@ def _active_cell_id(page: Any) -> str:
 def _open_notebook(page: Any, lab: Lab) -> None:
     page.goto(lab.page_url())
     page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=60_000)
-    page.wait_for_selector(".jp-Launcher", timeout=60_000)
+    page.wait_for_selector(".jp-Launcher, .jp-NotebookPanel", timeout=60_000)
     page.evaluate(
         "() => window.jupyterapp.commands.execute('docmanager:open', {path: 'churn.ipynb'})"
     )
@@ -49,6 +49,33 @@ def _run_all(page: Any) -> None:
     )
 
 
+TRACER_LOADED = """async () => {
+    const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+    const future = kernel.requestExecute({
+        code: '', silent: true, store_history: false,
+        user_expressions: {loaded: "'mlprod_nb' in get_ipython().extension_manager.loaded"},
+    });
+    const reply = await future.done;
+    return reply.content.user_expressions.loaded.data['text/plain'];
+}"""
+
+RESTART_KERNEL = """async () => {
+    const context = window.jupyterapp.shell.currentWidget.sessionContext;
+    await context.restartKernel();
+}"""
+
+
+def _widen_sidebar(page: Any, by: int) -> None:
+    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
+    box = handle.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + by, y, steps=5)
+    page.mouse.up()
+
+
 def test_panel_lineage_stale_pipeline_and_compare(lab: Lab, browser: Any) -> None:
     from playwright.sync_api import expect
 
@@ -59,9 +86,10 @@ def test_panel_lineage_stale_pipeline_and_compare(lab: Lab, browser: Any) -> Non
     try:
         _open_notebook(page, lab)
         _run_all(page)
-        # the silent tracer load left no mark: the first cell ran as [1]
+        # the front end loaded the tracer silently: no mark, the first cell ran as [1]
         first = page.locator(".jp-CodeCell .jp-InputPrompt").first
         expect(first).to_have_text(re.compile(r"\[1\]"))
+        assert page.evaluate(TRACER_LOADED) == "True"
 
         page.click(".jp-SideBar [data-id='mlprod-nb-panel']")
         panel = page.locator("#mlprod-nb-panel")
@@ -139,8 +167,73 @@ def test_panel_lineage_stale_pipeline_and_compare(lab: Lab, browser: Any) -> Non
         # the README screenshot: lineage next to the notebook with its stale cell marked
         panel.locator(".mlprod-Tab[data-tab='lineage']").click()
         expect(panel.locator(".mlprod-Node-cell[data-ref='load']")).to_be_visible()
+        _widen_sidebar(page, 330)
+        panel.locator(".mlprod-Node-dataset[data-ref$='customers.csv']").click()
+        expect(panel.locator(".mlprod-Dataset")).to_contain_text("load")
+        page.evaluate("() => window.jupyterapp.shell.currentWidget.content.activeCellIndex = 3")
+        page.locator(".jp-Cell.mlprod-stale").first.scroll_into_view_if_needed()
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT))
         assert errors == []
     finally:
         context.close()
+
+
+def test_tracing_toggle_survives_kernel_restart(lab: Lab, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1300, "height": 800})
+    page = context.new_page()
+    try:
+        _open_notebook(page, lab)
+        # the layout restored from the first test may already show the panel
+        page.evaluate("() => window.jupyterapp.shell.activateById('mlprod-nb-panel')")
+        toggle = page.locator("#mlprod-nb-panel .mlprod-Tracing")
+        idle = ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']"
+
+        # a restarted kernel gets the tracer again, silently
+        page.evaluate(RESTART_KERNEL)
+        page.wait_for_selector(idle, timeout=60_000)
+        assert _wait_loaded(page, "True")
+
+        # off: unloaded now, not reloaded after a restart, remembered in the notebook
+        toggle.locator("input").uncheck()
+        expect(toggle).to_contain_text("tracing off")
+        assert _wait_loaded(page, "False")
+        flag = page.evaluate(
+            "() => window.jupyterapp.shell.currentWidget.model.getMetadata('mlprod_nb')"
+        )
+        assert flag == {"tracing": False}
+        page.evaluate(RESTART_KERNEL)
+        page.wait_for_selector(idle, timeout=60_000)
+        page.wait_for_timeout(1000)
+        assert page.evaluate(TRACER_LOADED) == "False"
+
+        toggle.locator("input").check()
+        expect(toggle).to_contain_text("tracing on")
+        assert _wait_loaded(page, "True")
+
+        # the panel follows the theme through the --jp-* variables
+        page.evaluate(
+            "() => window.jupyterapp.commands.execute("
+            "'apputils:change-theme', {theme: 'JupyterLab Dark'})"
+        )
+        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+        page.wait_for_function(
+            """() => {
+                const panel = document.querySelector('.mlprod-Panel');
+                const bg = getComputedStyle(panel).backgroundColor;
+                const [r, g, b] = bg.match(/\\d+/g).map(Number);
+                return r + g + b < 200;
+            }"""
+        )
+    finally:
+        context.close()
+
+
+def _wait_loaded(page: Any, expected: str) -> bool:
+    for _ in range(50):
+        if page.evaluate(TRACER_LOADED) == expected:
+            return True
+        page.wait_for_timeout(100)
+    return False

@@ -32,6 +32,8 @@ export function LineageView(props: ILineageViewProps): JSX.Element {
           width={graph.width}
           height={graph.height}
           viewBox={`0 0 ${graph.width} ${graph.height}`}
+          // shrink a wide graph to the panel's width, down to 60%; scroll beyond
+          style={{ minWidth: Math.min(graph.width, Math.round(graph.width * 0.6)) }}
           role="img"
           aria-label="lineage graph"
         >
