@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,40 @@ except ImportError:
     pass
 """
 _RESET = 'get_ipython().run_line_magic("reset", "-f")\n'
+
+
+async def _wait_for_ready(client: Any, timeout: float) -> None:
+    """jupyter_client's readiness check without its fixed 0.2 s IOPub drain at the end.
+
+    A kernel_info reply on shell plus any IOPub message (the kernel's busy status for
+    that request) proves both channels are connected; then drain what is queued.
+    """
+    from queue import Empty
+
+    deadline = time.monotonic() + timeout
+    while True:
+        client.kernel_info()
+        try:
+            msg = await client.shell_channel.get_msg(timeout=1)
+        except Empty:
+            msg = None
+        if msg is not None and msg["msg_type"] == "kernel_info_reply":
+            try:
+                await client.iopub_channel.get_msg(timeout=0.2)
+            except Empty:
+                pass
+            else:
+                client._handle_kernel_info_reply(msg)
+                break
+        if not await client._async_is_alive():
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+    while True:
+        try:
+            await client.iopub_channel.get_msg(timeout=0.02)
+        except Empty:
+            break
 
 
 class StepKernel:
@@ -64,6 +99,9 @@ class StepKernel:
                 super().__init__(**kwargs)
                 owner._client = self
 
+            async def wait_for_ready(self, timeout: float | None = None) -> None:
+                await _wait_for_ready(self, 60.0 if timeout is None else timeout)
+
         km.client_factory = Client
         log = self.log.open("ab") if self.log is not None else subprocess.DEVNULL
         try:  # the kernel's own chatter goes to the run's kernels.log, not the terminal
@@ -86,11 +124,9 @@ class StepKernel:
         )
         client = self.km.client()
         client.start_channels()
-        try:
-            run_sync(client.wait_for_ready)(timeout=60)
-            reply = run_sync(client._async_execute_interactive)(
-                code, silent=True, store_history=False, timeout=60, output_hook=lambda msg: None
-            )
+        try:  # shell only: requests queue until connected, so no readiness dance is needed
+            msg_id = client.execute(code, silent=True, store_history=False)
+            reply = run_sync(client._async_recv_reply)(msg_id, timeout=120)
         finally:
             self._close_client()
         content = reply.get("content", {})

@@ -131,26 +131,40 @@ class _Worker(threading.Thread):
 
     def run(self) -> None:
         try:
+            if not self.run_.options.isolate:
+                try:  # start the kernel now, while other work goes on
+                    self._kernel()
+                except Exception as error:
+                    self.start_error: Exception | None = error
             while (task := self.tasks.get()) is not None:
                 self.run_.events.put(self._step(task))
         finally:
             if self.kernel is not None:
                 self.kernel.shutdown()
 
+    def _kernel(self) -> StepKernel:
+        if self.kernel is None:
+            run = self.run_
+            log = run.rundir.folder / "kernels.log"
+            kernel = StepKernel(run.kernel_name, run.cwd, run.env, log)
+            kernel.start()
+            self.kernel = kernel
+        return self.kernel
+
     def _step(self, task: _Task) -> _Done:
         run, step = self.run_, task.step
         started = time.time()
         output = run.rundir.steps_dir / f"{step.name}.ipynb"
         try:
+            error, self.start_error = getattr(self, "start_error", None), None
+            if error is not None:
+                raise error
             if self.kernel is not None and run.options.isolate:
                 self.kernel.shutdown()
                 self.kernel = None
-            if self.kernel is None:
-                log = run.rundir.folder / "kernels.log"
-                self.kernel = StepKernel(run.kernel_name, run.cwd, run.env, log)
-                self.kernel.start()
-            self.kernel.prepare(run.run_id, step.name)
-            self.kernel.execute(run.folder / step.notebook, output, task.parameters)
+            kernel = self._kernel()
+            kernel.prepare(run.run_id, step.name)
+            kernel.execute(run.folder / step.notebook, output, task.parameters)
         except Exception as error:
             return _failure(step, started, error, output)
         duration = (time.time() - started) * 1000
@@ -202,6 +216,7 @@ class _Run:
         self.cache = Cache(self.layout.home)
         self.events: queue.Queue[_Done] = queue.Queue()
         self.workers: list[_Worker] = []
+        self.ready: list[_Task] = []
         self.resumed: dict[str, Any] | None = None
         values = dict(options.values or {})
         if options.resume:
@@ -414,17 +429,35 @@ class _Run:
             self.rundir.write_status(self.status())
 
     def _submit(self, task: _Task) -> None:
-        idle = [w for w in self.workers if w.busy is None]
-        if not idle and len(self.workers) < self.jobs:
-            worker = _Worker(self, len(self.workers))
-            self.workers.append(worker)
-            worker.start()
-            idle = [worker]
-        # all busy: queue on the worker with the fewest waiting tasks
-        worker = idle[0] if idle else min(self.workers, key=lambda w: w.tasks.qsize())
-        worker.busy = task.step.name
-        self.states[task.step.name].status = "running"
-        worker.tasks.put(task)
+        """Queue a ready step; start as many workers as the pipeline can keep busy."""
+        self.ready.append(task)
+        if not self.workers:
+            for _ in range(min(self.jobs, self._width())):
+                self.workers.append(_Worker(self, len(self.workers)))
+                self.workers[-1].start()
+        self._assign()
+
+    def _assign(self) -> None:
+        for worker in self.workers:
+            if not self.ready:
+                return
+            if worker.busy is None:
+                task = self.ready.pop(0)
+                worker.busy = task.step.name
+                self.states[task.step.name].status = "running"
+                worker.tasks.put(task)
+
+    def _width(self) -> int:
+        """How many of the steps left could run at once (the widest level of the DAG)."""
+        level: dict[str, int] = {}
+        for step in self.manifest.steps:
+            ups = [level[u] + 1 for u in self.manifest.upstream(step.name) if u in level]
+            level[step.name] = max(ups, default=0)
+        todo = [n for n in self.plan if self.states[n].status in ("pending", "queued")]
+        counts: dict[int, int] = {}
+        for name in todo:
+            counts[level[name]] = counts.get(level[name], 0) + 1
+        return max(counts.values(), default=1)
 
     def _finish(self, done: _Done, progress: Progress) -> None:
         state = self.states[done.step]
@@ -446,6 +479,7 @@ class _Run:
             progress.line(f"{done.step}: FAILED{where}: {done.error}")
         self._record_step(state)
         self.rundir.write_status(self.status())
+        self._assign()
 
     def abort(self, progress: Progress) -> None:
         self.error = "interrupted"
@@ -474,8 +508,12 @@ class _Run:
         progress.line("interrupted: the run is recorded as aborted")
 
     def stop_workers(self) -> None:
+        """Ask workers to shut their kernels down (joined later, after the records)."""
+        self.ready.clear()
         for worker in self.workers:
             worker.tasks.put(None)
+
+    def join_workers(self) -> None:
         for worker in self.workers:
             worker.join(timeout=15)
 
@@ -562,8 +600,11 @@ def run(pipeline: str | Path, options: RunOptions | None = None) -> RunResult:
         finally:
             state.stop_workers()
             progress.close()
-            state.finish(status, progress)
-            state.rundir.close()
+            try:
+                state.finish(status, progress)
+            finally:
+                state.join_workers()
+                state.rundir.close()
     finally:
         restore()
     failed = state.failed_step

@@ -1,0 +1,115 @@
+"""Pipeline export and run: four ratios measured in one run, printed as a markdown table.
+
+1. a 5-step pipeline (``mlprod-nb run``) vs the same notebook run once with papermill;
+2. re-running it with nothing changed (every step cached) vs its first run;
+3. two independent CPU-heavy steps with ``--jobs 2`` vs ``--jobs 1``;
+4. ``mlprod-nb export`` of a 300-cell notebook vs the 1 s budget.
+
+Everything runs as the user would: separate processes, a fresh store in a temp dir.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+BIN = Path(sys.executable).parent
+MLPROD = [str(BIN / "mlprod-nb")]
+PAPERMILL = [str(BIN / "papermill")]
+
+SETUP = "import numpy as np\nimport pandas as pd"
+FIVE_STEPS = [
+    ("rows = 200_000\nseed = 1", ["parameters"]),
+    (
+        "rng = np.random.default_rng(seed)\n"
+        "frame = pd.DataFrame({'g': rng.integers(0, 50, rows), 'x': rng.normal(size=rows)})",
+        ["step:generate"],
+    ),
+    ("frame['y'] = frame['x'] * 2 + frame['g']\nclean = frame[frame['x'] > -3]", ["step:clean"]),
+    ("summary = clean.groupby('g')['y'].agg(['mean', 'std']).reset_index()", ["step:summary"]),
+    (
+        "X = np.column_stack([clean['x'], np.ones(len(clean))])\n"
+        "coef = np.linalg.lstsq(X, clean['y'].to_numpy(), rcond=None)[0]",
+        ["step:fit"],
+    ),
+    ("score = float(coef[0]) + float(summary['mean'].mean())\nprint(score)", ["step:report"]),
+]
+HEAVY = "total = 0\nfor i in range(25_000_000):\n    total += i % 7"
+TWO_HEAVY = [
+    (f"{HEAVY}\na = total", ["step:left"]),
+    (f"{HEAVY}\nb = total", ["step:right"]),
+]
+
+
+def notebook(path: Path, cells: list[tuple[str, list[str]]], setup: str | None = SETUP) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    if setup:
+        cell = nbformat.v4.new_code_cell(setup)
+        cell.metadata["tags"] = ["setup"]
+        nb.cells.append(cell)
+    for source, tags in cells:
+        cell = nbformat.v4.new_code_cell(source)
+        cell.metadata["tags"] = tags
+        nb.cells.append(cell)
+    nbformat.write(nb, path)
+    return path
+
+
+def timed(argv: list[str], cwd: Path) -> float:
+    began = time.perf_counter()
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - began
+    if done.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(argv)}\n{done.stdout}\n{done.stderr}")
+    return elapsed
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        (base / ".mlprod").mkdir()
+        os.environ.pop("MLPROD_NB_HOME", None)
+        rows: list[tuple[str, float, float, str, str]] = []
+
+        five = notebook(base / "five.ipynb", FIVE_STEPS)
+        timed([*MLPROD, "export", str(five)], base)
+        timed([*PAPERMILL, str(five), str(base / "warm.ipynb")], base)  # warm disk caches
+        single = timed([*PAPERMILL, str(five), str(base / "out.ipynb")], base)
+        first = timed([*MLPROD, "run", str(base / "five.pipeline"), "--no-cache"], base)
+        rows.append(
+            ("5-step pipeline vs one papermill run (wall)", first, single, "≤ 1.25×", "ratio")
+        )
+        again = timed([*MLPROD, "run", str(base / "five.pipeline")], base)
+        rows.append(("re-run, nothing changed vs first run", again, first, "≤ 0.10×", "ratio"))
+
+        heavy = notebook(base / "heavy.ipynb", TWO_HEAVY, setup=None)
+        timed([*MLPROD, "export", str(heavy)], base)
+        pipeline = str(base / "heavy.pipeline")
+        one = timed([*MLPROD, "run", pipeline, "--no-cache", "--jobs", "1"], base)
+        two = timed([*MLPROD, "run", pipeline, "--no-cache", "--jobs", "2"], base)
+        rows.append(("2 CPU-heavy steps: --jobs 1 vs --jobs 2", one, two, "≥ 1.7×", "speed-up"))
+
+        big = [(f"v{i} = v{i - 1} + 1" if i else "v0 = 0", []) for i in range(300)]
+        for i in range(0, 300, 10):
+            big[i] = (big[i][0], [f"step:s{i}"])
+        notebook(base / "big.ipynb", big, setup=None)
+        export = timed([*MLPROD, "export", str(base / "big.ipynb")], base)
+        rows.append(("export of a 300-cell notebook (30 steps) vs 1 s", export, 1.0, "≤ 1.0×", ""))
+
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
+    print("| measure | measured (s) | baseline (s) | ratio | target |")
+    print("|---|---:|---:|---:|---|")
+    for name, value, baseline, target, _ in rows:
+        print(f"| {name} | {value:.2f} | {baseline:.2f} | {value / baseline:.2f}× | {target} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
