@@ -13,12 +13,9 @@ from __future__ import annotations
 import ast
 import builtins
 import hashlib
-import itertools
 import json
 import logging
-import operator
 import os
-import re
 import threading
 import time
 import types
@@ -36,7 +33,6 @@ from ..records import (
     ExecutionRecord,
     FileAccess,
     Mutation,
-    Record,
     SessionId,
     SessionRecord,
 )
@@ -47,14 +43,12 @@ from .duckdb_log import DuckLog
 from .environment import capture_environment
 from .files import FileCapture, route_audit_events
 from .hashing import FileHasher
+from .namespace import HiddenNames, namespace_diff
+from .outbox import Outbox
 
 log = logging.getLogger("mlprod_nb.tracer")
 
-_HIDDEN = re.compile(r"^(_+|_i+|_i?\d+|_oh|_ih|_dh|__\w*__)$")
 _NOT_USES = frozenset({"get_ipython", "In", "Out", "exit", "quit"})
-_IPYTHON_NAMES = frozenset({"_exit_code", "_sh", "_oh", "_ih", "_dh"})
-_MISSING = object()
-MAX_BACKLOG = 10_000
 MAX_LOGGED_FAILURES = 10
 ENV_WAIT_S = 15.0
 
@@ -80,13 +74,6 @@ class _Tap(ast.NodeTransformer):
         return node
 
 
-@dataclass
-class _Journal:
-    layout: Layout
-    writer: journal.JournalWriter
-    session_written: bool = False
-
-
 class Tracer:
     """Records every cell execution of ``shell`` while ``enabled``."""
 
@@ -97,8 +84,6 @@ class Tracer:
         self.started = time.time()
         self.cwd = os.getcwd()
         self.failures = 0
-        self.journal_failures = 0
-        self.dropped_records = 0
         self.enabled = False
         self.hasher = FileHasher()
         self.capture = FileCapture(hasher=self.hasher, on_error=self._fail)
@@ -110,10 +95,9 @@ class Tracer:
         self._seq = 0
         self._binder: dict[str, ExecutionId] = {}
         self._sources: set[str] = set()
-        self._journals: dict[Layout, _Journal] = {}
         self._layouts: dict[str | None, Layout] = {}
-        self._backlog: list[tuple[Layout, Record]] = []
-        self._hidden = set(getattr(shell, "user_ns_hidden", {}))
+        self.outbox = Outbox(self._session_record)
+        self._is_hidden = HiddenNames(getattr(shell, "user_ns_hidden", {}))
         self._builtins = frozenset(dir(builtins))
         self._env_thread: threading.Thread | None = None
         self._notebook_raw: str | None = None
@@ -155,9 +139,7 @@ class Tracer:
             self.shell.ast_transformers.remove(self._tap)
         route_audit_events(None)
         self.patcher.uninstall()
-        self._flush()
-        for entry in self._journals.values():
-            entry.writer.close()
+        self.outbox.close()
 
     def _runtime_dirs(self) -> list[str]:
         dirs = [os.environ.get("IPYTHONDIR"), os.environ.get("JUPYTER_RUNTIME_DIR")]
@@ -263,7 +245,7 @@ class Tracer:
         ns = self.shell.user_ns
         hidden = self._is_hidden
         before = cell.before
-        changed, gone = _namespace_diff(before, ns)
+        changed, gone = namespace_diff(before, ns)
         rebound = [k for k in changed if not hidden(k)]
         deleted = sorted(k for k in gone if not hidden(k))
         error = _error_of(result)
@@ -333,46 +315,12 @@ class Tracer:
         if run is not None or step is not None:
             record["run"] = run  # type: ignore[typeddict-item]
             record["step"] = step
-        self._write(self._layout(notebook), record)
+        self.outbox.write(self._layout(notebook), record)
 
-    def _is_hidden(self, name: str) -> bool:
-        return name in self._hidden or name in _IPYTHON_NAMES or _HIDDEN.match(name) is not None
-
-    # -- the journal
-    def _write(self, layout: Layout, record: Record) -> None:
-        self._backlog.append((layout, record))
-        if len(self._backlog) > MAX_BACKLOG:
-            del self._backlog[0]
-            self.dropped_records += 1
-        self._flush()
-
-    def _flush(self) -> None:
-        backlog, self._backlog = self._backlog, []
-        for index, (layout, record) in enumerate(backlog):
-            try:
-                entry = self._journal(layout)
-                if not entry.session_written:
-                    entry.writer.append(self._session_record())
-                    entry.session_written = True
-                entry.writer.append(record)
-            except OSError as exc:
-                self._backlog = backlog[index:] + self._backlog
-                self.journal_failures += 1
-                if self.journal_failures == 1:
-                    log.warning(
-                        "mlprod-nb cannot write its journal in %s (%s); records are kept "
-                        "in memory and written when it becomes writable",
-                        layout.journal_dir,
-                        exc,
-                    )
-                return
-
-    def _journal(self, layout: Layout) -> _Journal:
-        entry = self._journals.get(layout)
-        if entry is None:
-            entry = _Journal(layout, journal.JournalWriter(layout.journal_dir))
-            self._journals[layout] = entry
-        return entry
+    @property
+    def journal_failures(self) -> int:
+        """Failed journal writes (records wait in ``outbox`` meanwhile)."""
+        return self.outbox.failures
 
     def _session_record(self) -> SessionRecord:
         if self.environment is None and self._env_thread is not None:
@@ -395,23 +343,6 @@ class Tracer:
         self.failures += 1
         level = logging.WARNING if self.failures <= MAX_LOGGED_FAILURES else logging.DEBUG
         log.log(level, "mlprod-nb tracer failure (#%d): %r", self.failures, exc, exc_info=exc)
-
-
-def _namespace_diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """(names new or bound to another object, names gone), compared by identity.
-
-    Dicts keep insertion order and rebinding keeps a key's place, so usually the
-    old keys are a prefix of the new ones and the comparison runs in C.
-    """
-    old_keys = list(before)
-    new_keys = list(after)
-    if new_keys[: len(old_keys)] == old_keys:
-        changed = itertools.compress(
-            old_keys, map(operator.is_not, before.values(), after.values())
-        )
-        return [*changed, *new_keys[len(old_keys) :]], []
-    rebound = [k for k, v in after.items() if before.get(k, _MISSING) is not v]
-    return rebound, list(before.keys() - after.keys())
 
 
 def _error_of(result: Any) -> BaseException | None:
