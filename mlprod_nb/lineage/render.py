@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 
 from ..textable import render
-from .model import Execution, FileAccess, NotebookLineage, StaleCell
+from .model import Execution, FileAccess, Metric, NotebookLineage, StaleCell
 
 SHORT = 12
 
@@ -32,6 +32,11 @@ def _file(f: FileAccess, base: str) -> str:
     return f"{_where(f.path, base)}@{sha}{via}"
 
 
+def _metric(m: Metric) -> str:
+    at = f" (step {m.step})" if m.step is not None else ""
+    return f"{m.name}={m.value:.4g}{at}"
+
+
 def lineage_text(lineage: NotebookLineage) -> str:
     base = os.path.dirname(lineage.notebook)
     by_id = {e.id: e for e in lineage.executions}
@@ -40,23 +45,35 @@ def lineage_text(lineage: NotebookLineage) -> str:
         f"{lineage.notebook}: {len(lineage.executions)} executions of "
         f"{len(lineage.cells)} cells in {len(sessions)} session(s)"
     )
-    rows = []
+    parts = [head]
+    session = None
     for e in lineage.executions:
+        if len(sessions) > 1 and e.session != session:
+            session = e.session
+            parts += ["", f"-- session {session[:12]} --"]
         status = e.status if e.status == "ok" else f"{e.status}: {e.error_name or ''}".strip()
-        rows.append(
+        parts.append("")
+        parts.append(f"{_count(e)} cell {e.cell_id or '-'}  {status}  {e.duration_ms:.0f} ms")
+        if e.status != "ok" and e.error_message:
+            parts.append(f"    error    {e.error_message.splitlines()[0][:100]}")
+        by_source: dict[str, list[str]] = {}
+        for dep in e.deps:
+            by_source.setdefault(dep.execution, []).append(dep.name)
+        details = [
+            ("defines", ", ".join(e.defines)),
             (
-                _count(e),
-                e.cell_id or "-",
-                status,
-                f"{e.duration_ms:.0f}",
-                ", ".join(e.defines),
-                ", ".join(f"{d.name}<-{_count(by_id.get(d.execution))}" for d in e.deps),
-                ", ".join(_file(f, base) for f in e.reads()),
-                ", ".join(_file(f, base) for f in e.writes()),
-            )
-        )
-    table = render(["In", "cell", "status", "ms", "defines", "deps", "reads", "writes"], rows)
-    parts = [head, "", table]
+                "deps",
+                "; ".join(
+                    f"{_count(by_id.get(source))} {', '.join(names)}"
+                    for source, names in by_source.items()
+                ),
+            ),
+            ("reads", ", ".join(_file(f, base) for f in e.reads())),
+            ("writes", ", ".join(_file(f, base) for f in e.writes())),
+            ("params", ", ".join(f"{k}={v!r}" for k, v in e.params.items())),
+            ("metrics", ", ".join(_metric(m) for m in e.metrics)),
+        ]
+        parts += [f"    {label:<8} {text}" for label, text in details if text]
     if lineage.datasets:
         data_rows = []
         for d in lineage.datasets:
@@ -70,7 +87,8 @@ def lineage_text(lineage: NotebookLineage) -> str:
                         " ".join(_count(by_id.get(r)) for r in v.readers),
                     )
                 )
-        parts += ["", render(["dataset", "sha256", "bytes", "written by", "read by"], data_rows)]
+        headers = ["dataset", "sha256", "bytes", "written by", "read by"]
+        parts += ["", render(headers, data_rows)]
     return "\n".join(parts)
 
 
