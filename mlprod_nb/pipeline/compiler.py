@@ -159,8 +159,9 @@ def compile_notebook(path: str | Path, observed: Observed | None = None) -> Comp
         step_names[step.name] = names
         first_use[step.name] = users
 
+    traced_links: dict[tuple[str, str], list[str]] = {}
     if observed:
-        _cross_check(nb, observed, step_names, first_use, cell_step, warnings)
+        traced_links = _cross_check(nb, observed, step_names, first_use, cell_step, warnings)
 
     graph = nx.DiGraph()
     order = {s.name: i for i, s in enumerate(nb.steps)}
@@ -211,7 +212,10 @@ def compile_notebook(path: str | Path, observed: Observed | None = None) -> Comp
             )
     for (producer, consumer), names_list in edge_names.items():
         graph.add_edge(producer, consumer, names=names_list, after=False, files=[])
-    for (producer, consumer), paths in _file_links(nb, step_names).items():
+    links = _file_links(nb, step_names)
+    for pair, paths in traced_links.items():
+        links.setdefault(pair, []).extend(p for p in paths if p not in links.get(pair, []))
+    for (producer, consumer), paths in links.items():
         if not graph.has_edge(producer, consumer):
             graph.add_edge(producer, consumer, names=[], after=False, files=[])
         graph.edges[producer, consumer]["files"] += paths
@@ -327,9 +331,13 @@ def _cross_check(
     first_use: dict[str, dict[str, str]],
     cell_step: dict[str, str],
     warnings: list[str],
-) -> None:
-    """Add names the tracer saw used that static analysis missed; report disagreements."""
+) -> dict[tuple[str, str], list[str]]:
+    """Add names the tracer saw used that static analysis missed; report disagreements.
+
+    Returns ordering edges for files a step read that an earlier step wrote.
+    """
     index = {s.name: i for i, s in enumerate(nb.steps)}
+    links: dict[tuple[str, str], list[str]] = {}
     for step in nb.steps:
         names = step_names[step.name]
         for cell in step.cells:
@@ -337,9 +345,18 @@ def _cross_check(
                 producer_step = cell_step.get(bound_in) if bound_in else None
                 if producer_step is None or producer_step == step.name:
                     continue
+                if used.startswith("file:"):
+                    if index[producer_step] < index[step.name]:
+                        path = os.path.relpath(used[5:], nb.path.parent)
+                        found = links.setdefault((producer_step, step.name), [])
+                        if path not in found:
+                            found.append(path)
+                    continue
                 if used not in names.uses:
                     if index[producer_step] < index[step.name]:
                         names.uses.append(used)
+                        if used not in step_names[producer_step].defines:
+                            step_names[producer_step].defines.append(used)
                         first_use[step.name].setdefault(used, cell.id)
                         warnings.append(
                             f"step {step.name!r}: the tracer saw {used!r} used in cell "
@@ -361,6 +378,7 @@ def _cross_check(
                         f"{static!r} in notebook order, but the tracer saw it bound in step "
                         f"{producer_step!r} (cells ran out of order?)"
                     )
+    return links
 
 
 def write(compiled: Compiled, output: str | Path) -> Path:

@@ -40,6 +40,12 @@ def observed_uses(notebook: Path, timeout: float = 5.0) -> Observed | None:
             for name in execution.uses
             for dep in [deps.get(name)]
         ]
+    for edge in lineage.edges:  # reads of files another cell wrote: "file:<path>" entries
+        target, source = by_id.get(edge.target), by_id.get(edge.source)
+        if edge.kind != "file" or target is None or source is None or not target.cell_id:
+            continue
+        if lineage.cells.get(target.cell_id) == target.id:
+            observed.setdefault(target.cell_id, []).append((f"file:{edge.label}", source.cell_id))
     return observed
 
 

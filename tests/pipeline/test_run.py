@@ -304,3 +304,23 @@ def test_churn_example_exports_and_runs(tmp_path: Path) -> None:
     assert 0.5 < summary["metrics"]["auc"] <= 1.0
     again = run(folder, RunOptions(params=[("n_estimators", "20")]))
     assert set(statuses(again).values()) == {"cached"}
+
+
+def test_export_cross_checks_the_tracer_record(tmp_path: Path) -> None:
+    from mlprod_nb.headless import trace_notebook
+
+    base = project(tmp_path / "p")
+    cells: list[Cell] = [
+        ("name = 'shared'", ["parameters"]),
+        step("a", "open(f'{name}.txt', 'w').write('x')"),
+        step("b", "content = open(f'{name}.txt').read()"),
+    ]
+    nb = write_notebook(base / "nb.ipynb", cells)
+    static = export(nb, use_tracer=False, check=True)
+    assert static.manifest.edges == ()  # f-string paths: static analysis cannot link them
+    trace_notebook(nb)
+    traced = export(nb, check=True)
+    assert traced.traced
+    [edge] = traced.manifest.edges
+    assert (edge.source, edge.target, edge.files) == ("a", "b", ("shared.txt",))
+    assert "reads shared.txt" in edge.reason
