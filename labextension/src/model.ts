@@ -265,6 +265,23 @@ export class PanelModel {
     this._emit(true);
   }
 
+  /** Only the stale cells: cheap, so the idle poll asks (an input file may have changed). */
+  async refreshStale(): Promise<void> {
+    const path = this.notebook;
+    if (!path || !this.lineage) {
+      return;
+    }
+    try {
+      const stale = (await this.service.stale(path)).stale;
+      if (path === this.notebook && JSON.stringify(stale) !== JSON.stringify(this.stale)) {
+        this.stale = stale;
+        this._emit(true);
+      }
+    } catch {
+      // the next full refresh reports it
+    }
+  }
+
   async refreshRuns(): Promise<void> {
     try {
       const answer = await this.service.runs();
@@ -388,8 +405,8 @@ export class PanelModel {
           ? this.pollRun()
           : this._dirty
             ? this.refresh()
-            : this.refreshRuns();
-        void work.then(() => this._schedulePoll());
+            : Promise.all([this.refreshRuns(), this.refreshStale()]);
+        void Promise.resolve(work).then(() => this._schedulePoll());
       },
       running ? RUN_POLL_MS : IDLE_POLL_MS
     );

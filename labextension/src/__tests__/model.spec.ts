@@ -241,6 +241,23 @@ describe('PanelModel', () => {
     expect(timers.delays()).toEqual([IDLE_POLL_MS]);
   });
 
+  it('asks for stale cells on the idle poll and redraws marks only on change', async () => {
+    let stale = STALE;
+    const { model, timers } = makeModel(notebookRoutes({ 'GET stale': () => ({ body: stale }) }));
+    model.setVisible(true);
+    await model.setNotebook('churn.ipynb');
+    await flush();
+    const marks = jest.fn();
+    model.marksChanged.connect(marks);
+    await timers.fireAll();
+    expect(marks).not.toHaveBeenCalled();
+    stale = { notebook: 'churn.ipynb', stale: [] };
+    await timers.fireAll();
+    expect(marks).toHaveBeenCalledTimes(1);
+    expect(model.stale).toEqual([]);
+    expect(timers.delays()).toEqual([IDLE_POLL_MS]);
+  });
+
   it('refreshes once after a burst of executed cells', async () => {
     const { model, timers, seen } = makeModel(notebookRoutes());
     model.setVisible(true);
