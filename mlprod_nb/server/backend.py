@@ -156,14 +156,14 @@ class Backend:
             )
         )
 
-    async def compare(self, runs: str | None) -> dict[str, Any]:
+    async def compare(self, runs: str | None, pipeline: str | None = None) -> dict[str, Any]:
         ids = [check_run_id(r.strip()) for r in (runs or "").split(",") if r.strip()]
         if len(ids) < 2 or len(ids) > MAX_COMPARE:
             raise BadRequestError(
                 f"compare needs 2 to {MAX_COMPARE} run ids, got {len(ids)}",
                 hint="pass runs=ID,ID[,ID]",
             )
-        layout = self.layout()
+        layout = self.layout(self.root.pipeline(pipeline) if pipeline else None)
         details = await self.service.call(layout, lambda s: [s.run(i) for i in ids])
         return await self._blocking(lambda: _compare(layout, details))
 

@@ -154,7 +154,7 @@ class RunsHandler(BaseHandler):
 class CompareHandler(BaseHandler):
     @web.authenticated
     async def get(self) -> None:
-        self.reply(await self.backend.compare(self.query("runs")))
+        self.reply(await self.backend.compare(self.query("runs"), self.query("pipeline")))
 
 
 ROUTES: tuple[tuple[str, type[BaseHandler]], ...] = (

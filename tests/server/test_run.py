@@ -71,7 +71,7 @@ async def test_run_from_the_panel_end_to_end(
     assert runs[second]["params"]["alpha"] == 5
     assert runs[second]["metrics"] == {"total": 30.0}
 
-    status, body = await api("compare", params={"runs": f"{first},{second}"})
+    status, body = await api("compare", params={"runs": f"{first},{second}", "pipeline": pipeline})
     assert status == 200, body
     assert body["runs"] == [first, second]
     rows = {r["name"]: r for r in body["params"]}
