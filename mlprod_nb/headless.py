@@ -106,6 +106,7 @@ def trace_notebook(
     ``RunFailedError`` naming it; the executions before it are in the journal.
     """
     import nbformat
+    from jupyter_client.kernelspec import NoSuchKernel
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
@@ -153,6 +154,20 @@ def trace_notebook(
             client.execute(env=kernel_env(notebook), stderr=log)
         except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
             raise _failure(error, position, total, timeout, notebook, _tail(log)) from error
+        except NoSuchKernel as error:
+            raise NotebookError(
+                f"no kernel named {name!r} is installed",
+                path=notebook,
+                hint="pass --kernel with one of `jupyter kernelspec list`",
+            ) from error
+        except RuntimeError as error:  # jupyter_client: the kernel died while starting
+            if position["cell"] is not None:
+                raise
+            raise NotebookError(
+                f"the kernel {name!r} did not start ({error})\n{_tail(log)}",
+                path=notebook,
+                hint="check that the kernel's environment has ipykernel and mlprod-nb",
+            ) from error
         return TraceResult(notebook, total, time.monotonic() - began, _tail(log))
 
 

@@ -28,6 +28,18 @@ def _existing(layout: Layout, subject: Path, hint: str) -> Layout:
     return layout
 
 
+def _open(layout: Layout, timeout: float = 30.0) -> Store:
+    """Open the store, telling the user about journal lines it had to skip just now."""
+    store = Store.open(layout, timeout=timeout)
+    if store.new_journal_errors:
+        print(
+            f"warning: {store.new_journal_errors} journal line(s) could not be ingested; see "
+            f'`mlprod-nb sql "SELECT * FROM journal_errors"`',
+            file=sys.stderr,
+        )
+    return store
+
+
 def notebook_lineage(notebook: str | Path, timeout: float = 30.0) -> NotebookLineage:
     """The recorded lineage of a notebook; ``NotFoundError`` when nothing is recorded."""
     path = Path(notebook).expanduser().resolve()
@@ -35,7 +47,7 @@ def notebook_lineage(notebook: str | Path, timeout: float = 30.0) -> NotebookLin
     if not path.exists():
         hint = f"check the path; if it moved, {hint}"
     layout = _existing(find_home(path), path, hint)
-    with Store.open(layout, timeout=timeout) as store:
+    with _open(layout, timeout) as store:
         try:
             return store.notebook_lineage(path)
         except NotFoundError as error:
@@ -51,7 +63,7 @@ def query(
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
     layout = Layout(Path(home).expanduser().resolve()) if home else find_home(Path.cwd())
     _existing(layout, layout.home, "trace a notebook first, or pass --home .../.mlprod")
-    with Store.open(layout, timeout=timeout) as store:
+    with _open(layout, timeout) as store:
         return store.query(sql, params)
 
 
@@ -66,22 +78,23 @@ def _count(store: Store, notebook: Path) -> int:
 
 def trace(notebook: str | Path, timeout: int = 600, kernel: str | None = None) -> int:
     """Execute the notebook headlessly with the tracer on, then ingest what it recorded."""
-    from ..errors import MlprodError
+    from ..errors import MlprodError, RunFailedError
     from ..headless import trace_notebook
 
     path = Path(notebook).expanduser().resolve()
     layout = find_home(path)
-    with Store.open(layout) as store:
+    with _open(layout) as store:
         before = _count(store, path)
     failure: MlprodError | None = None
     try:
         result = trace_notebook(path, timeout=timeout, kernel_name=kernel, progress=_progress)
     except MlprodError as error:
         failure = error
-    with Store.open(layout) as store:
+    with _open(layout) as store:
         recorded = _count(store, path) - before
     if failure is not None:
-        print(f"{recorded} executions recorded before the failure", file=sys.stderr)
+        if isinstance(failure, RunFailedError):
+            print(f"{recorded} executions recorded before the failure", file=sys.stderr)
         raise failure
     print(
         f"traced {result.cells} code cells of {path.name} in {result.seconds:.1f} s; "

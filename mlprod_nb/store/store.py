@@ -50,6 +50,7 @@ class Store:
         self.layout = layout
         self._con: duckdb.DuckDBPyConnection | None = con
         self._lock = lock
+        self.new_journal_errors = 0  # lines the last ingest could not use (see journal_errors)
 
     @classmethod
     def open(cls, layout: Layout, timeout: float = 30.0, *, ingest: bool = True) -> Store:
@@ -100,7 +101,10 @@ class Store:
         import duckdb
 
         try:
-            return ingest.ingest(self.con, self.layout.journal_dir)
+            before = self._error_count()
+            done = ingest.ingest(self.con, self.layout.journal_dir)
+            self.new_journal_errors = self._error_count() - before
+            return done
         except duckdb.Error as error:
             writable = os.access(self.layout.home, os.W_OK)
             raise StoreError(
@@ -112,6 +116,10 @@ class Store:
                     else _MOVE_ASIDE.format(name=self.layout.db_path.name)
                 ),
             ) from error
+
+    def _error_count(self) -> int:
+        row = self.con.execute("SELECT count(*) FROM journal_errors").fetchone()
+        return int(row[0]) if row else 0
 
     def notebook_lineage(self, path: str | Path) -> NotebookLineage:
         return queries.notebook_lineage(self.con, path)

@@ -182,3 +182,29 @@ def test_example_notebook_shows_file_hashes_and_the_duckdb_scan(home: Path, tmp_
     } in lineage["edges"]
     text = _cli("lineage", "churn.ipynb", cwd=tmp_path).stdout
     assert f"build/clean.parquet@{sha[:12]} via duckdb" in text
+
+
+def test_trace_with_an_unknown_kernel(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    notebook = _notebook(tmp_path, [("a", "x = 1")])
+    assert main(["trace", str(notebook), "--kernel", "no-such-kernel"]) == 2
+    err = capsys.readouterr().err
+    assert "no kernel named 'no-such-kernel'" in err
+    assert "small.ipynb" in err
+
+
+def test_skipped_journal_lines_are_reported(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    writer = JournalWriter(Layout(home).journal_dir)
+    writer.append(execution("s1", 1))
+    writer.close()
+    with open(writer.path, "ab") as f:
+        f.write(b"{broken\n")
+    assert main(["sql", "SELECT count(*) AS n FROM executions", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == [{"n": 1}]
+    assert "1 journal line(s) could not be ingested" in captured.err
+    assert main(["sql", "SELECT reason FROM journal_errors", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == [{"reason": "not valid JSON"}]
+    assert captured.err == ""  # told once, when it was skipped
