@@ -24,6 +24,7 @@ from ..errors import (
 )
 from .backend import Backend
 from .confine import BadRequestError, PathForbiddenError
+from .launcher import LaunchError
 from .payload import encode, jsonable
 
 # most specific first; the first class an error is an instance of wins
@@ -36,6 +37,7 @@ STATUS: tuple[tuple[type[MlprodError], int], ...] = (
     (PipelineError, 422),
     (SerializationError, 422),
     (StoreError, 503),  # locked by another process, or a store to repair: retry later
+    (LaunchError, 503),  # the server's run_command cannot start
     (MlprodError, 400),
 )
 
@@ -85,7 +87,7 @@ class BaseHandler(APIHandler):
         error = exc_info[1] if exc_info else None
         if isinstance(error, MlprodError):
             self.set_status(status_of(error))
-            if isinstance(error, StoreError):
+            if isinstance(error, StoreError | LaunchError):
                 self.set_header("Retry-After", "2")
             self.finish(json.dumps(jsonable(error_body(error))))
             return

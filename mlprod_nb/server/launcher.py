@@ -14,13 +14,14 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import NotFoundError
+from ..errors import MlprodError, NotFoundError
 from ..paths import Layout
 from .confine import BadRequestError
 
@@ -29,6 +30,10 @@ LAUNCH_FILE = "launch.json"  # written by the server: pid and command of the run
 STATUS_FILE = "status.json"
 LOG_FILE = "driver.log"
 TAIL_BYTES = 16_384
+
+
+class LaunchError(MlprodError):
+    """The runner process cannot be started (the server's ``run_command`` is wrong)."""
 
 
 def check_run_id(run_id: str) -> str:
@@ -100,17 +105,24 @@ class Launcher:
         for name, value in params.items():
             argv += ["-p", name, param_text(value)]
         env = {**os.environ, "MLPROD_NB_HOME": str(layout.home)}
-        with (folder / LOG_FILE).open("ab") as log:
-            child = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=cwd,
-                env=env,
-                start_new_session=True,
-                close_fds=True,
-            )
+        try:
+            with (folder / LOG_FILE).open("ab") as log:
+                child = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=cwd,
+                    env=env,
+                    start_new_session=True,
+                    close_fds=True,
+                )
+        except OSError as error:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise LaunchError(
+                f"cannot start the pipeline runner {self.command[0]!r}: {error.strerror}",
+                hint="check the server setting MlprodApp.run_command",
+            ) from None
         launch = {"id": run_id, "pid": child.pid, "started": time.time(), "argv": argv}
         (folder / LAUNCH_FILE).write_text(json.dumps(launch))
         self._children[run_id] = child
