@@ -26,6 +26,7 @@ from ..lineage.model import (
     StepSummary,
     Writer,
 )
+from ..records import redact
 
 if TYPE_CHECKING:
     import duckdb
@@ -119,7 +120,7 @@ def executions(
                     )
                     for r in files.get(key, ())
                 ),
-                params={r[0]: _json(r[1]) for r in params_.get(key, ())},
+                params=redact({r[0]: _json(r[1]) for r in params_.get(key, ())}),
                 metrics=tuple(Metric(r[0], r[1], r[2]) for r in metrics.get(key, ())),
                 checks=tuple(Check(r[0] or "", bool(r[1])) for r in checks.get(key, ())),
             )
@@ -267,7 +268,7 @@ def _summaries(
                 started=started,
                 finished=finished,
                 duration_ms=(finished - started) * 1000.0 if finished is not None else None,
-                params=_json(row[5]) or {},
+                params=redact(_json(row[5]) or {}),
                 metrics=metrics.get(row[0], {}),
                 steps=tuple(run_steps),
                 cached_steps=sum(1 for s in run_steps if s.cached),

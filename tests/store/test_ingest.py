@@ -101,7 +101,7 @@ def test_every_field_of_an_execution_is_stored(layout: Layout, writer: JournalWr
                     "via": "open",
                 }
             ],
-            params={"alpha": 0.5, "layers": [1, 2], "api_token": "<redacted>"},
+            params={"alpha": 0.5, "layers": [1, 2], "api_token": "<redacted>", "password": "x"},
             metrics=[{"name": "loss", "value": 0.1, "step": 3}],
             checks=[{"message": "enough rows", "passed": True}],
             run="r1",
@@ -118,7 +118,13 @@ def test_every_field_of_an_execution_is_stored(layout: Layout, writer: JournalWr
     assert e.deps[0].execution == "s1:0"
     assert e.files[0].sha256 == "a" * 64
     assert e.files[0].size == 10
-    assert e.params == {"alpha": 0.5, "layers": [1, 2], "api_token": "<redacted>"}
+    # a writer that forgot to redact is covered when reading back
+    assert e.params == {
+        "alpha": 0.5,
+        "layers": [1, 2],
+        "api_token": "<redacted>",
+        "password": "<redacted>",
+    }
     assert (e.metrics[0].name, e.metrics[0].value, e.metrics[0].step) == ("loss", 0.1, 3)
     assert e.checks[0].passed
     assert (e.run, e.step) == ("r1", "train")
