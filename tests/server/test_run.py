@@ -84,6 +84,28 @@ async def test_run_from_the_panel_end_to_end(
     assert not steps["train"]["differs"]  # same code, only the parameter changed
     assert steps["train"]["hashes"][0] is not None
 
+    # change the train step's code, export again, run: compare shows the code diff
+    flow_v2 = [*FLOW[:3], (FLOW[3][0].replace("* alpha", "* alpha + 1"), FLOW[3][1])]
+    make_notebook("work/flow.ipynb", flow_v2)
+    status, body = await api("export", method="POST", body={"path": "work/flow.ipynb"})
+    assert (status, body["ok"]) == (200, True), body
+    status, body = await api("run", method="POST", body={"pipeline": pipeline, "params": {}})
+    third = body["run_id"]
+    assert (await _finish(api, third))["status"] == "ok"
+    status, body = await api(
+        "compare", params={"runs": f"{first},{second},{third}", "pipeline": pipeline}
+    )
+    assert status == 200, body
+    steps = {s["name"]: s for s in body["steps"]}
+    assert not steps["load"]["differs"]
+    assert steps["train"]["differs"]
+    assert steps["train"]["hashes"][0] == steps["train"]["hashes"][1]
+    assert "-total = sum(data) * alpha\n" in steps["train"]["diff"]
+    assert "+total = sum(data) * alpha + 1\n" in steps["train"]["diff"]
+    assert f"+++ {third}/train" in steps["train"]["diff"]
+    metrics = {r["name"]: r["values"] for r in body["metrics"]}
+    assert metrics["total"] == [12.0, 30.0, 13.0]
+
 
 async def test_run_rejects_bad_parameters_before_spawning(
     api: Api, make_notebook: Callable[..., Path], store_home: Path
