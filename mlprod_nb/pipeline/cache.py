@@ -50,6 +50,7 @@ class Entry:
     reads: dict[str, str | None] = field(default_factory=dict)  # data files read: sha256
     writes: dict[str, str | None] = field(default_factory=dict)  # files written: sha256
     traced: bool = True  # False: the tracer's record was unavailable (files unknown)
+    metrics: dict[str, float] = field(default_factory=dict)  # what the step logged
 
 
 class Cache:

@@ -40,19 +40,27 @@ def runs_table(pipeline: str | Path | None, *, as_json: bool = False) -> str:
         return json.dumps({"runs": [_as_json(r) for r in found]}, indent=1)
     if not found:
         return "no runs yet: run a pipeline with `mlprod-nb run PIPELINE`"
+    # parameters that differ between the listed runs tell them apart; show those
+    names = sorted({k for r in found for k in r.params})
+    varying = [k for k in names if len({json.dumps(r.params.get(k)) for r in found}) > 1]
+    shown = varying if len(found) > 1 else names
     rows = [
         (
             r.id,
             r.status,
             _when(r.started),
             _duration(r.duration_ms),
-            " ".join(f"{k}={_short(v)}" for k, v in sorted(r.params.items())),
+            " ".join(f"{k}={_short(r.params[k])}" for k in shown if k in r.params) or "-",
             f"{r.cached_steps}/{len(r.steps)}",
             " ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items())),
         )
         for r in found
     ]
-    return render(("run", "status", "started", "duration", "params", "cached", "metrics"), rows)
+    header = ("run", "status", "started", "duration", "params", "cached", "metrics")
+    text = render(header, rows)
+    if len(found) > 1 and len(shown) < len(names):
+        text += "\n(params: only those that differ between runs; --json shows all)"
+    return text
 
 
 def _as_json(run: RunSummary) -> object:

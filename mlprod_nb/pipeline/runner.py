@@ -69,6 +69,7 @@ class StepState:
     params: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     cell_id: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)  # last value of each, this step
 
     def brief(self) -> dict[str, Any]:
         return {
@@ -88,6 +89,7 @@ class StepState:
             "notebook": self.notebook,
             "artifacts": self.artifacts,
             "params": redact(self.params),
+            "metrics": self.metrics,
         }
 
 
@@ -280,6 +282,7 @@ class _Run:
                     state.artifacts = list(before.get("artifacts", []))
                     state.cached_from = before.get("cached_from") or self.resumed["id"]
                     state.cache_key = before.get("cache_key")
+                    state.metrics = dict(before.get("metrics") or {})
             return order, redo, set()
         return order, (set(order) if o.no_cache else set()), set()
 
@@ -410,6 +413,7 @@ class _Run:
                     state.artifacts, state.notebook = entry.artifacts, entry.notebook
                     state.started, state.duration_ms = time.time(), 0.0
                     state.cache_key = entry.key
+                    state.metrics = dict(entry.metrics)
                     self._record_step(state)
                     progress.done += 1
                     progress.line(f"{step.name}: cached (from run {entry.run})")
@@ -532,7 +536,6 @@ class _Run:
             }
         )
         ran = [self.states[n] for n in self.plan if self.states[n].status == "ok"]
-        metrics: dict[str, Any] = {}
         files: dict[str, dict[str, dict[str, str | None]]] = {}
         traced = False
         if ran:
@@ -543,7 +546,9 @@ class _Run:
                 progress.line(f"warning: lineage store unavailable ({error.message})")
             if detail is not None:
                 traced = True
-                metrics = dict(detail.summary.metrics)
+                for metric in sorted(detail.metric_history, key=lambda m: m.step or 0):
+                    if metric.pipeline_step in self.states:
+                        self.states[metric.pipeline_step].metrics[metric.name] = metric.value
                 for f in detail.files:
                     if f.pipeline_step is None or self.layout.owns(f.path):
                         continue
@@ -567,6 +572,7 @@ class _Run:
                     reads=reads,
                     writes=seen["writes"],
                     traced=traced,
+                    metrics=state.metrics,
                 )
             )
         final = self.status(status)
@@ -574,7 +580,7 @@ class _Run:
         final["duration_ms"] = (finished - self.started) * 1000
         final["steps"] = [self.states[n].full() for n in self.plan]
         final["cached_steps"] = sum(self.states[n].status == "cached" for n in self.plan)
-        final["metrics"] = metrics
+        final["metrics"] = {k: v for n in self.plan for k, v in self.states[n].metrics.items()}
         self.rundir.write_summary(final)
         self.rundir.write_status(final)
         self.journal.close()

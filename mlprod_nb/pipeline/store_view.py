@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -61,7 +62,30 @@ def run_detail(layout: Layout, run_id: str, timeout: float = 60.0) -> RunDetail 
 
 
 def runs(layout: Layout, pipeline: Path | None, timeout: float = 60.0) -> list[RunSummary]:
+    """Runs, newest first; a cached step's metrics come from the run that computed it."""
     from ..store import Store
 
     with Store.open(layout, timeout=timeout) as store:
-        return store.runs(pipeline)
+        found = store.runs(pipeline)
+        details: dict[str, RunDetail | None] = {}
+
+        def logged(run_id: str, step: str) -> dict[str, float]:
+            if run_id not in details:
+                try:
+                    details[run_id] = store.run(run_id)
+                except MlprodError:
+                    details[run_id] = None
+            detail = details[run_id]
+            history = detail.metric_history if detail is not None else ()
+            ordered = sorted(history, key=lambda m: m.step or 0)
+            return {m.name: m.value for m in ordered if m.pipeline_step == step}
+
+        result = []
+        for run in found:
+            carried: dict[str, float] = {}
+            for step in run.steps:
+                if step.cached and step.cached_from:
+                    carried.update(logged(step.cached_from, step.name))
+            metrics = {**carried, **run.metrics}
+            result.append(replace(run, metrics=metrics) if metrics != run.metrics else run)
+        return result

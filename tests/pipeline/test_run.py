@@ -304,6 +304,8 @@ def test_churn_example_exports_and_runs(tmp_path: Path) -> None:
     assert 0.5 < summary["metrics"]["auc"] <= 1.0
     again = run(folder, RunOptions(params=[("n_estimators", "20")]))
     assert set(statuses(again).values()) == {"cached"}
+    cached = json.loads((again.folder / "summary.json").read_text())
+    assert cached["metrics"] == summary["metrics"]  # carried over from the cache
 
 
 def test_export_cross_checks_the_tracer_record(tmp_path: Path) -> None:
@@ -324,3 +326,65 @@ def test_export_cross_checks_the_tracer_record(tmp_path: Path) -> None:
     [edge] = traced.manifest.edges
     assert (edge.source, edge.target, edge.files) == ("a", "b", ("shared.txt",))
     assert "reads shared.txt" in edge.reason
+
+
+def test_cli_run_with_params_file_and_runs_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = project(tmp_path / "p")
+    nb = write_notebook(
+        base / "nb.ipynb",
+        [
+            ("import mlprod_nb", ["setup"]),
+            ("alpha = 1\nbeta = 'b'", ["parameters"]),
+            step("fit", "score = alpha * 2\nmlprod_nb.log_metric('score', score)"),
+            step("report", "print(beta, score)"),
+        ],
+    )
+    assert main(["export", str(nb)]) == 0
+    folder = str(base / "nb.pipeline")
+    params = base / "params.yaml"
+    params.write_text("alpha: 5\n")
+    assert main(["run", folder, "-f", str(params), "--run-id", "first"]) == 0
+    assert main(["run", folder, "-p", "alpha", "7", "--jobs", "1", "--isolate"]) == 0
+    assert main(["run", folder, "-f", str(params), "--run-id", "third"]) == 0
+    capsys.readouterr()
+    assert main(["runs", folder]) == 0
+    table = capsys.readouterr().out
+    lines = table.splitlines()
+    assert lines[0].split() == [
+        "run",
+        "status",
+        "started",
+        "duration",
+        "params",
+        "cached",
+        "metrics",
+    ]
+    third = next(line for line in lines if line.startswith("third"))
+    assert "alpha=5" in third
+    assert "2/2" in third  # both steps came from the cache
+    assert "score=10" in third
+    assert "beta" not in table  # the same in every run
+    assert main(["runs", folder, "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    assert [r["id"] for r in runs][-1] == "first"
+    assert runs[-1]["params"] == {"alpha": 5, "beta": "b"}
+    assert main(["run", folder, "--run-id", "first"]) == 2  # ids are never reused
+
+
+def test_kernels_are_reused_unless_isolated(tmp_path: Path) -> None:
+    base = project(tmp_path / "p")
+    folder = exported(
+        base,
+        [
+            step("a", "import os\na = os.getpid()"),
+            step("b", "import os\nopen('pids.txt', 'w').write(f'{a} {os.getpid()}')"),
+        ],
+    )
+    run(folder, RunOptions(jobs=1, no_cache=True))
+    first, second = (base / "pids.txt").read_text().split()
+    assert first == second
+    run(folder, RunOptions(jobs=1, no_cache=True, isolate=True))
+    first, second = (base / "pids.txt").read_text().split()
+    assert first != second
