@@ -8,6 +8,8 @@ run on the default executor, never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 MAX_COMPARE = 12
+KEPT_NOTEBOOKS = 8
 
 
 class Backend:
@@ -40,8 +43,10 @@ class Backend:
         self.service = service
         self.launcher = launcher
         self.store_home = store_home
-        self._memo = Memo()
-        self._fragments: dict[Path, dict[str, bytes]] = {}
+        self._memo = Memo(size=4 * KEPT_NOTEBOOKS)
+        # encoded executions of the notebooks viewed last (a few, most recent at the end)
+        self._fragments: OrderedDict[Path, dict[str, bytes]] = OrderedDict()
+        self._fragments_lock = threading.Lock()
 
     def layout(self, near: Path | None = None) -> Layout:
         """The store for a file: the configured ``store_home``, else found from the file."""
@@ -78,9 +83,13 @@ class Backend:
 
         def build() -> bytes:
             # executions never change once recorded: encode each once, join the pieces
-            known = self._fragments.get(notebook, {})
+            with self._fragments_lock:
+                known = self._fragments.pop(notebook, {})
             pieces = {e.id: known.get(e.id) or encode(e) for e in lineage.executions}
-            self._fragments[notebook] = pieces
+            with self._fragments_lock:
+                self._fragments[notebook] = pieces
+                while len(self._fragments) > KEPT_NOTEBOOKS:
+                    self._fragments.popitem(last=False)
             flag = {True: b',"stale":true}', False: b',"stale":false}'}
             executions = b",".join(p[:-1] + flag[i in stale] for i, p in pieces.items())
             rest = encode(
