@@ -1,5 +1,4 @@
 import {
-  ILabShell,
   ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin,
@@ -25,7 +24,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'Lineage, stale cells, pipeline runs and run comparison for the active notebook.',
   autoStart: true,
   requires: [INotebookTracker],
-  optional: [ILayoutRestorer, ILabShell],
+  optional: [ILayoutRestorer],
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,

@@ -35,7 +35,7 @@ export async function requestAPI<T>(
     throw new ApiError(0, `cannot reach the mlprod-nb server extension: ${String(error)}`);
   }
   const text = await response.text();
-  let data: any = null;
+  let data: unknown = null;
   if (text.length > 0) {
     try {
       data = JSON.parse(text);
@@ -44,11 +44,14 @@ export async function requestAPI<T>(
     }
   }
   if (!response.ok) {
-    const message =
-      data && typeof data.message === 'string'
-        ? data.message
-        : `${response.status} ${response.statusText}`;
-    throw new ApiError(response.status, message, data?.cell_id ?? null, data?.step ?? null);
+    const body = (data ?? {}) as { message?: unknown; cell_id?: unknown; step?: unknown };
+    const str = (value: unknown) => (typeof value === 'string' ? value : null);
+    throw new ApiError(
+      response.status,
+      str(body.message) ?? `${response.status} ${response.statusText}`,
+      str(body.cell_id),
+      str(body.step)
+    );
   }
   return data as T;
 }
