@@ -23,6 +23,7 @@ from types import FrameType
 from typing import Any, Literal, TextIO
 
 from ..errors import MlprodError, NotFoundError, PipelineError
+from ..hashing import sha256_file
 from ..journal import JournalWriter
 from ..paths import find_home
 from ..records import SCHEMA, redact
@@ -349,6 +350,11 @@ class _Run:
             }
         )
         self.rundir.write_status(self.status())
+        if sha256_file(str(self.source)) not in (None, self.manifest.source_sha256):
+            progress.line(
+                f"warning: {self.source.name} changed since it was exported; "
+                "run `mlprod-nb export` again to run the new code"
+            )
         for name in self.plan:  # resumed steps are settled before anything runs
             if self.states[name].status == "cached":
                 self.states[name].started = time.time()

@@ -124,6 +124,11 @@ def test_cache_hits_and_misses(tmp_path: Path) -> None:
     no_cache = run(folder, RunOptions(params=[("factor", "3")], no_cache=True))
     assert statuses(no_cache) == {"a": "ok", "b": "ok", "c": "ok"}
 
+    write_notebook(base / "nb.ipynb", [*CACHED, step("d", "extra = 1")])  # not exported
+    stale = run(folder, RunOptions(params=[("factor", "3")]))
+    assert set(statuses(stale).values()) == {"cached"}
+    assert "changed since it was exported" in (stale.folder / "driver.log").read_text()
+
     summary = json.loads((changed_code.folder / "summary.json").read_text())
     assert summary["cached_steps"] == 1
     assert [s["cached"] for s in summary["steps"]] == [True, False, False]
