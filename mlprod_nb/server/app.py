@@ -58,7 +58,7 @@ class MlprodApp(ExtensionApp):
         config=True,
         help=(
             "The command that runs a pipeline; the server appends "
-            "'PIPELINE --run-id ID -p NAME VALUE ...' and starts it detached."
+            "'PIPELINE --run-id ID [-f PARAMS.yaml]' and starts it detached."
         ),
     )
     log_tail_lines = Int(

@@ -29,6 +29,7 @@ RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 LAUNCH_FILE = "launch.json"  # written by the server: pid and command of the runner
 STATUS_FILE = "status.json"
 LOG_FILE = "driver.log"
+PARAMS_FILE = "params.yaml"  # written by the server: the parameters it was asked for
 TAIL_BYTES = 16_384
 
 
@@ -97,13 +98,21 @@ class Launcher:
         self._layouts: dict[str, Layout] = {}
 
     def start(self, layout: Layout, pipeline: Path, params: Mapping[str, Any], cwd: Path) -> str:
-        """Spawn ``run_command PIPELINE --run-id ID -p NAME VALUE...``; return the run id."""
+        """Spawn ``run_command PIPELINE --run-id ID [-f params.yaml]``; return the run id.
+
+        Parameters go through a YAML file in the run's folder rather than ``-p NAME
+        VALUE``: typed values arrive as they are, and a value such as ``-x`` cannot be
+        mistaken for an option.
+        """
+        import yaml
+
         run_id = new_run_id()
         folder = layout.runs_dir / run_id
         folder.mkdir(parents=True, exist_ok=False)
         argv = [*self.command, str(pipeline), "--run-id", run_id]
-        for name, value in params.items():
-            argv += ["-p", name, param_text(value)]
+        if params:
+            (folder / PARAMS_FILE).write_text(yaml.safe_dump(dict(params), sort_keys=False))
+            argv += ["-f", str(folder / PARAMS_FILE)]
         env = {**os.environ, "MLPROD_NB_HOME": str(layout.home)}
         try:
             with (folder / LOG_FILE).open("ab") as log:
@@ -173,10 +182,3 @@ class Launcher:
         for run_id, child in list(self._children.items()):
             if child.poll() is not None:
                 del self._children[run_id]
-
-
-def param_text(value: Any) -> str:
-    """A parameter value as the runner's ``-p NAME VALUE`` expects it."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value)

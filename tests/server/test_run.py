@@ -15,7 +15,7 @@ Api = Callable[..., Awaitable[tuple[int, Any]]]
 
 FLOW = [
     ("import mlprod_nb", ["setup"]),
-    ("alpha = 2", ["parameters"]),
+    ("alpha = 2\nlabel = 'x'\nrate = 0.5", ["parameters"]),
     ("data = [1, 2, 3]", ["step:load"]),
     ("total = sum(data) * alpha\nmlprod_nb.log_metric('total', total)", ["step:train"]),
 ]
@@ -56,9 +56,8 @@ async def test_run_from_the_panel_end_to_end(
     assert done["progress"]["done"] == done["progress"]["total"] == 2
     assert done["log_tail"]
 
-    status, body = await api(
-        "run", method="POST", body={"pipeline": pipeline, "params": {"alpha": "5"}}
-    )
+    params = {"alpha": "5", "label": "-x", "rate": 1e-05}  # text, option-like, tiny float
+    status, body = await api("run", method="POST", body={"pipeline": pipeline, "params": params})
     assert status == 202, body
     second = body["run_id"]
     assert (await _finish(api, second))["status"] == "ok"
@@ -68,7 +67,7 @@ async def test_run_from_the_panel_end_to_end(
     runs = {r["id"]: r for r in body["runs"]}
     assert [r["id"] for r in body["runs"]][:2] == [second, first]  # newest first
     assert runs[first]["params"]["alpha"] == 2
-    assert runs[second]["params"]["alpha"] == 5
+    assert runs[second]["params"] == {"alpha": 5, "label": "-x", "rate": 1e-05}
     assert runs[second]["metrics"] == {"total": 30.0}
 
     status, body = await api("compare", params={"runs": f"{first},{second}", "pipeline": pipeline})
