@@ -74,6 +74,23 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _starting(run_id: str, launch: dict[str, Any] | None, folder: Path) -> dict[str, Any]:
+    """The status of a run whose runner has not written ``status.json`` (yet)."""
+    if launch is None:
+        if not folder.is_dir():
+            raise NotFoundError("no such run", run_id=run_id, hint="pick one from the runs list")
+        return {"id": run_id, "status": "failed", "error": "the run left no status"}
+    return {
+        "id": run_id,
+        "status": "running",
+        "pid": launch.get("pid"),
+        "started": launch.get("started"),
+        "steps": [],
+        "progress": {"done": 0, "total": 0, "current": None},
+        "error": None,
+    }
+
+
 def log_tail(path: Path, lines: int) -> str:
     """The last ``lines`` lines of a log file ('' when there is none)."""
     try:
@@ -147,31 +164,17 @@ class Launcher:
         check_run_id(run_id)
         self._reap()
         folder = layout.runs_dir / run_id
-        status = _read_json(folder / STATUS_FILE)
         launch = _read_json(folder / LAUNCH_FILE)
-        if status is None and launch is None:
-            if not folder.is_dir():
-                raise NotFoundError(
-                    "no such run", run_id=run_id, hint="pick one from the runs list"
-                )
-            status = {"id": run_id, "status": "failed", "error": "the run left no status"}
-        if status is None:
-            assert launch is not None
-            status = {
-                "id": run_id,
-                "status": "running",
-                "pid": launch.get("pid"),
-                "started": launch.get("started"),
-                "steps": [],
-                "progress": {"done": 0, "total": 0, "current": None},
-                "error": None,
-            }
+        status = _read_json(folder / STATUS_FILE) or _starting(run_id, launch, folder)
         pid = status.get("pid") or (launch or {}).get("pid")
         if status.get("status") == "running" and not (isinstance(pid, int) and pid_alive(pid)):
-            status["status"] = "failed"
-            status["error"] = status.get("error") or (
-                "the runner stopped without finishing (see log_tail)"
-            )
+            # it may have finished between our read and the check: read once more
+            status = _read_json(folder / STATUS_FILE) or status
+            if status.get("status") == "running":
+                status["status"] = "failed"
+                status["error"] = status.get("error") or (
+                    "the runner stopped without finishing (see log_tail)"
+                )
         status.setdefault("id", run_id)
         status.setdefault("steps", [])
         status.setdefault("progress", {"done": 0, "total": len(status["steps"]), "current": None})
