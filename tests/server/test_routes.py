@@ -226,3 +226,13 @@ async def test_live_runner_stays_running(api: Api, store_home: Path) -> None:
     status, body = await api("run/20260101-000000-live00")
     assert (status, body["status"]) == (200, "running")
     assert body["steps"] == []
+
+
+async def test_runner_dead_before_any_status_is_failed(api: Api, store_home: Path) -> None:
+    folder = store_home / "runs" / "20260101-000000-crash0"
+    folder.mkdir(parents=True)
+    (folder / "launch.json").write_text(json.dumps({"pid": 2**22 + 54321, "started": 1.0}))
+    (folder / "driver.log").write_text("Traceback (most recent call last):\nImportError: boom\n")
+    status, body = await api("run/20260101-000000-crash0")
+    assert (status, body["status"]) == (200, "failed"), body
+    assert body["log_tail"].endswith("ImportError: boom")
