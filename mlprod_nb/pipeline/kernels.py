@@ -111,6 +111,11 @@ class StepKernel:
                 log.close()
         self.km = km
 
+    @property
+    def pid(self) -> int | None:
+        pid = getattr(getattr(self.km, "provisioner", None), "pid", None)
+        return pid if isinstance(pid, int) else None
+
     def _on_cell_execute(self, cell: Any, cell_index: int) -> None:
         """nbclient's hook: the next execute request carries this cell's id."""
         if self._client is not None:

@@ -35,7 +35,7 @@ from .kernels import StepKernel, kernel_env, kernel_name
 from .params import read_params_file, resolve
 from .progress import Progress
 from .rundir import RunDir, new_run_id, read_summary
-from .store_view import run_detail
+from .steplog import StepTrace, read_traces
 
 DONE = ("ok", "cached")
 BROKEN = ("failed", "skipped", "aborted")
@@ -152,6 +152,8 @@ class _Worker(threading.Thread):
             kernel = StepKernel(run.kernel_name, run.cwd, run.env, log)
             kernel.start()
             self.kernel = kernel
+            if kernel.pid is not None:
+                run.kernel_pids.add(kernel.pid)
         return self.kernel
 
     def _step(self, task: _Task) -> _Done:
@@ -220,6 +222,7 @@ class _Run:
         self.events: queue.Queue[_Done] = queue.Queue()
         self.workers: list[_Worker] = []
         self.ready: list[_Task] = []
+        self.kernel_pids: set[int] = set()
         self.resumed: dict[str, Any] | None = None
         values = dict(options.values or {})
         if options.resume:
@@ -542,29 +545,14 @@ class _Run:
             }
         )
         ran = [self.states[n] for n in self.plan if self.states[n].status == "ok"]
-        files: dict[str, dict[str, dict[str, str | None]]] = {}
-        traced = False
-        if ran:
-            try:
-                detail = run_detail(self.layout, self.run_id)
-            except MlprodError as error:
-                detail = None
-                progress.line(f"warning: lineage store unavailable ({error.message})")
-            if detail is not None:
-                traced = True
-                for metric in sorted(detail.metric_history, key=lambda m: m.step or 0):
-                    if metric.pipeline_step in self.states:
-                        self.states[metric.pipeline_step].metrics[metric.name] = metric.value
-                for f in detail.files:
-                    if f.pipeline_step is None or self.layout.owns(f.path):
-                        continue
-                    mode = "reads" if f.mode == "read" else "writes"
-                    files.setdefault(f.pipeline_step, {"reads": {}, "writes": {}})
-                    files[f.pipeline_step][mode][f.path] = f.sha256
+        traces = read_traces(self.layout, self.kernel_pids, self.run_id) if ran else {}
+        for state in ran:
+            state.metrics = dict(traces[state.name].metrics) if state.name in traces else {}
         for state in ran:
             pre = state.cache_key or ""
-            seen = files.get(state.name, {"reads": {}, "writes": {}})
-            reads = {p: h for p, h in seen["reads"].items() if p not in seen["writes"]}
+            trace = traces.get(state.name)
+            seen = trace or StepTrace()
+            reads = {p: h for p, h in seen.reads.items() if p not in seen.writes}
             state.cache_key = full_key(pre, reads)
             self.cache.put(
                 Entry(
@@ -576,8 +564,8 @@ class _Run:
                     artifacts=state.artifacts,
                     notebook=state.notebook,
                     reads=reads,
-                    writes=seen["writes"],
-                    traced=traced,
+                    writes=seen.writes,
+                    traced=trace is not None,
                     metrics=state.metrics,
                 )
             )

@@ -50,17 +50,6 @@ def observed_uses(notebook: Path, timeout: float = 5.0) -> Observed | None:
     return observed
 
 
-def run_detail(layout: Layout, run_id: str, timeout: float = 60.0) -> RunDetail | None:
-    """Everything the store recorded about a run (ingesting the journals first)."""
-    try:
-        from ..store import Store
-
-        with Store.open(layout, timeout=timeout) as store:
-            return store.run(run_id)
-    except ImportError:
-        return None
-
-
 def runs(layout: Layout, pipeline: Path | None, timeout: float = 60.0) -> list[RunSummary]:
     """Runs, newest first; a cached step's metrics come from the run that computed it."""
     from ..store import Store

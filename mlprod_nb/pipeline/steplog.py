@@ -1,0 +1,62 @@
+"""What the tracer in a run's step kernels recorded, read straight from their journals.
+
+The runner needs, per step, the data files read and written (for the cache key)
+and the metrics logged. Each step kernel is a fresh process with its own journal
+file (``<host>-<pid>-<random>.ndjson``, see ``mlprod_nb.journal``), so reading
+those few files' execution records costs milliseconds, where opening the store
+(importing duckdb, taking its lock, ingesting) costs a third of a second or more.
+The store ingests the same records whenever it is next opened.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..paths import Layout
+
+
+@dataclass
+class StepTrace:
+    reads: dict[str, str | None] = field(default_factory=dict)
+    writes: dict[str, str | None] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    executions: int = 0
+
+
+def journals_of(journal_dir: Path, pids: Iterable[int]) -> list[Path]:
+    host = socket.gethostname()
+    found: list[Path] = []
+    for pid in pids:
+        found += journal_dir.glob(f"{host}-{pid}-*.ndjson")
+    return found
+
+
+def read_traces(layout: Layout, pids: Iterable[int], run_id: str) -> dict[str, StepTrace]:
+    """Per step of ``run_id``: files read and written (store files left out) and metrics."""
+    traces: dict[str, StepTrace] = {}
+    for path in journals_of(layout.journal_dir, pids):
+        try:
+            lines = path.read_bytes().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a torn last line: the store picks it up later
+            if record.get("kind") != "execution" or record.get("run") != run_id:
+                continue
+            trace = traces.setdefault(str(record.get("step")), StepTrace())
+            trace.executions += 1
+            for access in record.get("files") or []:
+                if layout.owns(access["path"]):
+                    continue
+                table = trace.reads if access.get("mode") == "read" else trace.writes
+                table[access["path"]] = access.get("sha256")
+            for metric in record.get("metrics") or []:
+                trace.metrics[metric["name"]] = metric["value"]
+    return traces
