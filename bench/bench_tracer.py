@@ -22,7 +22,7 @@ from typing import Any
 
 TRIVIAL_CELLS = 1_000
 ROUNDS = 5
-REPEATS = 5
+REPEATS = 10
 ROWS = 1_000_000
 
 DATA_CELLS = {

@@ -146,6 +146,15 @@ class Patcher(importlib.abc.MetaPathFinder):
     ) -> importlib.machinery.ModuleSpec | None:
         if fullname not in self.watched or not self.enabled:
             return None
+        try:
+            return self._find_and_hook(fullname, path, target)
+        except Exception as exc:  # let the normal import machinery try
+            self.report(exc)
+            return None
+
+    def _find_and_hook(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None
+    ) -> importlib.machinery.ModuleSpec | None:
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
                 continue

@@ -39,14 +39,19 @@ class DuckLog:
     def touch(self, report: Report) -> None:
         """A cell is calling DuckDB: make sure the default instance logs."""
         self.used = True
-        if self._default is None:
-            module = sys.modules.get("duckdb")
-            if module is None:
-                return
+        if self._default is not None:
+            return
+        module = sys.modules.get("duckdb")
+        if module is None:
+            return
+        try:
             default = module.default_connection
             connection = default() if callable(default) and not hasattr(default, "sql") else default
-            self._default = connection
-            self._enable(connection, report)
+        except Exception as exc:
+            report(exc)
+            return
+        self._default = connection
+        self._enable(connection, report)
 
     def adopt(self, connection: Any, report: Report) -> None:
         self.used = True

@@ -271,3 +271,20 @@ def test_a_cell_that_runs_a_cell(traced: Traced) -> None:
     assert outer["defines"] == ["outer", "inner"]
     assert outer["uses"] == ["inner"]
     assert outer["deps"] == [{"name": "inner", "execution": inner["id"]}]
+
+
+def test_a_failing_adapter_never_breaks_the_read(
+    traced: Traced, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    target = tmp_path / "t.parquet"
+    traced.run(
+        "import pyarrow as pa, pyarrow.parquet as pq\n"
+        f"pq.write_table(pa.table({{'x': [1]}}), {str(target)!r})"
+    )
+    tracer = traced.tracer
+    with monkeypatch.context() as patch:
+        patch.setattr(tracer.capture, "add_sources", _boom)
+        record = traced.run(f"n = pq.read_table({str(target)!r}).num_rows")
+    assert record["status"] == "ok"
+    assert traced.shell.user_ns["n"] == 1
+    assert tracer.failures == 1
