@@ -28,14 +28,14 @@ from ..journal import JournalWriter
 from ..paths import find_home
 from ..records import SCHEMA, redact
 from . import manifest as mf
-from .artifacts import INDEX
 from .cache import Cache, Entry, full_key, prekey
 from .compiler import INPUTS_VAR, OUTPUTS_VAR
-from .kernels import StepKernel, kernel_env, kernel_name
+from .kernels import kernel_env, kernel_name
 from .params import read_params_file, resolve
 from .progress import Progress
 from .rundir import RunDir, new_run_id, read_summary
 from .steplog import StepTrace, read_traces
+from .worker import Done, Setting, Task, Worker
 
 DONE = ("ok", "cached")
 BROKEN = ("failed", "skipped", "aborted")
@@ -105,104 +105,6 @@ class RunResult:
     step: str | None = None
 
 
-@dataclass(frozen=True)
-class _Done:
-    step: str
-    status: str
-    started: float
-    duration_ms: float
-    artifacts: list[dict[str, str]]
-    error: str | None = None
-    cell_id: str | None = None
-
-
-@dataclass(frozen=True)
-class _Task:
-    step: mf.Step
-    parameters: dict[str, Any]
-
-
-class _Worker(threading.Thread):
-    """Owns one kernel (or a fresh one per step with ``isolate``) and runs tasks."""
-
-    def __init__(self, run: _Run, index: int) -> None:
-        super().__init__(name=f"mlprod-step-{index}", daemon=True)
-        self.run_ = run
-        self.tasks: queue.Queue[_Task | None] = queue.Queue()
-        self.kernel: StepKernel | None = None
-        self.busy: str | None = None
-
-    def run(self) -> None:
-        try:
-            if not self.run_.options.isolate:
-                try:  # start the kernel now, while other work goes on
-                    self._kernel()
-                except Exception as error:
-                    self.start_error: Exception | None = error
-            while (task := self.tasks.get()) is not None:
-                self.run_.events.put(self._step(task))
-        finally:
-            if self.kernel is not None:
-                self.kernel.shutdown()
-
-    def _kernel(self) -> StepKernel:
-        if self.kernel is None:
-            run = self.run_
-            log = run.rundir.folder / "kernels.log"
-            kernel = StepKernel(run.kernel_name, run.cwd, run.env, log)
-            kernel.start()
-            self.kernel = kernel
-            if kernel.pid is not None:
-                run.kernel_pids.add(kernel.pid)
-        return self.kernel
-
-    def _step(self, task: _Task) -> _Done:
-        run, step = self.run_, task.step
-        started = time.time()
-        output = run.rundir.steps_dir / f"{step.name}.ipynb"
-        try:
-            error, self.start_error = getattr(self, "start_error", None), None
-            if error is not None:
-                raise error
-            if self.kernel is not None and run.options.isolate:
-                self.kernel.shutdown()
-                self.kernel = None
-            kernel = self._kernel()
-            kernel.prepare(run.run_id, step.name)
-            kernel.execute(run.folder / step.notebook, output, task.parameters)
-        except Exception as error:
-            return _failure(step, started, error, output)
-        duration = (time.time() - started) * 1000
-        try:
-            index = run.rundir.artifacts_dir(step.name) / INDEX
-            artifacts = json.loads(index.read_text()) if step.outputs else []
-        except (OSError, ValueError) as error:
-            return _Done(step.name, "failed", started, duration, [], f"no artifacts: {error}")
-        return _Done(step.name, "ok", started, duration, artifacts)
-
-
-def _failure(step: mf.Step, started: float, error: Exception, output: Path) -> _Done:
-    duration = (time.time() - started) * 1000
-    ename = getattr(error, "ename", None)
-    if ename is None:  # not a cell error: the kernel or papermill itself failed
-        text = error.message if isinstance(error, MlprodError) else f"{error}"
-        return _Done(step.name, "failed", started, duration, [], text)
-    cell_id = None
-    try:  # the cell holding the error output (papermill adds a marker cell on top)
-        cells = json.loads(output.read_text())["cells"]
-        cell_id = next(
-            c.get("id")
-            for c in cells
-            if any(o.get("output_type") == "error" for o in c.get("outputs", []))
-        )
-    except (OSError, ValueError, KeyError, TypeError, StopIteration):
-        pass
-    evalue = str(getattr(error, "evalue", "")).split("\n  hint:")[0]
-    kind = "check failed" if ename == "CheckFailedError" else f"{ename}"
-    message = f"{kind}: {evalue}\n  executed notebook: {output}"
-    return _Done(step.name, "failed", started, duration, [], message, cell_id)
-
-
 class _Run:
     def __init__(self, pipeline: str | Path, options: RunOptions) -> None:
         self.options = options
@@ -219,10 +121,8 @@ class _Run:
         self.kernel_name = kernel_name(self.folder / first.notebook)
         self.jobs = max(1, options.jobs or os.cpu_count() or 1)
         self.cache = Cache(self.layout.home)
-        self.events: queue.Queue[_Done] = queue.Queue()
-        self.workers: list[_Worker] = []
-        self.ready: list[_Task] = []
-        self.kernel_pids: set[int] = set()
+        self.workers: list[Worker] = []
+        self.ready: list[Task] = []
         self.resumed: dict[str, Any] | None = None
         values = dict(options.values or {})
         if options.resume:
@@ -233,6 +133,17 @@ class _Run:
         self.params = resolve(self.manifest.parameters, options.params, values)
         self.run_id = options.run_id or new_run_id()
         self.rundir = RunDir(self.layout, self.run_id)
+        self.setting = Setting(
+            run_id=self.run_id,
+            pipeline=self.folder,
+            rundir=self.rundir,
+            kernel_name=self.kernel_name,
+            cwd=self.cwd,
+            env=self.env,
+            isolate=options.isolate,
+            events=queue.Queue(),
+        )
+        self.events = self.setting.events
         self.states = {s.name: StepState(s.name) for s in self.manifest.steps}
         self.plan, self.force, self.from_cache = self._plan()
         self.journal = JournalWriter(self.layout.journal_dir, f"run-{self.run_id}")
@@ -438,15 +349,15 @@ class _Run:
             parameters[INPUTS_VAR] = paths
             parameters[OUTPUTS_VAR] = str(self.rundir.artifacts_dir(step.name))
             state.status = "queued"
-            self._submit(_Task(step, parameters))
+            self._submit(Task(step, parameters))
             self.rundir.write_status(self.status())
 
-    def _submit(self, task: _Task) -> None:
+    def _submit(self, task: Task) -> None:
         """Queue a ready step; start as many workers as the pipeline can keep busy."""
         self.ready.append(task)
         if not self.workers:
             for _ in range(min(self.jobs, self._width())):
-                self.workers.append(_Worker(self, len(self.workers)))
+                self.workers.append(Worker(self.setting, len(self.workers)))
                 self.workers[-1].start()
         self._assign()
 
@@ -472,7 +383,7 @@ class _Run:
             counts[level[name]] = counts.get(level[name], 0) + 1
         return max(counts.values(), default=1)
 
-    def _finish(self, done: _Done, progress: Progress) -> None:
+    def _finish(self, done: Done, progress: Progress) -> None:
         state = self.states[done.step]
         for worker in self.workers:
             if worker.busy == done.step:
@@ -545,7 +456,7 @@ class _Run:
             }
         )
         ran = [self.states[n] for n in self.plan if self.states[n].status == "ok"]
-        traces = read_traces(self.layout, self.kernel_pids, self.run_id) if ran else {}
+        traces = read_traces(self.layout, self.setting.kernel_pids, self.run_id) if ran else {}
         for state in ran:
             state.metrics = dict(traces[state.name].metrics) if state.name in traces else {}
         for state in ran:

@@ -1,0 +1,136 @@
+"""Step workers: threads that each drive their own kernel through papermill.
+
+A worker owns one kernel for the whole run (or a fresh one per step with
+``isolate``) and its own event loop, so papermill never runs on the main thread
+(which keeps Ctrl-C for the driver). Results go back to the driver as ``Done``.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import MlprodError
+from . import manifest as mf
+from .artifacts import INDEX
+from .kernels import StepKernel
+from .rundir import RunDir
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What every worker of a run shares."""
+
+    run_id: str
+    pipeline: Path  # the pipeline folder
+    rundir: RunDir
+    kernel_name: str
+    cwd: Path
+    env: dict[str, str]
+    isolate: bool
+    events: queue.Queue[Done]
+    kernel_pids: set[int] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Done:
+    step: str
+    status: str
+    started: float
+    duration_ms: float
+    artifacts: list[dict[str, str]]
+    error: str | None = None
+    cell_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    step: mf.Step
+    parameters: dict[str, Any]
+
+
+class Worker(threading.Thread):
+    """Owns one kernel (or a fresh one per step with ``isolate``) and runs tasks."""
+
+    def __init__(self, setting: Setting, index: int) -> None:
+        super().__init__(name=f"mlprod-step-{index}", daemon=True)
+        self.setting = setting
+        self.start_error: Exception | None = None
+        self.tasks: queue.Queue[Task | None] = queue.Queue()
+        self.kernel: StepKernel | None = None
+        self.busy: str | None = None
+
+    def run(self) -> None:
+        try:
+            if not self.setting.isolate:
+                try:  # start the kernel now, while other work goes on
+                    self._kernel()
+                except Exception as error:
+                    self.start_error = error
+            while (task := self.tasks.get()) is not None:
+                self.setting.events.put(self._step(task))
+        finally:
+            if self.kernel is not None:
+                self.kernel.shutdown()
+
+    def _kernel(self) -> StepKernel:
+        if self.kernel is None:
+            run = self.setting
+            log = run.rundir.folder / "kernels.log"
+            kernel = StepKernel(run.kernel_name, run.cwd, run.env, log)
+            kernel.start()
+            self.kernel = kernel
+            if kernel.pid is not None:
+                run.kernel_pids.add(kernel.pid)
+        return self.kernel
+
+    def _step(self, task: Task) -> Done:
+        run, step = self.setting, task.step
+        started = time.time()
+        output = run.rundir.steps_dir / f"{step.name}.ipynb"
+        try:
+            error, self.start_error = self.start_error, None
+            if error is not None:
+                raise error
+            if self.kernel is not None and run.isolate:
+                self.kernel.shutdown()
+                self.kernel = None
+            kernel = self._kernel()
+            kernel.prepare(run.run_id, step.name)
+            kernel.execute(run.pipeline / step.notebook, output, task.parameters)
+        except Exception as error:
+            return failure(step, started, error, output)
+        duration = (time.time() - started) * 1000
+        try:
+            index = run.rundir.artifacts_dir(step.name) / INDEX
+            artifacts = json.loads(index.read_text()) if step.outputs else []
+        except (OSError, ValueError) as error:
+            return Done(step.name, "failed", started, duration, [], f"no artifacts: {error}")
+        return Done(step.name, "ok", started, duration, artifacts)
+
+
+def failure(step: mf.Step, started: float, error: Exception, output: Path) -> Done:
+    duration = (time.time() - started) * 1000
+    ename = getattr(error, "ename", None)
+    if ename is None:  # not a cell error: the kernel or papermill itself failed
+        text = error.message if isinstance(error, MlprodError) else f"{error}"
+        return Done(step.name, "failed", started, duration, [], text)
+    cell_id = None
+    try:  # the cell holding the error output (papermill adds a marker cell on top)
+        cells = json.loads(output.read_text())["cells"]
+        cell_id = next(
+            c.get("id")
+            for c in cells
+            if any(o.get("output_type") == "error" for o in c.get("outputs", []))
+        )
+    except (OSError, ValueError, KeyError, TypeError, StopIteration):
+        pass
+    evalue = str(getattr(error, "evalue", "")).split("\n  hint:")[0]
+    kind = "check failed" if ename == "CheckFailedError" else f"{ename}"
+    message = f"{kind}: {evalue}\n  executed notebook: {output}"
+    return Done(step.name, "failed", started, duration, [], message, cell_id)
