@@ -204,5 +204,6 @@ def kernel_env(home: Path) -> dict[str, str]:
     """The kernel's environment: ours, with the store pinned so lineage lands in it."""
     env = dict(os.environ)
     env["MLPROD_NB_HOME"] = str(home)
+    env.pop("JPY_SESSION_NAME", None)  # steps are not the notebook a parent kernel runs
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     return env

@@ -393,3 +393,20 @@ def test_kernels_are_reused_unless_isolated(tmp_path: Path) -> None:
     run(folder, RunOptions(jobs=1, no_cache=True, isolate=True))
     first, second = (base / "pids.txt").read_text().split()
     assert first != second
+
+
+def test_unsaveable_value_fails_its_step_clearly(tmp_path: Path) -> None:
+    base = project(tmp_path / "p")
+    folder = exported(
+        base,
+        [
+            step("a", "def make():\n    return lambda v: v\n\nfn = make()"),
+            step("b", "y = fn(1)"),
+        ],
+    )
+    result = run(folder)
+    assert result.status == "failed"
+    assert result.step == "a"
+    assert result.cell_id == "mlprod-save"
+    assert "SerializationError" in (result.error or "")
+    assert "value 'fn' is a lambda" in (result.error or "")
