@@ -55,8 +55,20 @@ export function formatSize(bytes: number | null | undefined): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
+/** Run ids look like 20261124-174830-fb4414: the time and suffix tell runs of a day apart. */
 export function shortId(id: string): string {
-  return id.length > 12 ? id.slice(0, 12) : id;
+  const match = /^\d{8}-(\d{6}-\w+)$/.exec(id);
+  if (match) {
+    return match[1];
+  }
+  return id.length > 14 ? `…${id.slice(-13)}` : id;
+}
+
+/** A sha256 (or any long hex digest) cut to its first 10 characters. */
+export function formatDigest(value: unknown): string {
+  return typeof value === 'string' && /^[0-9a-f]{32,}$/.test(value)
+    ? value.slice(0, 10)
+    : formatValue(value);
 }
 
 export function compactMap(values: Record<string, unknown> | null | undefined): string {

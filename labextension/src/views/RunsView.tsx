@@ -1,7 +1,14 @@
 import React from 'react';
 
 import { MlprodAPI } from '../api';
-import { compactMap, formatDuration, formatTime, formatValue, shortId } from '../format';
+import {
+  compactMap,
+  formatDigest,
+  formatDuration,
+  formatTime,
+  formatValue,
+  shortId,
+} from '../format';
 import { metricNames, metricSeries, visibleRows } from '../model';
 
 export interface IRunsViewProps {
@@ -97,7 +104,7 @@ function Comparison(props: {
   onDifferencesOnly: (on: boolean) => void;
 }): JSX.Element {
   const { comparison, differencesOnly } = props;
-  const section = (title: string, rows: MlprodAPI.IRow[]) => {
+  const section = (title: string, rows: MlprodAPI.IRow[], format = formatValue) => {
     const shown = visibleRows(rows, differencesOnly);
     return (
       <>
@@ -119,7 +126,9 @@ function Comparison(props: {
           >
             <th title={row.name}>{row.name}</th>
             {row.values.map((value, i) => (
-              <td key={i}>{formatValue(value)}</td>
+              <td key={i} title={String(value ?? '')}>
+                {format(value)}
+              </td>
             ))}
           </tr>
         ))}
@@ -152,7 +161,7 @@ function Comparison(props: {
           <tbody>
             {section('parameters', comparison.params)}
             {section('metrics', comparison.metrics)}
-            {section('data', comparison.datasets)}
+            {section('data', comparison.datasets, formatDigest)}
           </tbody>
         </table>
       </div>
@@ -208,7 +217,7 @@ function MetricChart(props: {
   return (
     <div className="mlprod-Chart">
       <label>
-        metric{' '}
+        chart{' '}
         <select value={props.metric} onChange={e => props.onMetric(e.target.value)}>
           {names.map(name => (
             <option key={name} value={name}>
@@ -217,7 +226,7 @@ function MetricChart(props: {
           ))}
         </select>{' '}
         <span className="mlprod-Muted">
-          {formatValue(min)} – {formatValue(max)}
+          across runs, oldest first: {formatValue(min)} – {formatValue(max)}
         </span>
       </label>
       <svg width={width} height={height} role="img" aria-label={`${props.metric} across runs`}>

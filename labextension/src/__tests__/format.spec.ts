@@ -1,0 +1,36 @@
+import { formatDigest, formatDuration, formatSize, formatValue, shortId } from '../format';
+
+describe('formatters', () => {
+  it.each([
+    ['20261124-174830-fb4414', '174830-fb4414'],
+    ['20261124-174811-0a9c2e', '174811-0a9c2e'],
+    ['short', 'short'],
+    ['a-very-long-run-identifier-xyz', '…dentifier-xyz'],
+  ])('shortId(%p) = %p', (id, expected) => expect(shortId(id)).toBe(expected));
+
+  it.each([
+    ['023df0a5ca5d36db3d00e3bc0cf7dd08c4dd9f04bbf1004c27ff48aa00000000', '023df0a5ca'],
+    ['not a digest', 'not a digest'],
+    [null, '—'],
+  ])('formatDigest(%p) = %p', (value, expected) => expect(formatDigest(value)).toBe(expected));
+
+  it.each([
+    [60, '60'],
+    [0.94161234, '0.9416'],
+    [null, '—'],
+    [[1, 2], '[1,2]'],
+  ])('formatValue(%p) = %p', (value, expected) => expect(formatValue(value)).toBe(expected));
+
+  it.each([
+    [null, '—'],
+    [250, '250 ms'],
+    [11800, '11.8 s'],
+    [125000, '2 min 5 s'],
+  ])('formatDuration(%p) = %p', (ms, expected) => expect(formatDuration(ms)).toBe(expected));
+
+  it.each([
+    [512, '512 B'],
+    [51300, '50.1 KB'],
+    [3 * 1024 * 1024, '3.0 MB'],
+  ])('formatSize(%p) = %p', (bytes, expected) => expect(formatSize(bytes)).toBe(expected));
+});
