@@ -59,6 +59,24 @@ TRACER_LOADED = """async () => {
     return reply.content.user_expressions.loaded.data['text/plain'];
 }"""
 
+ADD_BAD_STEP = """async () => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    const shared = panel.model.sharedModel;
+    const cell = shared.insertCell(shared.cells.length, {
+        cell_type: 'code', source: 'report = undefined_thing + 1',
+        metadata: {tags: ['step:report']},
+    });
+    await panel.context.save();
+    return cell.getId();
+}"""
+
+REMOVE_LAST_CELL = """async () => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    const shared = panel.model.sharedModel;
+    shared.deleteCell(shared.cells.length - 1);
+    await panel.context.save();
+}"""
+
 RESTART_KERNEL = """async () => {
     const context = window.jupyterapp.shell.currentWidget.sessionContext;
     await context.restartKernel();
@@ -189,6 +207,26 @@ def test_tracing_toggle_survives_kernel_restart(lab: Lab, browser: Any) -> None:
         # the layout restored from the first test may already show the panel
         page.evaluate("() => window.jupyterapp.shell.activateById('mlprod-nb-panel')")
         toggle = page.locator("#mlprod-nb-panel .mlprod-Tracing")
+        panel = page.locator("#mlprod-nb-panel")
+
+        # an export problem is shown in the panel and next to the offending cell
+        bad_cell = page.evaluate(ADD_BAD_STEP)
+        panel.locator(".mlprod-Tab[data-tab='pipeline']").click()
+        panel.locator(".mlprod-Check").click()
+        problem = panel.locator(".mlprod-ExportResult.mlprod-bad .mlprod-Problem")
+        expect(problem).to_contain_text("undefined_thing", timeout=30_000)
+        marked = page.locator(".jp-Notebook .jp-Cell.mlprod-problem")
+        expect(marked).to_have_count(1)
+        expect(marked).to_contain_text("undefined_thing")
+        problem.locator(".mlprod-Chip").click()
+        page.wait_for_function(
+            "id => window.jupyterapp.shell.currentWidget.content.activeCell.model.id === id",
+            arg=bad_cell,
+        )
+        page.evaluate(REMOVE_LAST_CELL)
+        panel.locator(".mlprod-Check").click()
+        expect(panel.locator(".mlprod-ExportResult.mlprod-ok")).to_be_visible(timeout=30_000)
+        expect(marked).to_have_count(0)
         idle = ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']"
 
         # a restarted kernel gets the tracer again, silently
