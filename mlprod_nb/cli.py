@@ -100,8 +100,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if result.status == "aborted":
         return 130
     if result.status == "failed":
+        failed = next((s for s in result.steps if s.name == result.step), None)
         raise RunFailedError(
-            result.error or "the run failed",
+            (result.error or "the run failed").split("\n")[0],
+            path=failed.notebook if failed is not None else None,
             cell_id=result.cell_id,
             step=result.step,
             run_id=result.run_id,

@@ -72,6 +72,8 @@ class Worker(threading.Thread):
                     self._kernel()
                 except Exception as error:
                     self.start_error = error
+            import papermill  # noqa: F401  (~0.6 s, while the kernel boots)
+
             while (task := self.tasks.get()) is not None:
                 self.setting.events.put(self._step(task))
         finally:
