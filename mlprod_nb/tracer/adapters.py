@@ -23,7 +23,7 @@ from typing import Any, Literal
 from .duckdb_log import DuckLog
 from .files import FileCapture, Mode
 
-Kind = Literal["path", "duckdb", "duckdb-connect"]
+Kind = Literal["path", "duckdb", "duckdb-connect", "duckdb-connection", "duckdb-relation"]
 
 
 @dataclass(frozen=True)
@@ -79,11 +79,11 @@ ADAPTERS: list[Adapter] = [
     *_paths(_POLARS, "polars", "write", [(f"LazyFrame.sink_{k}", 1, "path") for k in _WRITE_PL]),
     *(Adapter(("duckdb",), name, via="duckdb", kind="duckdb") for name in _DUCK_FUNCTIONS),
     *(
-        Adapter(("duckdb",), f"DuckDBPyConnection.{name}", via="duckdb", kind="duckdb")
+        Adapter(("duckdb",), f"DuckDBPyConnection.{name}", via="duckdb", kind="duckdb-connection")
         for name in _DUCK_FUNCTIONS
     ),
     *(
-        Adapter(("duckdb",), f"DuckDBPyRelation.{name}", via="duckdb", kind="duckdb")
+        Adapter(("duckdb",), f"DuckDBPyRelation.{name}", via="duckdb", kind="duckdb-relation")
         for name in _DUCK_RELATION
     ),
     Adapter(("duckdb",), "connect", via="duckdb", kind="duckdb-connect"),
@@ -227,6 +227,22 @@ class Patcher(importlib.abc.MetaPathFinder):
                 return original(*args, **kwargs)
 
             wrapper = duckdb_call
+        elif adapter.kind == "duckdb-connection":
+
+            def connection_call(*args: Any, **kwargs: Any) -> Any:
+                if capture.active and args:
+                    duck.adopt(args[0], report)  # also connections made before loading
+                return original(*args, **kwargs)
+
+            wrapper = connection_call
+        elif adapter.kind == "duckdb-relation":
+
+            def relation_call(*args: Any, **kwargs: Any) -> Any:
+                if capture.active:
+                    duck.mark()  # lazy relations read when they are materialised
+                return original(*args, **kwargs)
+
+            wrapper = relation_call
         else:
 
             def data_call(*args: Any, **kwargs: Any) -> Any:

@@ -35,9 +35,17 @@ class DuckLog:
         self._default: Any = None
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
         self._strong: list[Any] = []  # connections that refuse weak references
+        self._busy = False  # our own statements go through the wrapped methods too
+
+    def mark(self) -> None:
+        """The running cell used DuckDB (a relation being materialised, say)."""
+        if not self._busy:
+            self.used = True
 
     def touch(self, report: Report) -> None:
         """A cell is calling DuckDB: make sure the default instance logs."""
+        if self._busy:
+            return
         self.used = True
         if self._default is not None:
             return
@@ -54,15 +62,28 @@ class DuckLog:
         self._enable(connection, report)
 
     def adopt(self, connection: Any, report: Report) -> None:
+        """Log the file operations of ``connection``'s database from now on."""
+        if self._busy:
+            return
         self.used = True
+        if connection is self._default or self._known(connection):
+            return
         if self._enable(connection, report):
             try:
                 self._connections.add(connection)
             except TypeError:
                 self._strong.append(connection)
 
-    @staticmethod
-    def _enable(connection: Any, report: Report) -> bool:
+    def _known(self, connection: Any) -> bool:
+        if any(known is connection for known in self._strong):
+            return True
+        try:
+            return connection in self._connections
+        except TypeError:
+            return False
+
+    def _enable(self, connection: Any, report: Report) -> bool:
+        self._busy = True
         try:
             cursor = connection.cursor()
             try:
@@ -72,6 +93,8 @@ class DuckLog:
         except Exception as exc:
             report(exc)
             return False
+        finally:
+            self._busy = False
         return True
 
     def collect(self, capture: FileCapture, report: Report) -> None:
@@ -79,6 +102,13 @@ class DuckLog:
         if not self.used:
             return
         self.used = False
+        self._busy = True
+        try:
+            self._collect(capture, report)
+        finally:
+            self._busy = False
+
+    def _collect(self, capture: FileCapture, report: Report) -> None:
         connections = [self._default, *self._connections, *self._strong]
         for connection in connections:
             if connection is None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
 
 from .conftest import Traced
 
@@ -199,6 +200,7 @@ def test_reads_and_writes(traced: Traced, workdir: Path, c: FileCase) -> None:
             assert entry["sha256"] == sha(path)
             assert entry["size"] == path.stat().st_size
     assert traced.tracer.failures == 0
+    assert not traced.tracer.duck.used  # DuckDB's log is read once, in the cell that used it
 
 
 def test_read_and_write_in_one_cell_names_both_versions(traced: Traced, workdir: Path) -> None:
@@ -282,3 +284,16 @@ def test_native_readers_are_patched_at_import(tmp_path: Path) -> None:
     ]
     target = str(tmp_path / "hook.parquet")
     assert files == [(target, "write", "pyarrow"), (target, "read", "pyarrow")]
+
+
+def test_duckdb_connection_made_before_loading(
+    shell: InteractiveShell, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "early.csv").write_text("a,b\n1,2\n")
+    shell.run_cell("import duckdb\ncon = duckdb.connect()")  # before %load_ext
+    shell.run_line_magic("load_ext", "mlprod_nb")
+    record = Traced(shell, home).run("rows = con.sql(\"select * from 'early.csv'\").fetchall()")
+    assert [(f["path"], f["mode"], f["via"]) for f in record["files"]] == [
+        (str(tmp_path / "early.csv"), "read", "duckdb")
+    ]
