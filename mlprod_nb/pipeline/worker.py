@@ -106,6 +106,9 @@ class Worker(threading.Thread):
             kernel.prepare(run.run_id, step.name)
             kernel.execute(run.pipeline / step.notebook, output, task.parameters)
         except Exception as error:
+            if getattr(error, "ename", None) is None and self.kernel is not None:
+                self.kernel.shutdown()  # maybe dead or stuck: the next step gets a new one
+                self.kernel = None
             return failure(step, started, error, output)
         duration = (time.time() - started) * 1000
         try:

@@ -410,3 +410,17 @@ def test_unsaveable_value_fails_its_step_clearly(tmp_path: Path) -> None:
     assert result.cell_id == "mlprod-save"
     assert "SerializationError" in (result.error or "")
     assert "value 'fn' is a lambda" in (result.error or "")
+
+
+def test_dead_kernel_fails_its_step_only(tmp_path: Path) -> None:
+    base = project(tmp_path / "p")
+    folder = exported(
+        base,
+        [
+            step("dies", "import os\nos._exit(3)"),
+            step("fine", "ok = 1"),
+        ],
+    )
+    result = run(folder, RunOptions(jobs=1))
+    assert statuses(result) == {"dies": "failed", "fine": "ok"}
+    assert result.step == "dies"
