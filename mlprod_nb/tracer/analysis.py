@@ -166,7 +166,12 @@ class _ModuleScan:
         for handler in node.handlers:
             if handler.type is not None:
                 self.expr(handler.type)
-            self.statements(handler.body)  # ``as e`` is unbound again when it ends
+            if handler.name and handler.name not in self.bound:
+                self.bound.add(handler.name)  # ``as e`` is unbound again when it ends
+                self.statements(handler.body)
+                self.bound.discard(handler.name)
+            else:
+                self.statements(handler.body)
         self.statements(node.orelse)
         self.statements(node.finalbody)
 

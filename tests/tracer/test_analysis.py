@@ -152,6 +152,21 @@ CASES = [
     case("cell magic", "x = 5", "%%time\ny = x * 2", defines={"y"}, uses={"x"}, deps={"x": 0}),
     case("shell escape", "files = !echo hi", defines={"files"}),
     case("builtins are not uses", "print(len([1, 2]))"),
+    case(
+        "except ... as e is local to the handler",
+        "try:\n    import not_a_module\nexcept ImportError as e:\n    why = str(e)",
+        defines={"why"},
+    ),
+    case(
+        "loops, with and f-strings",
+        "import io\ntotal = 0",
+        "path = 'p'",
+        "for i in range(3):\n    total += i\n"
+        "with io.StringIO(path) as fh:\n    fh.write(f'{total}')",
+        defines={"total", "i", "fh"},
+        uses={"total", "path", "io"},
+        deps={"total": 0, "path": 1, "io": 0},
+    ),
     case("syntax error", "x = 1", "y = (x", status="error", error_name="SyntaxError"),
     case(
         "cell that raises keeps what it bound before the error",
