@@ -36,12 +36,14 @@ from mlprod_nb.store import Store
 
 layout, stop = Layout(Path(sys.argv[1])), Path(sys.argv[2])
 rounds = 0
-while not stop.exists():
+while not stop.exists() or rounds == 0:
     with Store.open(layout, timeout=60) as store:
         _, rows = store.query("SELECT count(*) FROM executions")
         if rows[0][0]:
             store.notebook_lineage(sys.argv[3])
     rounds += 1
+    if rounds == 1:
+        print("ready", flush=True)
     time.sleep(0.01)
 print(rounds)
 """
@@ -57,6 +59,7 @@ def _tracer(layout: Layout, notebook: Path, cells: int) -> subprocess.Popen[str]
         env=_env(layout, notebook),
         cwd=notebook.parent,
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
 
@@ -70,20 +73,25 @@ def test_four_traced_shells_and_an_ingester(layout: Layout, tmp_path: Path) -> N
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert ingester.stdout is not None
+    assert ingester.stdout.readline().strip() == "ready"
     tracers = [_tracer(layout, notebook, 250) for _ in range(4)]
     for t in tracers:
-        assert t.wait(timeout=120) == 0
+        _, err = t.communicate(timeout=120)
+        assert t.returncode == 0, err
+        assert "Error" not in err, err
     stop.touch()
     out, _ = ingester.communicate(timeout=120)
     assert ingester.returncode == 0
-    assert int(out) > 1  # it really ran while the shells traced
+    assert int(out) > 1  # it really opened the store while the shells traced
     with Store.open(layout) as store:
         _, per_session = store.query(
             "SELECT session, count(*), count(DISTINCT id), min(seq), max(seq) "
             "FROM executions GROUP BY session"
         )
         assert store.journal_errors() == []
-    assert sorted(r[1:] for r in per_session) == [(250, 250, 1, 250)] * 4
+    files = {p.name: p.read_bytes().count(b"\n") for p in layout.journal_dir.iterdir()}
+    assert sorted(r[1:] for r in per_session) == [(250, 250, 1, 250)] * 4, files
 
 
 def test_killed_tracer_loses_no_complete_line(layout: Layout, tmp_path: Path) -> None:
