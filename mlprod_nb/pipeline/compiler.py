@@ -298,6 +298,7 @@ def compile_notebook(path: str | Path, observed: Observed | None = None) -> Comp
         ),
         values=tuple(mf.Value(n, p, tuple(users), "auto") for (p, n), users in consumers.items()),
         warnings=tuple(warnings),
+        setup_imports=tuple(setup.imports),
     )
     return Compiled(manifest, notebooks)
 

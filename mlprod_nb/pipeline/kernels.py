@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +143,20 @@ class StepKernel:
                 hint="check that mlprod-nb is installed in the kernel's environment",
             )
 
+    def warm(self, modules: Sequence[str]) -> None:
+        """Import the setup cells' modules silently (binding no names), ahead of the steps."""
+        from jupyter_core.utils import run_sync
+
+        code = f"for _m in {list(modules)!r}:\n    try:\n        __import__(_m)\n"
+        code += "    except Exception:\n        pass\ndel _m\n"
+        client = self.km.client()
+        client.start_channels()
+        try:
+            msg_id = client.execute(code, silent=True, store_history=False)
+            run_sync(client._async_recv_reply)(msg_id, timeout=300)
+        finally:
+            self._close_client()
+
     def execute(self, notebook: Path, output: Path, parameters: Mapping[str, Any]) -> None:
         """Run a step notebook with papermill in this kernel (raises papermill's errors)."""
         import papermill
@@ -157,6 +171,7 @@ class StepKernel:
                 km=self.km,
                 progress_bar=False,
                 log_output=False,
+                request_save_on_cell_execute=False,  # one write at the end (or on error)
                 on_cell_execute=self._on_cell_execute,
             )
         finally:

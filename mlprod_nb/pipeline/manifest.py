@@ -68,6 +68,7 @@ class Manifest:
     edges: tuple[Edge, ...]
     values: tuple[Value, ...]
     warnings: tuple[str, ...]
+    setup_imports: tuple[str, ...] = ()  # imported ahead of time to warm new kernels
 
     def step(self, name: str) -> Step:
         for step in self.steps:
@@ -127,6 +128,7 @@ class Manifest:
                 for v in self.values
             ],
             "warnings": list(self.warnings),
+            "setup_imports": list(self.setup_imports),
         }
 
     @classmethod
@@ -167,6 +169,7 @@ class Manifest:
                 for v in data["values"]
             ),
             warnings=tuple(data.get("warnings", [])),
+            setup_imports=tuple(data.get("setup_imports", [])),
         )
 
 

@@ -64,6 +64,7 @@ class Names:
     unsendable: dict[str, Binding] = field(default_factory=dict)
     writes: list[str] = field(default_factory=list)  # literal paths passed to writers
     strings: list[str] = field(default_factory=list)  # literal strings (maybe paths read)
+    imports: list[str] = field(default_factory=list)  # modules imported at top level
 
     def merge(self, other: Names) -> None:
         """Append ``other`` (code that runs after this one)."""
@@ -82,6 +83,7 @@ class Names:
         self.star_import = self.star_import or other.star_import
         self.writes += [w for w in other.writes if w not in self.writes]
         self.strings += [t for t in other.strings if t not in self.strings]
+        self.imports += [m for m in other.imports if m not in self.imports]
 
 
 def strip_ipython(source: str) -> str:
@@ -328,6 +330,10 @@ def analyse(source: str) -> Names:
         names.star_import = names.star_import or visitor.star
         names.writes += [w for w in visitor.writes if w not in names.writes]
         names.strings += [t for t in visitor.strings if t not in names.strings]
+        if isinstance(stmt, ast.Import):
+            names.imports += [a.name for a in stmt.names if a.name not in names.imports]
+        elif isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and stmt.module:
+            names.imports += [stmt.module] if stmt.module not in names.imports else []
         for name, what in _unsendable_bindings(stmt):
             names.unsendable[name] = Binding(name, what, stmt.lineno)
     return names

@@ -141,6 +141,7 @@ class _Run:
             cwd=self.cwd,
             env=self.env,
             isolate=options.isolate,
+            warm_imports=self.manifest.setup_imports,
             events=queue.Queue(),
         )
         self.events = self.setting.events

@@ -33,6 +33,7 @@ class Setting:
     cwd: Path
     env: dict[str, str]
     isolate: bool
+    warm_imports: tuple[str, ...]
     events: queue.Queue[Done]
     kernel_pids: set[int] = field(default_factory=set)
 
@@ -69,10 +70,13 @@ class Worker(threading.Thread):
         try:
             if not self.setting.isolate:
                 try:  # start the kernel now, while other work goes on
-                    self._kernel()
+                    kernel = self._kernel()
+                    import papermill  # noqa: F401  (~0.6 s, while the kernel boots)
+
+                    if self.setting.warm_imports and self.tasks.empty():
+                        kernel.warm(self.setting.warm_imports)
                 except Exception as error:
                     self.start_error = error
-            import papermill  # noqa: F401  (~0.6 s, while the kernel boots)
 
             while (task := self.tasks.get()) is not None:
                 self.setting.events.put(self._step(task))
