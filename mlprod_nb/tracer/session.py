@@ -43,7 +43,7 @@ from .duckdb_log import DuckLog
 from .environment import capture_environment
 from .files import FileCapture, route_audit_events
 from .hashing import FileHasher
-from .namespace import HiddenNames, namespace_diff
+from .namespace import MISSING, HiddenNames, namespace_diff
 from .outbox import Outbox
 
 log = logging.getLogger("mlprod_nb.tracer")
@@ -59,6 +59,7 @@ class _Cell:
     raw: str
     cell_id: str | None
     before: dict[str, Any]
+    last_namespace: dict[str, Any]  # as the previous recorded cell left it
     t0: float = 0.0
     analysis: CellAnalysis | None = None
 
@@ -94,6 +95,7 @@ class Tracer:
         self._cells: list[_Cell | None] = []  # a stack: cells may run cells
         self._seq = 0
         self._binder: dict[str, ExecutionId] = {}
+        self._last_namespace: dict[str, Any] = {}  # as the last recorded cell left it
         self._sources: set[str] = set()
         self._layouts: dict[str | None, Layout] = {}
         self.outbox = Outbox(self._session_record)
@@ -126,6 +128,7 @@ class Tracer:
             return
         self.enabled = False
         self._cells.clear()
+        self._last_namespace = {}
         self.capture.active = False
         for event, callback in (
             ("pre_run_cell", self.pre_run_cell),
@@ -171,6 +174,7 @@ class Tracer:
                 raw=info.raw_cell if isinstance(info.raw_cell, str) else "",
                 cell_id=self._cell_id(info),
                 before=dict(self.shell.user_ns),
+                last_namespace=self._last_namespace,
             )
             if not self._cells:
                 self.capture.begin()
@@ -272,6 +276,10 @@ class Tracer:
         ]
         self._seq += 1
         execution = ExecutionId(f"{self.session}:{self._seq}")
+        last = cell.last_namespace
+        for name in uses:  # rebound between recorded cells (silent executions, %reset, ...)
+            if name in self._binder and before.get(name, MISSING) is not last.get(name, MISSING):
+                del self._binder[name]
         deps = [Dependency(name=n, execution=self._binder[n]) for n in uses if n in self._binder]
         for name in defines:
             self._binder[name] = execution
@@ -280,6 +288,7 @@ class Tracer:
                 self._binder[mutation["name"]] = execution
         for name in deleted:
             self._binder.pop(name, None)
+        self._last_namespace = dict(ns)
         source_hash = hashlib.blake2b(cell.raw.encode(), digest_size=16).hexdigest()
         first = source_hash not in self._sources
         self._sources.add(source_hash)

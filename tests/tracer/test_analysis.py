@@ -314,3 +314,14 @@ def test_silent_cells_are_not_recorded(traced: Traced) -> None:
     traced.run("x = 1")
     traced.shell.run_cell("x = 2", silent=True)
     assert len(traced.executions()) == 1
+
+
+def test_names_rebound_between_recorded_cells_have_no_producer(traced: Traced) -> None:
+    traced.run("x = 1\nkeep = 2")
+    traced.shell.run_cell("x = 10", silent=True)  # the runner's set-up, a widget callback, ...
+    record = traced.run("y = x + keep")
+    assert record["uses"] == ["x", "keep"]
+    assert [d["name"] for d in record["deps"]] == ["keep"]
+    traced.shell.run_cell("%reset -f", silent=True)
+    record = traced.run("z = 1")
+    assert traced.run("w = z")["deps"] == [{"name": "z", "execution": record["id"]}]
