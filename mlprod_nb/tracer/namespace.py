@@ -15,7 +15,9 @@ from typing import Any
 
 MISSING = object()
 _PATTERN = re.compile(r"^(_+|_i+|_i?\d+|__\w*__)$")  # _, __, _i, _ii, _i3, _3, dunders
-_IPYTHON = frozenset({"_exit_code", "_sh", "_oh", "_ih", "_dh", "In", "Out", "get_ipython"})
+_IPYTHON = frozenset(
+    {"_exit_code", "_sh", "_oh", "_ih", "_dh", "In", "Out", "get_ipython", "exit", "quit"}
+)
 
 
 class HiddenNames:

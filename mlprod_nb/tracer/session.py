@@ -48,7 +48,6 @@ from .outbox import Outbox
 
 log = logging.getLogger("mlprod_nb.tracer")
 
-_NOT_USES = frozenset({"get_ipython", "In", "Out", "exit", "quit"})
 MAX_LOGGED_FAILURES = 10
 ENV_WAIT_S = 15.0
 
@@ -263,9 +262,7 @@ class Tracer:
         uses = [
             n
             for n in found.uses
-            if n not in _NOT_USES
-            and not hidden(n)
-            and (n in self._binder or n not in self._builtins)
+            if not hidden(n) and (n in self._binder or n not in self._builtins)
         ]
         mutations = [
             Mutation(name=m.name, how=m.how, known=m.known)
