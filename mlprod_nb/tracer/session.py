@@ -114,6 +114,7 @@ class Tracer:
         events.register("post_run_cell", self.post_run_cell)
         self.shell.ast_transformers.append(self._tap)
         self.capture.ignore(*self._runtime_dirs())
+        self._layout(self.notebook())  # the store's own files are noise from the first cell
         route_audit_events(self.capture)
         self.patcher.install()
         self._env_thread = threading.Thread(

@@ -297,3 +297,9 @@ def test_duckdb_connection_made_before_loading(
     assert [(f["path"], f["mode"], f["via"]) for f in record["files"]] == [
         (str(tmp_path / "early.csv"), "read", "duckdb")
     ]
+
+
+def test_the_stores_own_files_are_noise(traced: Traced, workdir: Path) -> None:
+    journal = next((traced.home / "journal").glob("*.ndjson"))
+    record = traced.run(f"t = open({str(journal)!r}).read()\nopen('a.txt').read()")
+    assert [f["path"] for f in record["files"]] == [str(workdir / "a.txt")]
