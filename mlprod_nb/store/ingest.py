@@ -223,40 +223,37 @@ def _pending(journal_dir: Path, offsets: dict[str, int], budget: int) -> list[_C
     return chunks
 
 
+def _chunk_lines(chunk: _Chunk) -> pyarrow.RecordBatch:
+    """The chunk's lines as Arrow strings over the chunk's own bytes (no copy)."""
+    import pyarrow as pa
+
+    parts = chunk.data.split(b"\n")
+    parts.pop()  # the data ends with a newline: nothing after it
+    bounds = array("q", accumulate(map((1).__add__, map(len, parts)), initial=0))
+    count = len(parts)
+    text = pa.LargeStringArray.from_buffers(count, pa.py_buffer(bounds), pa.py_buffer(chunk.data))
+    try:
+        text.validate(full=True)
+    except pa.ArrowInvalid:  # some line is not UTF-8: let DuckDB see it as invalid JSON
+        decoded = [p.decode("utf-8", "replace") for p in parts]
+        text = pa.array([p if "\ufffd" not in p else "\x00" for p in decoded], pa.large_string())
+    start = chunk.start
+    return pa.record_batch(
+        {
+            "file": pa.repeat(pa.scalar(chunk.name), count),
+            "off": pa.array(map(start.__add__, bounds[:-1]), pa.int64(), size=count),
+            "line": text,
+        }
+    )
+
+
 def _lines(chunks: list[_Chunk]) -> pyarrow.Table:
     """One row per line: journal file, byte offset and the line's text."""
     import pyarrow as pa
 
-    names: list[str] = []
-    offsets = array("q")  # each line's offset in its journal file
-    bounds = array("q", [0])  # each line's end in the joined data
-    base = 0
-    for chunk in chunks:
-        parts = chunk.data.split(b"\n")
-        parts.pop()  # the data ends with a newline: nothing after it
-        ends = array("q", accumulate(map((1).__add__, map(len, parts)), initial=chunk.start))
-        offsets.extend(ends[:-1])
-        shift = base - chunk.start
-        bounds.extend(map(shift.__add__, ends[1:]))
-        names.extend([chunk.name] * len(parts))
-        base += len(chunk.data)
-    data = b"".join(c.data for c in chunks)
-    text = pa.LargeStringArray.from_buffers(len(offsets), pa.py_buffer(bounds), pa.py_buffer(data))
-    try:
-        text.validate(full=True)
-    except pa.ArrowInvalid:  # some line is not UTF-8: let DuckDB see it as invalid JSON
-        pieces = [
-            data[bounds[i] : bounds[i + 1]].decode("utf-8", "replace") for i in range(len(offsets))
-        ]
-        text = pa.array([p if "\ufffd" not in p else "\x00" for p in pieces], pa.large_string())
-    table = pa.table(
-        {
-            "file": pa.array(names, pa.string()).dictionary_encode(),
-            "off": pa.array(offsets, pa.int64()),
-            "line": text,
-        }
-    )
-    # several record batches let DuckDB parse them on several threads
+    batches = [_chunk_lines(c) for c in chunks]
+    table = pa.Table.from_batches(batches)
+    # record batches of moderate size let DuckDB parse them on several threads
     return pa.Table.from_batches(table.to_batches(max_chunksize=_ROWS_PER_BATCH))
 
 
