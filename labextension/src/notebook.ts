@@ -7,6 +7,7 @@ import { PanelModel } from './model';
 
 export const STALE_CLASS = 'mlprod-stale';
 export const PROBLEM_CLASS = 'mlprod-problem';
+export const STEP_CLASS = 'mlprod-step';
 const MARK_CLASS = 'mlprod-CellMark';
 const LOAD_TRACER = '%load_ext mlprod_nb';
 const UNLOAD_TRACER = '%unload_ext mlprod_nb';
@@ -39,6 +40,8 @@ export class NotebookBridge {
     });
     this._follow();
   }
+
+  private _remark: ReturnType<typeof setTimeout> | undefined = undefined;
 
   get current(): NotebookPanel | null {
     return this._tracker.currentWidget;
@@ -87,8 +90,13 @@ export class NotebookBridge {
       this._model.stale.filter(s => s.cell_id).map(s => [s.cell_id as string, s])
     );
     const problems = this._model.problemsByCell;
+    const steps = this._model.pipeline?.cells ?? {};
     for (const cell of panel.content.widgets) {
       clearMarks(cell);
+      const step = steps[cell.model.id];
+      if (step) {
+        addMark(cell, STEP_CLASS, `step ${step}`, '');
+      }
       const staleCell = stale.get(cell.model.id);
       if (staleCell) {
         const reasons = staleCell.reasons.map(r => r.detail).join('; ');
@@ -139,10 +147,13 @@ export class NotebookBridge {
       }
     });
     session.ready.then(load).catch(() => undefined);
+    // cells added or moved: redraw the marks once typing pauses
     panel.content.modelContentChanged.connect(() => {
-      if (panel === this.current) {
-        this.mark();
+      if (panel !== this.current) {
+        return;
       }
+      clearTimeout(this._remark);
+      this._remark = setTimeout(() => this.mark(), 300);
     });
   }
 }
@@ -175,6 +186,7 @@ function silently(kernel: Kernel.IKernelConnection, code: string): void {
 function clearMarks(cell: Cell): void {
   cell.removeClass(STALE_CLASS);
   cell.removeClass(PROBLEM_CLASS);
+  cell.removeClass(STEP_CLASS);
   cell.node.querySelectorAll(`:scope > .${MARK_CLASS}`).forEach(node => node.remove());
 }
 

@@ -28,17 +28,17 @@ def _open_notebook(page: Any, lab: Lab) -> None:
     page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=60_000)
     page.wait_for_selector(".jp-Launcher, .jp-NotebookPanel", timeout=60_000)
     page.evaluate(
-        "() => window.jupyterapp.commands.execute('docmanager:open', {path: 'churn.ipynb'})"
+        "async () => {"
+        " await window.jupyterapp.commands.execute('docmanager:open', {path: 'churn.ipynb'});"
+        " }"
     )
     page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=30_000)
-    # the kernel is up (and the tracer loaded silently) once it reports idle
-    page.wait_for_selector(
-        ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000
-    )
+    # the notebook's own kernel is up (the toolbar shows "idle" before it exists)
+    page.wait_for_function(KERNEL_IDLE, timeout=60_000)
 
 
 def _run_all(page: Any) -> None:
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
     page.wait_for_function(
         """() => {
             const prompts = [...document.querySelectorAll(
@@ -48,6 +48,11 @@ def _run_all(page: Any) -> None:
         timeout=120_000,
     )
 
+
+KERNEL_IDLE = """() => {
+    const context = window.jupyterapp.shell.currentWidget?.sessionContext;
+    return context?.session?.kernel?.status === 'idle';
+}"""
 
 TRACER_LOADED = """async () => {
     const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
@@ -103,11 +108,12 @@ def test_panel_lineage_stale_pipeline_and_compare(lab: Lab, browser: Any) -> Non
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
         _open_notebook(page, lab)
+        # the front end loads the tracer silently when the kernel starts
+        assert _wait_loaded(page, "True")
         _run_all(page)
-        # the front end loaded the tracer silently: no mark, the first cell ran as [1]
+        # ... leaving no mark: the first cell ran as [1]
         first = page.locator(".jp-CodeCell .jp-InputPrompt").first
         expect(first).to_have_text(re.compile(r"\[1\]"))
-        assert page.evaluate(TRACER_LOADED) == "True"
 
         page.click(".jp-SideBar [data-id='mlprod-nb-panel']")
         panel = page.locator("#mlprod-nb-panel")
@@ -193,6 +199,9 @@ def test_panel_lineage_stale_pipeline_and_compare(lab: Lab, browser: Any) -> Non
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT))
         assert errors == []
+    except Exception:
+        _keep_evidence(page, lab)
+        raise
     finally:
         context.close()
 
@@ -227,11 +236,10 @@ def test_tracing_toggle_survives_kernel_restart(lab: Lab, browser: Any) -> None:
         panel.locator(".mlprod-Check").click()
         expect(panel.locator(".mlprod-ExportResult.mlprod-ok")).to_be_visible(timeout=30_000)
         expect(marked).to_have_count(0)
-        idle = ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']"
 
         # a restarted kernel gets the tracer again, silently
         page.evaluate(RESTART_KERNEL)
-        page.wait_for_selector(idle, timeout=60_000)
+        page.wait_for_function(KERNEL_IDLE, timeout=60_000)
         assert _wait_loaded(page, "True")
 
         # off: unloaded now, not reloaded after a restart, remembered in the notebook
@@ -243,7 +251,7 @@ def test_tracing_toggle_survives_kernel_restart(lab: Lab, browser: Any) -> None:
         )
         assert flag == {"tracing": False}
         page.evaluate(RESTART_KERNEL)
-        page.wait_for_selector(idle, timeout=60_000)
+        page.wait_for_function(KERNEL_IDLE, timeout=60_000)
         page.wait_for_timeout(1000)
         assert page.evaluate(TRACER_LOADED) == "False"
 
@@ -253,8 +261,8 @@ def test_tracing_toggle_survives_kernel_restart(lab: Lab, browser: Any) -> None:
 
         # the panel follows the theme through the --jp-* variables
         page.evaluate(
-            "() => window.jupyterapp.commands.execute("
-            "'apputils:change-theme', {theme: 'JupyterLab Dark'})"
+            "() => { void window.jupyterapp.commands.execute("
+            "'apputils:change-theme', {theme: 'JupyterLab Dark'}); }"
         )
         page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
         page.wait_for_function(
@@ -265,8 +273,18 @@ def test_tracing_toggle_survives_kernel_restart(lab: Lab, browser: Any) -> None:
                 return r + g + b < 200;
             }"""
         )
+    except Exception:
+        _keep_evidence(page, lab)
+        raise
     finally:
         context.close()
+
+
+def _keep_evidence(page: Any, lab: Lab) -> None:
+    """A failing test leaves a screenshot and the lab's log next to each other."""
+    shot = lab.log.parent / "failure.png"
+    page.screenshot(path=str(shot))
+    print(f"browser test failed: screenshot {shot}, JupyterLab log {lab.log}")
 
 
 def _wait_loaded(page: Any, expected: str) -> bool:
