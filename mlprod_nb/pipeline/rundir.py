@@ -106,3 +106,25 @@ def read_summary(layout: Layout, run_id: str) -> dict[str, Any]:
         run_id=run_id,
         hint="list runs with `mlprod-nb runs`",
     )
+
+
+def recent_durations(layout: Layout, pipeline: Path, runs: int = 20) -> dict[str, float]:
+    """How long each step of ``pipeline`` took when it last ran (ms), from recent summaries."""
+    try:
+        summaries = sorted(
+            layout.runs_dir.glob("*/summary.json"), key=lambda p: p.stat().st_mtime, reverse=True
+        )[:runs]
+    except OSError:
+        return {}
+    found: dict[str, float] = {}
+    for path in reversed(summaries):  # oldest first: newer runs overwrite
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if data.get("pipeline") != str(pipeline):
+            continue
+        for step in data.get("steps", []):
+            if step.get("status") == "ok" and isinstance(step.get("duration_ms"), int | float):
+                found[step["name"]] = float(step["duration_ms"])
+    return found

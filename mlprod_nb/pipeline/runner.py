@@ -33,11 +33,12 @@ from .compiler import INPUTS_VAR, OUTPUTS_VAR
 from .kernels import kernel_env, kernel_name
 from .params import read_params_file, resolve
 from .progress import Progress
-from .rundir import RunDir, new_run_id, read_summary
+from .rundir import RunDir, new_run_id, read_summary, recent_durations
 from .steplog import StepTrace, read_traces
 from .worker import Done, Setting, Task, Worker
 
 DONE = ("ok", "cached")
+NEW_KERNEL_MS = 1500.0  # about what starting and warming one more kernel costs here
 BROKEN = ("failed", "skipped", "aborted")
 
 
@@ -122,6 +123,7 @@ class _Run:
         self.jobs = max(1, options.jobs or os.cpu_count() or 1)
         self.cache = Cache(self.layout.home)
         self.workers: list[Worker] = []
+        self.expected = recent_durations(self.layout, self.folder)
         self.ready: list[Task] = []
         self.resumed: dict[str, Any] | None = None
         values = dict(options.values or {})
@@ -357,23 +359,35 @@ class _Run:
         """Queue a ready step; start as many workers as the pipeline can keep busy."""
         self.ready.append(task)
         if not self.workers:
-            for _ in range(min(self.jobs, self._width())):
-                self.workers.append(Worker(self.setting, len(self.workers)))
-                self.workers[-1].start()
+            for _ in range(max(1, min(self.jobs, self._width()))):
+                self._add_worker()
         self._assign()
 
+    def _add_worker(self) -> None:
+        self.workers.append(Worker(self.setting, len(self.workers)))
+        self.workers[-1].start()
+
     def _assign(self) -> None:
-        for worker in self.workers:
+        idle = [w for w in self.workers if w.busy is None]
+        waiting_long = any(self._long(t.step.name) for t in self.ready)
+        if waiting_long and not idle and len(self.workers) < self.jobs:
+            self._add_worker()  # a long step is waiting: worth a new kernel
+            idle = [self.workers[-1]]
+        for worker in idle:
             if not self.ready:
                 return
-            if worker.busy is None:
-                task = self.ready.pop(0)
-                worker.busy = task.step.name
-                self.states[task.step.name].status = "running"
-                worker.tasks.put(task)
+            task = self.ready.pop(0)
+            worker.busy = task.step.name
+            self.states[task.step.name].status = "running"
+            worker.tasks.put(task)
+
+    def _long(self, step: str) -> bool:
+        """Worth starting a kernel for: unknown, or it took longer than a kernel start."""
+        took = self.expected.get(step)
+        return took is None or took > NEW_KERNEL_MS
 
     def _width(self) -> int:
-        """How many of the steps left could run at once (the widest level of the DAG)."""
+        """How many long steps left could run at once (the widest level of the DAG)."""
         level: dict[str, int] = {}
         for step in self.manifest.steps:
             ups = [level[u] + 1 for u in self.manifest.upstream(step.name) if u in level]
@@ -381,7 +395,8 @@ class _Run:
         todo = [n for n in self.plan if self.states[n].status in ("pending", "queued")]
         counts: dict[int, int] = {}
         for name in todo:
-            counts[level[name]] = counts.get(level[name], 0) + 1
+            if self._long(name):
+                counts[level[name]] = counts.get(level[name], 0) + 1
         return max(counts.values(), default=1)
 
     def _finish(self, done: Done, progress: Progress) -> None:

@@ -424,3 +424,21 @@ def test_dead_kernel_fails_its_step_only(tmp_path: Path) -> None:
     result = run(folder, RunOptions(jobs=1))
     assert statuses(result) == {"dies": "failed", "fine": "ok"}
     assert result.step == "dies"
+
+
+def test_short_parallel_steps_share_a_kernel_once_timed(tmp_path: Path) -> None:
+    base = project(tmp_path / "p")
+    folder = exported(
+        base,
+        [
+            step("a", "x = 1"),
+            step("b", "import os\nopen('b.pid', 'w').write(str(os.getpid()))\ny = x"),
+            step("c", "import os\nopen('c.pid', 'w').write(str(os.getpid()))\nz = x"),
+        ],
+    )
+    assert run(folder, RunOptions(jobs=2)).status == "ok"  # durations unknown: two kernels
+    first = {(base / "b.pid").read_text(), (base / "c.pid").read_text()}
+    assert run(folder, RunOptions(jobs=2, no_cache=True)).status == "ok"
+    second = {(base / "b.pid").read_text(), (base / "c.pid").read_text()}
+    assert len(first) == 2  # b and c ran side by side
+    assert len(second) == 1  # known to be quick: not worth a second kernel
