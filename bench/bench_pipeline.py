@@ -105,7 +105,7 @@ def main() -> int:
         timed([*MLPROD, "export", str(diamond)], base)
         wide = timed([*MLPROD, "run", str(base / "diamond.pipeline"), "--no-cache"], base, 3)
         rows.append(
-            ("same 5 steps as a diamond (2 kernels) vs papermill", wide, single, "(info)", "")
+            ("same 5 steps as a diamond, default --jobs, vs papermill", wide, single, "(info)", "")
         )
 
         heavy = notebook(base / "heavy.ipynb", TWO_HEAVY, setup=None)
