@@ -442,3 +442,14 @@ def test_short_parallel_steps_share_a_kernel_once_timed(tmp_path: Path) -> None:
     second = {(base / "b.pid").read_text(), (base / "c.pid").read_text()}
     assert len(first) == 2  # b and c ran side by side
     assert len(second) == 1  # known to be quick: not worth a second kernel
+
+
+def test_steps_run_in_the_notebook_folder_or_cwd(tmp_path: Path) -> None:
+    base = project(tmp_path / "p")
+    folder = exported(base, [step("a", "import os\nopen('where.txt', 'w').write(os.getcwd())")])
+    run(folder)
+    assert (base / "where.txt").read_text() == str(base)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert main(["run", str(folder), "--cwd", str(elsewhere), "--no-cache"]) == 0
+    assert (elsewhere / "where.txt").read_text() == str(elsewhere)
