@@ -76,3 +76,9 @@ export function compactMap(values: Record<string, unknown> | null | undefined): 
     .map(([k, v]) => `${k}=${formatValue(v)}`)
     .join(', ');
 }
+
+/** A path inside the server root shown relative to it (the server answers absolute paths). */
+export function relativePath(path: string, root: string): string {
+  const base = root.replace(/\/+$/, '');
+  return base && path.startsWith(`${base}/`) ? path.slice(base.length + 1) : path;
+}

@@ -3,6 +3,7 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin,
 } from '@jupyterlab/application';
+import { PageConfig } from '@jupyterlab/coreutils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
 
@@ -35,6 +36,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const panel = new MlprodPanel(model, {
       selectCell: cellId => void bridge.selectCell(cellId),
       setTracing: on => void bridge.setTracing(on),
+      root: PageConfig.getOption('serverRoot'),
     });
     panel.id = 'mlprod-nb-panel';
     panel.title.icon = lineageIcon;

@@ -137,7 +137,7 @@ def test_panel_lineage_stale_pipeline_and_compare(lab: Lab, browser: Any) -> Non
 
         # a dataset node shows its versions and who read them
         panel.locator(".mlprod-Node-dataset[data-ref$='customers.csv']").click()
-        expect(panel.locator(".mlprod-Dataset")).to_contain_text("customers.csv")
+        expect(panel.locator(".mlprod-Dataset-head b")).to_have_text("data/customers.csv")
         expect(panel.locator(".mlprod-Dataset")).to_contain_text("load")
 
         # change the input data: the reading cell turns stale, in the panel and the notebook

@@ -1,4 +1,11 @@
-import { formatDigest, formatDuration, formatSize, formatValue, shortId } from '../format';
+import {
+  formatDigest,
+  formatDuration,
+  formatSize,
+  formatValue,
+  relativePath,
+  shortId,
+} from '../format';
 
 describe('formatters', () => {
   it.each([
@@ -33,4 +40,13 @@ describe('formatters', () => {
     [51300, '50.1 KB'],
     [3 * 1024 * 1024, '3.0 MB'],
   ])('formatSize(%p) = %p', (bytes, expected) => expect(formatSize(bytes)).toBe(expected));
+
+  it.each([
+    ['/srv/root/data/customers.csv', '/srv/root', 'data/customers.csv'],
+    ['/srv/root/data/customers.csv', '/srv/root/', 'data/customers.csv'],
+    ['/srv/rootless/x.csv', '/srv/root', '/srv/rootless/x.csv'],
+    ['/elsewhere/x.csv', '', '/elsewhere/x.csv'],
+  ])('relativePath(%p, %p) = %p', (path, root, expected) =>
+    expect(relativePath(path, root)).toBe(expected)
+  );
 });

@@ -1,7 +1,7 @@
 import React from 'react';
 
 import { MlprodAPI } from '../api';
-import { formatSize } from '../format';
+import { formatSize, relativePath } from '../format';
 import { IGraph, IGraphNode, shortHash } from '../graph';
 
 export interface ILineageViewProps {
@@ -11,6 +11,8 @@ export interface ILineageViewProps {
   onCell: (cellId: string) => void;
   onDataset: (path: string | null) => void;
   notice: string | null;
+  /** the server's root folder, to show paths relative to it */
+  root: string;
 }
 
 /** The lineage DAG (cells and datasets) drawn as SVG, with the chosen dataset's details. */
@@ -86,6 +88,7 @@ export function LineageView(props: ILineageViewProps): JSX.Element {
       {props.dataset && (
         <DatasetDetails
           dataset={props.dataset}
+          root={props.root}
           labelOf={props.labelOf}
           onClose={() => props.onDataset(null)}
         />
@@ -96,6 +99,7 @@ export function LineageView(props: ILineageViewProps): JSX.Element {
 
 function DatasetDetails(props: {
   dataset: MlprodAPI.IDataset;
+  root: string;
   labelOf: (executionId: string) => string;
   onClose: () => void;
 }): JSX.Element {
@@ -104,7 +108,7 @@ function DatasetDetails(props: {
   return (
     <div className="mlprod-Dataset">
       <div className="mlprod-Dataset-head">
-        <b title={dataset.path}>{dataset.path}</b>
+        <b title={dataset.path}>{relativePath(dataset.path, props.root)}</b>
         <button className="mlprod-Link" onClick={props.onClose}>
           close
         </button>

@@ -12,6 +12,8 @@ import { RunsView } from './RunsView';
 export interface IPanelActions {
   selectCell: (cellId: string) => void;
   setTracing: (on: boolean) => void;
+  /** the server's root folder (absolute), for shorter paths */
+  root: string;
 }
 
 const TABS: { id: Tab; label: string }[] = [
@@ -124,6 +126,7 @@ function PanelBody(props: {
             onCell={actions.selectCell}
             onDataset={path => model.selectDataset(path)}
             notice={model.notice}
+            root={actions.root}
           />
         )}
         {model.tab === 'stale' && <StaleView stale={model.stale} onCell={actions.selectCell} />}
