@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 TRIVIAL_CELLS = 1_000
-ROUNDS = 5
+ROUNDS = 7
 REPEATS = 10
 ROWS = 1_000_000
 
