@@ -126,6 +126,26 @@ class Edge:
 
 
 @dataclass(frozen=True)
+class Session:
+    """One kernel's life and the environment it ran in."""
+
+    id: str
+    pid: int | None
+    started: float | None
+    notebook: str | None
+    cwd: str | None
+    python: str | None
+    platform: str | None
+    hostname: str | None
+    cpu_count: int | None
+    memory_bytes: int | None
+    gpus: tuple[str, ...]
+    packages_hash: str | None
+    git_commit: str | None
+    git_dirty: bool | None
+
+
+@dataclass(frozen=True)
 class NotebookLineage:
     notebook: str
     executions: tuple[Execution, ...]
@@ -133,6 +153,7 @@ class NotebookLineage:
     edges: tuple[Edge, ...]
     cells: Mapping[str, str]  # cell id -> its latest execution id
     writers: tuple[Writer, ...] = ()  # writers outside this notebook of files it read
+    sessions: tuple[Session, ...] = ()  # the sessions its executions ran in
 
     def execution(self, execution_id: str) -> Execution | None:
         for e in self.executions:

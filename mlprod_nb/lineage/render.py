@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 
 from ..textable import render
-from .model import Execution, FileAccess, Metric, NotebookLineage, StaleCell
+from .model import Execution, FileAccess, Metric, NotebookLineage, Session, StaleCell
 
 SHORT = 12
 
@@ -32,6 +32,25 @@ def _file(f: FileAccess, base: str) -> str:
     return f"{_where(f.path, base)}@{sha}{via}"
 
 
+def _session(s: Session) -> str:
+    where = " ".join(
+        f
+        for f in (
+            f"Python {s.python}" if s.python else "",
+            f"on {s.hostname}" if s.hostname else "",
+        )
+        if f
+    )
+    facts = [where]
+    if s.git_commit:
+        facts.append(f"git {s.git_commit[:10]}{' (dirty)' if s.git_dirty else ''}")
+    if s.packages_hash:
+        facts.append(f"packages {s.packages_hash[:SHORT]}")
+    if s.gpus:
+        facts.append(f"GPUs {', '.join(s.gpus)}")
+    return f"{s.id[:12]}: " + ", ".join(f for f in facts if f)
+
+
 def _metric(m: Metric) -> str:
     at = f" (step {m.step})" if m.step is not None else ""
     return f"{m.name}={m.value:.4g}{at}"
@@ -46,6 +65,7 @@ def lineage_text(lineage: NotebookLineage) -> str:
         f"{len(lineage.cells)} cells in {len(sessions)} session(s)"
     )
     parts = [head]
+    parts += [f"  session {_session(s)}" for s in lineage.sessions]
     session = None
     for e in lineage.executions:
         if len(sessions) > 1 and e.session != session:

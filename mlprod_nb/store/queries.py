@@ -6,6 +6,7 @@ import json
 import os
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from ..lineage.model import (
     RunFile,
     RunMetric,
     RunSummary,
+    Session,
     StepSummary,
     Writer,
 )
@@ -154,7 +156,39 @@ def notebook_lineage(con: duckdb.DuckDBPyConnection, path: str | Path) -> Notebo
         [names, names],
     ).fetchall()
     writers = [Writer(r[0], r[1], r[2], r[3], r[4], r[5] or 0.0) for r in outside]
-    return graph.build(given, found, writers)
+    lineage = graph.build(given, found, writers)
+    return replace(lineage, sessions=tuple(sessions(con, sorted({e.session for e in found}))))
+
+
+def sessions(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[Session]:
+    rows = con.execute(
+        """SELECT id, any_value(pid), min(started), any_value(notebook), any_value(cwd),
+                  any_value(python), any_value(platform), any_value(hostname),
+                  any_value(cpu_count), any_value(memory_bytes), any_value(gpus),
+                  any_value(packages_hash), any_value(git_commit), any_value(git_dirty)
+           FROM sessions WHERE id IN (SELECT unnest(?::VARCHAR[]))
+           GROUP BY id ORDER BY min(started), id""",
+        [list(ids)],
+    ).fetchall()
+    return [
+        Session(
+            id=r[0],
+            pid=r[1],
+            started=r[2],
+            notebook=r[3],
+            cwd=r[4],
+            python=r[5],
+            platform=r[6],
+            hostname=r[7],
+            cpu_count=r[8],
+            memory_bytes=r[9],
+            gpus=tuple(r[10] or ()),
+            packages_hash=r[11],
+            git_commit=r[12],
+            git_dirty=r[13],
+        )
+        for r in rows
+    ]
 
 
 _READ_ONLY = {"SELECT", "EXPLAIN"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from mlprod_nb.lineage import graph
-from mlprod_nb.lineage.model import Metric
+from mlprod_nb.lineage.model import Metric, Session
 from mlprod_nb.lineage.render import lineage_text, stale_text
 from mlprod_nb.lineage.staleness import stale_cells
 
@@ -28,9 +28,29 @@ def test_lineage_text_shows_order_deps_files_and_sessions() -> None:
         ),
         failed,
     ]
-    text = lineage_text(graph.build("/nb/n.ipynb", history))
+    env = Session(
+        "s2abcdefabcdef",
+        1,
+        1.0,
+        None,
+        None,
+        "3.11.7",
+        "linux",
+        "box",
+        2,
+        None,
+        ("A100",),
+        "f" * 64,
+        "0123456789abc",
+        True,
+    )
+    text = lineage_text(replace(graph.build("/nb/n.ipynb", history), sessions=(env,)))
     lines = text.splitlines()
     assert lines[0] == "/nb/n.ipynb: 3 executions of 3 cells in 2 session(s)"
+    assert lines[1] == (
+        "  session s2abcdefabcd: Python 3.11.7 on box, git 0123456789 (dirty), "
+        "packages ffffffffffff, GPUs A100"
+    )
     assert "[1] cell load  ok  1 ms" in lines
     assert "    reads    data/in.csv@aaaaaaaaaaaa" in lines
     assert "    writes   /elsewhere/m.pkl@bbbbbbbbbbbb" in lines

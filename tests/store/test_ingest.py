@@ -148,7 +148,15 @@ def test_sources_and_dataset_versions_are_stored_once(
 def test_session_environment_is_stored(layout: Layout, writer: JournalWriter) -> None:
     writer.append(session("s1", "/nb/a.ipynb"))
     writer.append(session("s2", "/nb/b.ipynb"))
+    writer.append(execution("s1", 1))
     with Store.open(layout) as store:
+        (only,) = store.notebook_lineage("/nb/a.ipynb").sessions
+        assert (only.id, only.python, only.git_commit, only.git_dirty) == (
+            "s1",
+            "3.11.7",
+            "abc",
+            True,
+        )
         _, rows = store.query(
             "SELECT python, cpu_count, git_commit, git_dirty, packages_hash FROM sessions "
             "WHERE id = ?",
