@@ -208,6 +208,8 @@ def _pending(journal_dir: Path, offsets: dict[str, int], budget: int) -> list[_C
             continue
         start = offsets.get(entry.name, 0)
         try:
+            if entry.stat().st_size <= start:
+                continue  # nothing new: no need to open it
             with open(entry.path, "rb") as f:
                 size = os.fstat(f.fileno()).st_size
                 if size <= start:
