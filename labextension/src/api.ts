@@ -139,6 +139,7 @@ export namespace MlprodAPI {
     metrics: Record<string, number>;
     steps: IStepStatus[];
     cached_steps: number;
+    source_notebook?: string | null;
   }
 
   export interface IRuns {

@@ -285,7 +285,7 @@ export class PanelModel {
   async refreshRuns(): Promise<void> {
     try {
       const answer = await this.service.runs();
-      this.runs = answer.runs;
+      this.runs = answer.runs.filter(run => this._ofNotebook(run));
       this.selectedRuns = this.selectedRuns.filter(id => this.runs.some(r => r.id === id));
       if (!this.pipelinePath && this.runs.length > 0) {
         this.pipelinePath = this.runs[0].pipeline;
@@ -410,6 +410,18 @@ export class PanelModel {
       },
       running ? RUN_POLL_MS : IDLE_POLL_MS
     );
+  }
+
+  /**
+   * Runs exported from the current notebook (runs that do not say are kept).
+   * Runs name their notebook by absolute (maybe resolved) path: compare the tail.
+   */
+  private _ofNotebook(run: MlprodAPI.IRun): boolean {
+    const source = run.source_notebook?.replace(/\\/g, '/');
+    if (!source || !this.notebook) {
+      return true;
+    }
+    return source === this.notebook || source.endsWith(`/${this.notebook}`);
   }
 
   private _stopPolling(): void {

@@ -275,6 +275,20 @@ describe('PanelModel', () => {
     expect(seen.filter(s => s.path === 'lineage').length).toBe(before + 1);
   });
 
+  it("lists only the runs exported from the current notebook", async () => {
+    const mine = { ...run('mine', 10, {}), source_notebook: '/srv/root/churn.ipynb' };
+    const other = { ...run('other', 20, {}), source_notebook: '/srv/root/other.ipynb' };
+    const nested = { ...run('nested', 25, {}), source_notebook: '/srv/root/sub/churn.ipynb' };
+    const unknown = run('unknown', 30, {});
+    const { model } = makeModel(
+      notebookRoutes({ 'GET runs': () => ({ body: { runs: [unknown, nested, other, mine] } }) })
+    );
+    await model.setNotebook('churn.ipynb');
+    expect(model.runs.map(r => r.id)).toEqual(['unknown', 'nested', 'mine']);
+    await model.setNotebook('sub/churn.ipynb');
+    expect(model.runs.map(r => r.id)).toEqual(['unknown', 'nested']);
+  });
+
   it('compares two or more selected runs', async () => {
     const comparison: MlprodAPI.ICompare = {
       runs: ['a', 'b'],
