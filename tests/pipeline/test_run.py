@@ -260,7 +260,8 @@ def test_check_cell_and_require_gate_the_run(tmp_path: Path) -> None:
 # -- Ctrl-C --------------------------------------------------------------------------
 
 
-def test_interrupt_records_aborted(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupt_records_aborted(tmp_path: Path, signum: int) -> None:
     base = project(tmp_path / "p")
     folder = exported(base, [step("slow", "import time\ntime.sleep(60)")])
     runs_dir = find_home(base).runs_dir
@@ -280,7 +281,7 @@ def test_interrupt_records_aborted(tmp_path: Path) -> None:
             break
         time.sleep(0.1)
     time.sleep(1.0)  # let the kernel start executing
-    child.send_signal(signal.SIGINT)
+    child.send_signal(signum)
     assert child.wait(timeout=60) == 130
     status = json.loads(status_file.read_text())
     assert status["status"] == "aborted"
