@@ -15,6 +15,7 @@ import functools
 import importlib.abc
 import importlib.machinery
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -66,6 +67,8 @@ ADAPTERS: list[Adapter] = [
     *_paths(_PQ, "pyarrow", "read", [("ParquetDataset.__init__", 1, "path_or_paths")]),
     *_paths(_PQ, "pyarrow", "write", [("write_table", 1, "where")]),
     *_paths(_PQ, "pyarrow", "write", [("ParquetWriter.__init__", 1, "where")]),
+    *_paths(_PQ, "pyarrow", "write", [("write_to_dataset", 1, "root_path")]),
+    *_paths(("pyarrow.dataset",), "pyarrow", "write", [("write_dataset", 1, "base_dir")]),
     *_paths(("pyarrow.csv",), "pyarrow", "read", [("read_csv", 0, "input_file")]),
     *_paths(("pyarrow.csv",), "pyarrow", "read", [("open_csv", 0, "input_file")]),
     *_paths(("pyarrow.csv",), "pyarrow", "write", [("write_csv", 1, "output_file")]),
@@ -246,6 +249,7 @@ class Patcher(importlib.abc.MetaPathFinder):
         else:
 
             def data_call(*args: Any, **kwargs: Any) -> Any:
+                since = time.time_ns() - 1_000_000  # coarse file-system clocks
                 result = original(*args, **kwargs)
                 if capture.active:
                     try:
@@ -258,7 +262,7 @@ class Patcher(importlib.abc.MetaPathFinder):
                         else:
                             source = None
                         if source is not None:
-                            capture.add_sources(source, adapter.mode, adapter.via)
+                            capture.add_sources(source, adapter.mode, adapter.via, since)
                     except Exception as exc:
                         report(exc)
                 return result

@@ -132,9 +132,15 @@ class FileCapture:
             access.write_via = via
         return access
 
-    def add_sources(self, source: Any, mode: Mode, via: str) -> None:
-        """Record paths, lists of paths, globs and folders of data files."""
+    def add_sources(self, source: Any, mode: Mode, via: str, since_ns: int | None = None) -> None:
+        """Record paths, lists of paths, globs and folders of data files.
+
+        For a folder written by a partitioned writer, ``since_ns`` keeps only the
+        files changed since the call began.
+        """
         for path in _expand(source):
+            if since_ns is not None and mode == "write" and _older(path, since_ns):
+                continue
             self.add(path, mode, via)
 
     @staticmethod
@@ -228,6 +234,13 @@ def _expand(source: Any) -> Iterator[Any]:
             yield from _data_files(match) if os.path.isdir(match) else (match,)
     else:
         yield source
+
+
+def _older(path: str, since_ns: int) -> bool:
+    try:
+        return os.stat(path).st_mtime_ns < since_ns
+    except OSError:
+        return True
 
 
 def _open_file_path(handle: Any) -> str | None:

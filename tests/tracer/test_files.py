@@ -303,3 +303,14 @@ def test_the_stores_own_files_are_noise(traced: Traced, workdir: Path) -> None:
     journal = next((traced.home / "journal").glob("*.ndjson"))
     record = traced.run(f"t = open({str(journal)!r}).read()\nopen('a.txt').read()")
     assert [f["path"] for f in record["files"]] == [str(workdir / "a.txt")]
+
+
+def test_partitioned_writes_name_the_files_written(traced: Traced, workdir: Path) -> None:
+    (workdir / "part_out").mkdir()
+    (workdir / "part_out" / "old.txt").write_text("there before")
+    record = traced.run("frame.to_parquet('part_out', partition_cols=['id'])")
+    written = sorted(p for p in (workdir / "part_out").rglob("*.parquet"))
+    assert len(written) == 3
+    assert sorted((f["path"], f["mode"], f["via"], f["sha256"]) for f in record["files"]) == [
+        (str(p), "write", "pyarrow", sha(p)) for p in written
+    ]
