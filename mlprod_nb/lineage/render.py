@@ -94,6 +94,10 @@ def lineage_text(lineage: NotebookLineage) -> str:
             ("metrics", ", ".join(_metric(m) for m in e.metrics)),
         ]
         parts += [f"    {label:<8} {text}" for label, text in details if text]
+    outside = {
+        w.execution: f"{os.path.basename(w.notebook or '?')}:{w.cell_id or w.execution}"
+        for w in lineage.writers
+    }
     if lineage.datasets:
         data_rows = []
         for d in lineage.datasets:
@@ -103,7 +107,9 @@ def lineage_text(lineage: NotebookLineage) -> str:
                         _where(d.path, base),
                         v.sha256[:SHORT] if v.sha256 else "(gone)",
                         "" if v.size is None else str(v.size),
-                        " ".join(_count(by_id.get(w)) if w in by_id else w for w in v.writers),
+                        " ".join(
+                            _count(by_id[w]) if w in by_id else outside.get(w, w) for w in v.writers
+                        ),
                         " ".join(_count(by_id.get(r)) for r in v.readers),
                     )
                 )

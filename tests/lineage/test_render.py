@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from mlprod_nb.lineage import graph
-from mlprod_nb.lineage.model import Metric, Session
+from mlprod_nb.lineage.model import Metric, Session, Writer
 from mlprod_nb.lineage.render import lineage_text, stale_text
 from mlprod_nb.lineage.staleness import stale_cells
 
@@ -61,6 +61,13 @@ def test_lineage_text_shows_order_deps_files_and_sessions() -> None:
     assert "    error    'tenure'" in lines
     assert "-- session s2 --" in lines
     assert text.index("cell fit") < text.index("cell boom")
+
+
+def test_writers_in_other_notebooks_are_named() -> None:
+    outside = Writer("/nb/data/in.csv", A, "k9:4", "/nb/prep.ipynb", "export", 0.5)
+    lineage = graph.build("/nb/n.ipynb", [ex(1, "load", reads={"/nb/data/in.csv": A})], [outside])
+    (row,) = [line for line in lineage_text(lineage).splitlines() if line.startswith("data/")]
+    assert row.split() == ["data/in.csv", "aaaaaaaaaaaa", "1", "prep.ipynb:export", "[1]"]
 
 
 def test_stale_text() -> None:
