@@ -249,3 +249,31 @@ def test_notebook_recorded_through_a_symlinked_folder(
     with Store.open(layout) as store:
         assert [e.id for e in store.notebook_lineage(link / "n.ipynb").executions] == ["s1:1"]
         assert [e.id for e in store.notebook_lineage(link / "m.ipynb").executions] == ["s2:1"]
+
+
+def test_a_file_written_by_another_notebook_links_the_two(
+    layout: Layout, writer: JournalWriter
+) -> None:
+    def access(mode: str, sha: str) -> dict[str, object]:
+        return {
+            "path": "/d/x.parquet",
+            "mode": mode,
+            "sha256": sha,
+            "size": 1,
+            "mtime_ns": 1,
+            "via": "pyarrow",
+        }
+
+    writer.append(execution("a", 1, notebook="/nb/prep.ipynb", files=[access("write", "1" * 64)]))
+    writer.append(execution("a", 2, notebook="/nb/prep.ipynb", files=[access("write", "2" * 64)]))
+    writer.append(execution("b", 3, notebook="/nb/train.ipynb", files=[access("read", "1" * 64)]))
+    with Store.open(layout) as store:
+        lineage = store.notebook_lineage("/nb/train.ipynb")
+    assert [(e.source, e.target, e.kind) for e in lineage.edges] == [("a:1", "b:3", "file")]
+    assert [(w.execution, w.notebook, w.cell_id) for w in lineage.writers] == [
+        ("a:1", "/nb/prep.ipynb", "cell-1")
+    ]
+    (dataset,) = lineage.datasets
+    assert [(v.sha256, v.writers, v.readers) for v in dataset.versions] == [
+        ("1" * 64, ("a:1",), ("b:3",))
+    ]
