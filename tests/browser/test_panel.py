@@ -134,6 +134,12 @@ def test_panel_lineage_stale_pipeline_and_compare(lab: Lab, browser: Any) -> Non
             "() => window.jupyterapp.shell.currentWidget.content.activeCell.model.id === 'train'"
         )
         assert _active_cell_id(page) == "train"
+        # ... and so does the keyboard
+        panel.locator(".mlprod-Node-cell[data-ref='clean']").focus()
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            "() => window.jupyterapp.shell.currentWidget.content.activeCell.model.id === 'clean'"
+        )
 
         # a dataset node shows its versions and who read them
         panel.locator(".mlprod-Node-dataset[data-ref$='customers.csv']").click()

@@ -74,7 +74,15 @@ export function LineageView(props: ILineageViewProps): JSX.Element {
               data-node-id={node.id}
               data-ref={node.ref}
               transform={`translate(${node.x - node.width / 2}, ${node.y - node.height / 2})`}
+              role="button"
+              tabIndex={0}
               onClick={() => click(node)}
+              onKeyDown={event => {
+                if (event.key === 'Enter' || event.key === ' ') {
+                  event.preventDefault();
+                  click(node);
+                }
+              }}
             >
               <title>{node.kind === 'cell' ? `cell ${node.ref}` : node.ref}</title>
               <rect width={node.width} height={node.height} rx={node.kind === 'cell' ? 4 : 11} />
