@@ -129,6 +129,13 @@ class _Run:
         values = dict(options.values or {})
         if options.resume:
             self.resumed = read_summary(self.layout, options.resume)
+            if self.resumed.get("pipeline") != str(self.folder):
+                raise PipelineError(
+                    f"run {options.resume!r} belongs to another pipeline "
+                    f"({self.resumed.get('pipeline')})",
+                    run_id=options.resume,
+                    hint="resume it with that pipeline folder, or start a new run",
+                )
             values = {**self.resumed.get("params", {}), **values}
         if options.params_file:
             values.update(read_params_file(options.params_file))
