@@ -126,6 +126,7 @@ def trace_notebook(
     code_cells = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
     total = len(code_cells)
     name = kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
+    _check_kernel(name, notebook)
     km = kernel_manager(name)
     position: dict[str, Any] = {"index": 0, "cell": None}
 
@@ -169,6 +170,26 @@ def trace_notebook(
                 hint="check that the kernel's environment has ipykernel and mlprod-nb",
             ) from error
         return TraceResult(notebook, total, time.monotonic() - began, _tail(log))
+
+
+def _check_kernel(name: str, notebook: Path) -> None:
+    """The kernel exists and runs IPython (the tracer is an IPython extension)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel as error:
+        raise NotebookError(
+            f"no kernel named {name!r} is installed",
+            path=notebook,
+            hint="pass --kernel with one of `jupyter kernelspec list`",
+        ) from error
+    if (spec.language or "").lower() != "python":
+        raise NotebookError(
+            f"the kernel {name!r} runs {spec.language}; the tracer needs an IPython kernel",
+            path=notebook,
+            hint="pass --kernel python3 (or another ipykernel)",
+        )
 
 
 def _failure(
