@@ -108,6 +108,7 @@ class Worker(threading.Thread):
                 self.kernel = None
             kernel = self._kernel()
             kernel.prepare(run.run_id, step.name)
+            started = time.time()  # a step's time excludes waiting for its kernel to boot
             kernel.execute(run.pipeline / step.notebook, output, task.parameters)
         except Exception as error:
             if getattr(error, "ename", None) is None and self.kernel is not None:

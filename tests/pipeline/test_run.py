@@ -212,8 +212,8 @@ def test_independent_steps_overlap(tmp_path: Path) -> None:
     folder = exported(
         base,
         [
-            step("a", "import time\ntime.sleep(1.0)\nx = 1"),
-            step("b", "import time\ntime.sleep(1.0)\ny = 2"),
+            step("a", "import time\ntime.sleep(2.0)\nx = 1"),
+            step("b", "import time\ntime.sleep(2.0)\ny = 2"),
             step("c", "z = x + y"),
         ],
     )
