@@ -416,6 +416,7 @@ class _Run:
         state.status, state.artifacts = done.status, done.artifacts
         state.error, state.cell_id = done.error, done.cell_id
         if done.status == "ok":
+            self._remember(state)
             progress.done += 1
             progress.line(f"{done.step}: ok ({done.duration_ms / 1000:.1f}s)")
         else:
@@ -427,6 +428,30 @@ class _Run:
         self._record_step(state)
         self.rundir.write_status(self.status())
         self._assign()
+
+    def _remember(self, state: StepState) -> None:
+        """Complete a finished step's key from the tracer's record and cache it."""
+        pre = state.cache_key or ""
+        trace = read_traces(self.layout, self.setting.kernel_pids, self.run_id).get(state.name)
+        seen = trace or StepTrace()
+        reads = {p: h for p, h in seen.reads.items() if p not in seen.writes}
+        state.cache_key = full_key(pre, reads)
+        state.metrics = dict(seen.metrics)
+        self.cache.put(
+            Entry(
+                prekey=pre,
+                key=state.cache_key,
+                step=state.name,
+                run=self.run_id,
+                created=time.time(),
+                artifacts=state.artifacts,
+                notebook=state.notebook,
+                reads=reads,
+                writes=seen.writes,
+                traced=trace is not None,
+                metrics=state.metrics,
+            )
+        )
 
     def abort(self, progress: Progress) -> None:
         self.error = "interrupted"
@@ -446,6 +471,8 @@ class _Run:
             state.started, state.duration_ms = done.started, done.duration_ms
             state.status = "ok" if done.status == "ok" else "aborted"
             state.artifacts = done.artifacts
+            if state.status == "ok":
+                self._remember(state)
             self._record_step(state)
         for name in self.plan:
             state = self.states[name]
@@ -478,31 +505,6 @@ class _Run:
                 "error": self.error,
             }
         )
-        ran = [self.states[n] for n in self.plan if self.states[n].status == "ok"]
-        traces = read_traces(self.layout, self.setting.kernel_pids, self.run_id) if ran else {}
-        for state in ran:
-            state.metrics = dict(traces[state.name].metrics) if state.name in traces else {}
-        for state in ran:
-            pre = state.cache_key or ""
-            trace = traces.get(state.name)
-            seen = trace or StepTrace()
-            reads = {p: h for p, h in seen.reads.items() if p not in seen.writes}
-            state.cache_key = full_key(pre, reads)
-            self.cache.put(
-                Entry(
-                    prekey=pre,
-                    key=state.cache_key,
-                    step=state.name,
-                    run=self.run_id,
-                    created=finished,
-                    artifacts=state.artifacts,
-                    notebook=state.notebook,
-                    reads=reads,
-                    writes=seen.writes,
-                    traced=trace is not None,
-                    metrics=state.metrics,
-                )
-            )
         final = self.status(status)
         final["finished"] = finished
         final["duration_ms"] = (finished - self.started) * 1000

@@ -36,6 +36,7 @@ def journals_of(journal_dir: Path, pids: Iterable[int]) -> list[Path]:
 
 
 def read_traces(layout: Layout, pids: Iterable[int], run_id: str) -> dict[str, StepTrace]:
+    # A few hundred lines per step kernel: cheap enough to re-read after every step.
     """Per step of ``run_id``: files read and written (store files left out) and metrics."""
     traces: dict[str, StepTrace] = {}
     for path in journals_of(layout.journal_dir, pids):
