@@ -1,6 +1,11 @@
 import { ISessionContext } from '@jupyterlab/apputils';
 import { Cell } from '@jupyterlab/cells';
-import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
+import {
+  INotebookTracker,
+  Notebook,
+  NotebookActions,
+  NotebookPanel,
+} from '@jupyterlab/notebook';
 import { Kernel } from '@jupyterlab/services';
 
 import { PanelModel } from './model';
@@ -129,12 +134,26 @@ export class NotebookBridge {
     let pending = true; // a fresh kernel we have not loaded the tracer into yet
     const load = async () => {
       const kernel = session.session?.kernel;
-      if (!pending || !kernel || !tracingOn(panel) || !(await isPython(session))) {
+      if (!pending || !kernel || !tracingOn(panel)) {
         return;
       }
-      pending = false;
-      silently(kernel, LOAD_TRACER);
+      // the kernel's name settles it without a round trip for the usual python3
+      if (!kernel.name.toLowerCase().includes('python') && !(await isPython(session))) {
+        return;
+      }
+      if (pending && kernel === session.session?.kernel) {
+        pending = false;
+        silently(kernel, LOAD_TRACER);
+      }
     };
+    // a cell run before the kernel reported idle: load first (requests go out in order)
+    const early = (_: unknown, args: { notebook: Notebook }) => {
+      if (args.notebook === panel.content && pending) {
+        void load();
+      }
+    };
+    NotebookActions.executionScheduled.connect(early);
+    panel.disposed.connect(() => NotebookActions.executionScheduled.disconnect(early));
     session.kernelChanged.connect(() => {
       pending = true;
       void load();
