@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test env lint typecheck unit browser-deps bench clean
+.PHONY: demo test env lint jstest browser-deps bench clean
 
 env: $(STAMP)
 
@@ -26,7 +26,12 @@ lint: env
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-test: env browser-deps lint
+# jest tests of the panel's model and service (node_modules come with the editable install)
+jstest: env
+	PATH="$(CURDIR)/$(BIN):$$PATH" jlpm install
+	PATH="$(CURDIR)/$(BIN):$$PATH" jlpm test
+
+test: env browser-deps lint jstest
 	$(BIN)/python -m pytest
 
 bench: env
