@@ -26,7 +26,7 @@ from ..errors import MlprodError, NotFoundError, PipelineError
 from ..hashing import sha256_file
 from ..journal import JournalWriter
 from ..paths import find_home
-from ..records import SCHEMA, redact
+from ..records import REDACTED, SCHEMA, redact
 from . import manifest as mf
 from .cache import Cache, Entry, full_key, prekey
 from .compiler import INPUTS_VAR, OUTPUTS_VAR
@@ -136,7 +136,9 @@ class _Run:
                     run_id=options.resume,
                     hint="resume it with that pipeline folder, or start a new run",
                 )
-            values = {**self.resumed.get("params", {}), **values}
+            before = self.resumed.get("params", {})
+            kept = {k: v for k, v in before.items() if v != REDACTED}  # secrets: pass again
+            values = {**kept, **values}
         if options.params_file:
             values.update(read_params_file(options.params_file))
         self.params = resolve(self.manifest.parameters, options.params, values)
