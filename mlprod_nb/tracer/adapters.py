@@ -249,7 +249,7 @@ class Patcher(importlib.abc.MetaPathFinder):
         else:
 
             def data_call(*args: Any, **kwargs: Any) -> Any:
-                since = time.time_ns() - 1_000_000  # coarse file-system clocks
+                since = time.time_ns()
                 result = original(*args, **kwargs)
                 if capture.active:
                     try:

@@ -29,6 +29,7 @@ _SYSTEM_PREFIXES = ("/proc/", "/sys/", "/dev/", "/etc/", "/usr/lib/", "/usr/shar
 _USER_TOOL_DIRS = ("~/.cache", "~/.config", "~/.local", "~/.ipython", "~/.jupyter", "~/.matplotlib")
 _GLOB_CHARS = frozenset("*?[")
 MAX_EXPANDED = 10_000
+COARSE_CLOCK_NS = 50_000_000  # file times come from a clock that ticks every few ms
 
 
 @dataclass
@@ -138,8 +139,10 @@ class FileCapture:
         For a folder written by a partitioned writer, ``since_ns`` keeps only the
         files changed since the call began.
         """
+        folder = isinstance(source, str | os.PathLike) and os.path.isdir(source)
+        cutoff = since_ns - COARSE_CLOCK_NS if since_ns is not None and folder else None
         for path in _expand(source):
-            if since_ns is not None and mode == "write" and _older(path, since_ns):
+            if cutoff is not None and mode == "write" and _older(path, cutoff):
                 continue
             self.add(path, mode, via)
 

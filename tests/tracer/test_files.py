@@ -307,7 +307,9 @@ def test_the_stores_own_files_are_noise(traced: Traced, workdir: Path) -> None:
 
 def test_partitioned_writes_name_the_files_written(traced: Traced, workdir: Path) -> None:
     (workdir / "part_out").mkdir()
-    (workdir / "part_out" / "old.txt").write_text("there before")
+    old = workdir / "part_out" / "old.txt"
+    old.write_text("there before")
+    os.utime(old, (1_700_000_000, 1_700_000_000))
     record = traced.run("frame.to_parquet('part_out', partition_cols=['id'])")
     written = sorted(p for p in (workdir / "part_out").rglob("*.parquet"))
     assert len(written) == 3
