@@ -226,11 +226,17 @@ def test_unchanged_file_is_not_hashed_again(traced: Traced, workdir: Path) -> No
 
 def test_racy_entries_are_hashed_again(traced: Traced, workdir: Path) -> None:
     hasher = traced.tracer.hasher
+    hasher.racy_ns = 3600 * 10**9  # "just changed" however slow this machine is
     (workdir / "fresh.txt").write_text("just written")
     traced.run("t = open('fresh.txt').read()")
     calls = hasher.calls
     traced.run("t = open('fresh.txt').read()")
     assert hasher.calls == calls + 1  # changed within the racy window: not trusted yet
+    hasher.racy_ns = 0
+    traced.run("t = open('fresh.txt').read()")
+    calls = hasher.calls
+    traced.run("t = open('fresh.txt').read()")
+    assert hasher.calls == calls  # once trusted, the stat data is enough
 
 
 def test_rename_records_the_final_path(traced: Traced, workdir: Path) -> None:
