@@ -45,7 +45,7 @@ FIVE_STEPS = [
 # fit also uses summary in the chain; without it, summary and fit can run side by side
 CHAIN = [(source.replace("{chain}", " * len(summary)"), tags) for source, tags in FIVE_STEPS]
 DIAMOND = [(source.replace("{chain}", ""), tags) for source, tags in FIVE_STEPS]
-HEAVY = "total = 0\nfor i in range(25_000_000):\n    total += i % 7"
+HEAVY = "total = 0\nfor i in range(50_000_000):\n    total += i % 7"
 TWO_HEAVY = [
     (f"{HEAVY}\na = total", ["step:left"]),
     (f"{HEAVY}\nb = total", ["step:right"]),
