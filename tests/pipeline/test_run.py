@@ -454,3 +454,26 @@ def test_steps_run_in_the_notebook_folder_or_cwd(tmp_path: Path) -> None:
     elsewhere.mkdir()
     assert main(["run", str(folder), "--cwd", str(elsewhere), "--no-cache"]) == 0
     assert (elsewhere / "where.txt").read_text() == str(elsewhere)
+
+
+def test_detached_run_as_the_server_starts_it(tmp_path: Path) -> None:
+    """The server pre-creates the run folder and sends stdout to driver.log."""
+    base = project(tmp_path / "p")
+    folder = exported(base, [("n = 1", ["parameters"]), step("a", "m = n * 2")])
+    run_dir = find_home(base).runs_dir / "from-server"
+    run_dir.mkdir(parents=True)
+    argv = [sys.executable, "-m", "mlprod_nb.cli", "run", str(folder)]
+    with (run_dir / "driver.log").open("ab") as log:
+        code = subprocess.call(
+            [*argv, "--run-id", "from-server", "-p", "n", "3"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+        )
+    assert code == 0
+    lines = (run_dir / "driver.log").read_text().splitlines()
+    assert sum("a: ok" in line for line in lines) == 1  # written once, not twice
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["status"] == "ok"
+    assert status["params"] == {"n": 3}
+    assert status["progress"] == {"done": 1, "total": 1, "current": None}
