@@ -95,24 +95,30 @@ def lineage_text(lineage: NotebookLineage) -> str:
         ]
         parts += [f"    {label:<8} {text}" for label, text in details if text]
     outside = {
-        w.execution: f"{os.path.basename(w.notebook or '?')}:{w.cell_id or w.execution}"
+        w.execution: (
+            f"{os.path.basename(w.notebook)}:{w.cell_id or w.execution}"
+            if w.notebook
+            else f"pipeline:{w.cell_id or w.execution}"
+        )
         for w in lineage.writers
     }
+
+    def labels(ids: Sequence[str]) -> str:
+        seen = dict.fromkeys(_count(by_id[i]) if i in by_id else outside.get(i, i) for i in ids)
+        return " ".join(seen)
+
     if lineage.datasets:
-        data_rows = []
-        for d in lineage.datasets:
-            for v in d.versions:
-                data_rows.append(
-                    (
-                        _where(d.path, base),
-                        v.sha256[:SHORT] if v.sha256 else "(gone)",
-                        "" if v.size is None else str(v.size),
-                        " ".join(
-                            _count(by_id[w]) if w in by_id else outside.get(w, w) for w in v.writers
-                        ),
-                        " ".join(_count(by_id.get(r)) for r in v.readers),
-                    )
-                )
+        data_rows = [
+            (
+                _where(d.path, base),
+                v.sha256[:SHORT] if v.sha256 else "(gone)",
+                "" if v.size is None else str(v.size),
+                labels(v.writers),
+                labels(v.readers),
+            )
+            for d in lineage.datasets
+            for v in d.versions
+        ]
         headers = ["dataset", "sha256", "bytes", "written by", "read by"]
         parts += ["", render(headers, data_rows)]
     return "\n".join(parts)
