@@ -34,16 +34,25 @@ class CellAnalysis:
     mutations: dict[tuple[str, str], bool] = field(default_factory=dict)
     star_import: bool = False
 
-    def merge(self, other: CellAnalysis) -> None:
-        """Add what a nested parse in the same cell found (``%%time`` and friends)."""
+    def merged(self, other: CellAnalysis) -> CellAnalysis:
+        """This plus what a nested parse in the same cell found (``%%time`` and friends).
+
+        Returns a new analysis: both may be shared through the tracer's cache.
+        """
+        uses = dict(self.uses)
         for name in other.uses:
             if name not in self.defines:
-                self.uses[name] = None
-        self.defines.update(other.defines)
-        self.deletes.update(other.deletes)
+                uses[name] = None
+        mutations = dict(self.mutations)
         for key, known in other.mutations.items():
-            self.mutations[key] = self.mutations.get(key, False) or known
-        self.star_import |= other.star_import
+            mutations[key] = mutations.get(key, False) or known
+        return CellAnalysis(
+            defines={**self.defines, **other.defines},
+            uses=uses,
+            deletes={**self.deletes, **other.deletes},
+            mutations=mutations,
+            star_import=self.star_import or other.star_import,
+        )
 
     def mutation_facts(self) -> list[MutationFact]:
         return [MutationFact(name, how, known) for (name, how), known in self.mutations.items()]

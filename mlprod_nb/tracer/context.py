@@ -67,8 +67,11 @@ def add_check(check: Check) -> None:
         _CONTEXT.pending.checks.append(check)
 
 
-def drain() -> Pending:
-    """Take everything pending (the tracer calls this when a cell ends)."""
+def drain() -> Pending | None:
+    """Take everything pending (the tracer calls this when a cell ends); None: nothing."""
     with _CONTEXT.lock:
-        pending, _CONTEXT.pending = _CONTEXT.pending, Pending()
+        pending = _CONTEXT.pending
+        if not (pending.params or pending.metrics or pending.checks):
+            return None
+        _CONTEXT.pending = Pending()
     return pending

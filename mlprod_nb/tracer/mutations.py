@@ -2,7 +2,8 @@
 
 ``classify(method, inplace)`` answers ``True`` (known to mutate), ``None`` (known
 pure: not a mutation at all) or ``False`` (unknown: recorded as "may mutate").
-Add names with ``register_mutating`` / ``register_pure``.
+Add names with ``register_mutating`` / ``register_pure`` (they bump ``generation``,
+which tells the tracer that analyses it cached are out of date).
 """
 
 from __future__ import annotations
@@ -201,16 +202,26 @@ PURE: set[str] = {
 }
 
 
+_GENERATION = [0]
+
+
+def generation() -> int:
+    """Changes whenever the registry does."""
+    return _GENERATION[0]
+
+
 def register_mutating(*names: str) -> None:
     """Treat ``obj.name(...)`` as changing ``obj`` (counts for staleness)."""
     MUTATING.update(names)
     PURE.difference_update(names)
+    _GENERATION[0] += 1
 
 
 def register_pure(*names: str) -> None:
     """Treat ``obj.name(...)`` as leaving ``obj`` unchanged (not recorded)."""
     PURE.update(names)
     MUTATING.difference_update(names)
+    _GENERATION[0] += 1
 
 
 def classify(method: str, inplace: bool) -> bool | None:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 MISSING = object()
+MAX_REMEMBERED = 100_000
 _PATTERN = re.compile(r"^(_+|_i+|_i?\d+|__\w*__)$")  # _, __, _i, _ii, _i3, _3, dunders
 _IPYTHON = frozenset(
     {"_exit_code", "_sh", "_oh", "_ih", "_dh", "In", "Out", "get_ipython", "exit", "quit"}
@@ -25,9 +26,30 @@ class HiddenNames:
 
     def __init__(self, hidden: Iterable[str]) -> None:
         self._names = frozenset(hidden) | _IPYTHON
+        self._seen: dict[str, bool] = {}  # answers so far: names repeat from cell to cell
 
     def __call__(self, name: str) -> bool:
-        return name in self._names or _PATTERN.match(name) is not None
+        answer = self._seen.get(name)
+        return self._learn(name) if answer is None else answer
+
+    def visible(self, names: Iterable[str]) -> list[str]:
+        """``names`` without the hidden ones, in order."""
+        seen = self._seen
+        out: list[str] = []
+        for name in names:
+            answer = seen.get(name)
+            if answer is None:
+                answer = self._learn(name)
+            if not answer:
+                out.append(name)
+        return out
+
+    def _learn(self, name: str) -> bool:
+        answer = name in self._names or _PATTERN.match(name) is not None
+        if len(self._seen) >= MAX_REMEMBERED:
+            self._seen.clear()
+        self._seen[name] = answer
+        return answer
 
 
 def namespace_diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[list[str], list[str]]:

@@ -8,11 +8,14 @@ next one; the failure is counted and logged once.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from ..journal import JournalWriter
+from .. import journal
 from ..paths import Layout
 from ..records import Record, SessionRecord
 
@@ -21,9 +24,49 @@ log = logging.getLogger("mlprod_nb.tracer")
 MAX_BACKLOG = 10_000  # records kept while no journal is writable (oldest dropped)
 
 
+def _refuse(value: object) -> object:
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def _plain_encoder() -> Callable[[Any], str]:
+    """``journal.dumps`` without its fallback for values JSON lacks, built once.
+
+    Raises ``TypeError`` on such values (the caller then uses ``journal.dumps``).
+    No cycle check: records are trees (parameter values passed ``journal.dumps``).
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+    encode = make(
+        None, _refuse, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, False
+    )
+    return lambda record: "".join(encode(record, 0))
+
+
+_PLAIN = _plain_encoder()
+
+
+class _Writer(journal.JournalWriter):
+    """A ``JournalWriter`` that skips building an encoder per record (same bytes)."""
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        try:
+            line = (_PLAIN(record) + "\n").encode()
+        except (TypeError, ValueError, RecursionError):  # numpy values in params and the like
+            line = journal.dumps(record)
+        with self._lock:
+            if self._fd is None:
+                self._fd = self._open()
+            written = os.write(self._fd, line)
+            if written < len(line):  # short writes are possible on some file systems
+                view = memoryview(line)[written:]
+                while view:
+                    view = view[os.write(self._fd, view) :]
+
+
 @dataclass
 class _Journal:
-    writer: JournalWriter
+    writer: journal.JournalWriter
     session_written: bool = False
 
 
@@ -34,6 +77,7 @@ class Outbox:
         self._session_record = session_record
         self._journals: dict[Layout, _Journal] = {}
         self._backlog: list[tuple[Layout, Record]] = []
+        self._last: tuple[Layout, _Journal] | None = None
         self.failures = 0
         self.dropped = 0
 
@@ -42,6 +86,14 @@ class Outbox:
         return len(self._backlog)
 
     def write(self, layout: Layout, record: Record) -> None:
+        if not self._backlog:  # the usual case: straight to the file
+            try:
+                self._append(layout, record)
+                return
+            except OSError as exc:
+                self._backlog.append((layout, record))
+                self._failed(layout, exc)
+                return
         self._backlog.append((layout, record))
         if len(self._backlog) > MAX_BACKLOG:
             del self._backlog[0]
@@ -52,21 +104,10 @@ class Outbox:
         backlog, self._backlog = self._backlog, []
         for index, (layout, record) in enumerate(backlog):
             try:
-                entry = self._journal(layout)
-                if not entry.session_written:
-                    entry.writer.append(self._session_record())
-                    entry.session_written = True
-                entry.writer.append(record)
+                self._append(layout, record)
             except OSError as exc:
                 self._backlog = backlog[index:] + self._backlog
-                self.failures += 1
-                if self.failures == 1:
-                    log.warning(
-                        "mlprod-nb cannot write its journal in %s (%s); records are kept "
-                        "in memory and written when it becomes writable",
-                        layout.journal_dir,
-                        exc,
-                    )
+                self._failed(layout, exc)
                 return
 
     def close(self) -> None:
@@ -74,8 +115,27 @@ class Outbox:
         for entry in self._journals.values():
             entry.writer.close()
 
+    def _append(self, layout: Layout, record: Record) -> None:
+        last = self._last
+        entry = last[1] if last is not None and last[0] is layout else self._journal(layout)
+        if not entry.session_written:
+            entry.writer.append(self._session_record())
+            entry.session_written = True
+        entry.writer.append(record)
+
+    def _failed(self, layout: Layout, exc: OSError) -> None:
+        self.failures += 1
+        if self.failures == 1:
+            log.warning(
+                "mlprod-nb cannot write its journal in %s (%s); records are kept "
+                "in memory and written when it becomes writable",
+                layout.journal_dir,
+                exc,
+            )
+
     def _journal(self, layout: Layout) -> _Journal:
         entry = self._journals.get(layout)
         if entry is None:
-            entry = self._journals[layout] = _Journal(JournalWriter(layout.journal_dir))
+            entry = self._journals[layout] = _Journal(_Writer(layout.journal_dir))
+        self._last = (layout, entry)
         return entry

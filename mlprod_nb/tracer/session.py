@@ -1,7 +1,7 @@
 """The tracer of one kernel: IPython hooks in, one journal record per cell out.
 
 ``pre_run_cell`` snapshots the user namespace (a shallow copy, compared by
-identity afterwards) and starts file capture; an ``ast_transformers`` tap reads
+identity afterwards) and starts file capture; a tap on ``transform_ast`` reads
 IPython's own parse of the cell without changing it; ``post_run_cell`` works
 out definitions, uses, mutations, dependencies and files, and appends an
 ``ExecutionRecord``. Every hook body is guarded: a tracer failure is logged and
@@ -36,7 +36,7 @@ from ..records import (
     SessionId,
     SessionRecord,
 )
-from . import context
+from . import context, mutations
 from .adapters import Patcher
 from .analysis import CellAnalysis, analyse
 from .duckdb_log import DuckLog
@@ -50,6 +50,7 @@ log = logging.getLogger("mlprod_nb.tracer")
 
 MAX_LOGGED_FAILURES = 10
 ENV_WAIT_S = 15.0
+MAX_CACHED_ANALYSES = 512
 
 
 @dataclass
@@ -63,14 +64,57 @@ class _Cell:
     analysis: CellAnalysis | None = None
 
 
-class _Tap(ast.NodeTransformer):
-    """Sees the tree IPython parsed and hands it back unchanged."""
+_NOTHING = CellAnalysis()
+
+
+class _AstTap:
+    """Sees each tree IPython parses, after its ``ast_transformers``, without changing it.
+
+    Wraps ``shell.transform_ast`` (a transformer in ``ast_transformers`` would make
+    IPython walk every tree once more to fix locations) and ``shell.compile.ast_parse``,
+    which tells the source a tree was parsed from: when no transformer ran, the tree is
+    the plain parse of that source and its analysis can be reused.
+    """
 
     def __init__(self, tracer: Tracer) -> None:
         self._tracer = tracer
+        self._shell = tracer.shell
+        self._parse: Any = None
+        self._transform: Any = None
+        self._tree: ast.AST | None = None
+        self._source: str | None = None
 
-    def visit(self, node: ast.AST) -> ast.AST:
-        self._tracer.on_ast(node)
+    def install(self) -> None:
+        compiler = getattr(self._shell, "compile", None)
+        parse = getattr(compiler, "ast_parse", None)
+        if callable(parse) and parse != self.ast_parse:
+            self._parse = parse
+            compiler.ast_parse = self.ast_parse  # type: ignore[union-attr]
+        if self._shell.transform_ast != self.transform_ast:
+            self._transform = self._shell.transform_ast
+            self._shell.transform_ast = self.transform_ast
+
+    def uninstall(self) -> None:
+        # only our own wrappers are removed; one wrapped again by someone else passes through
+        compiler = getattr(self._shell, "compile", None)
+        if compiler is not None and vars(compiler).get("ast_parse") == self.ast_parse:
+            del compiler.ast_parse
+        if vars(self._shell).get("transform_ast") == self.transform_ast:
+            del self._shell.transform_ast
+        self._tree = self._source = None
+
+    def ast_parse(self, source: str, *args: Any, **kwargs: Any) -> ast.AST:
+        tree: ast.AST = self._parse(source, *args, **kwargs)
+        self._tree, self._source = tree, source
+        return tree
+
+    def transform_ast(self, node: ast.AST) -> ast.AST:
+        node = self._transform(node)
+        tracer = self._tracer
+        if tracer.enabled:
+            plain = node is self._tree and not self._shell.ast_transformers
+            tracer.on_ast(node, self._source if plain else None)
+        self._tree = self._source = None
         return node
 
 
@@ -90,19 +134,27 @@ class Tracer:
         self.duck = DuckLog()
         self.patcher = Patcher(self.capture, self.duck, self._fail)
         self.environment: Environment | None = None
-        self._tap = _Tap(self)
+        self._tap = _AstTap(self)
+        self._analyses: dict[str, CellAnalysis] = {}  # by parsed source
+        self._analyses_generation = mutations.generation()
         self._cells: list[_Cell | None] = []  # a stack: cells may run cells
         self._seq = 0
         self._binder: dict[str, ExecutionId] = {}
         self._last_namespace: dict[str, Any] = {}  # as the last recorded cell left it
         self._sources: set[str] = set()
+        self._hashes: dict[str, str] = {}  # raw source -> source_hash
         self._layouts: dict[str | None, Layout] = {}
         self.outbox = Outbox(self._session_record)
         self._is_hidden = HiddenNames(getattr(shell, "user_ns_hidden", {}))
         self._builtins = frozenset(dir(builtins))
         self._env_thread: threading.Thread | None = None
+        # ipykernel: the request being answered (a kernel's shell keeps its kernel)
+        get_parent = getattr(getattr(shell, "kernel", None), "get_parent", None)
+        self._get_parent: Any = get_parent if callable(get_parent) else None
         self._notebook_raw: str | None = None
         self._notebook: str | None = None
+        # the kernel's session as the server started it (ipykernel also sets ``__session__``)
+        self._session_name = os.environ.get("JPY_SESSION_NAME")
 
     # -- life cycle
     def start(self) -> None:
@@ -112,7 +164,7 @@ class Tracer:
         events = self.shell.events
         events.register("pre_run_cell", self.pre_run_cell)
         events.register("post_run_cell", self.post_run_cell)
-        self.shell.ast_transformers.append(self._tap)
+        self._tap.install()
         self.capture.ignore(*self._runtime_dirs())
         self._layout(self.notebook())  # the store's own files are noise from the first cell
         route_audit_events(self.capture)
@@ -138,8 +190,7 @@ class Tracer:
                 self.shell.events.unregister(event, callback)
             except ValueError:
                 pass
-        if self._tap in self.shell.ast_transformers:
-            self.shell.ast_transformers.remove(self._tap)
+        self._tap.uninstall()
         route_audit_events(None)
         self.patcher.uninstall()
         self.outbox.close()
@@ -184,18 +235,32 @@ class Tracer:
             self._fail(exc)
         self._cells.append(cell)  # None keeps pre/post paired after a failure
 
-    def on_ast(self, tree: ast.AST) -> None:
+    def on_ast(self, tree: ast.AST, source: str | None = None) -> None:
+        """Analyse a tree of the running cell; ``source``: the tree is its plain parse."""
         try:
             cell = self._cells[-1] if self._cells else None
             if cell is None:
                 return
-            found = analyse(tree)
-            if cell.analysis is None:
-                cell.analysis = found
-            else:
-                cell.analysis.merge(found)
+            found = self._analysis(tree, source)
+            cell.analysis = found if cell.analysis is None else cell.analysis.merged(found)
         except Exception as exc:
             self._fail(exc)
+
+    def _analysis(self, tree: ast.AST, source: str | None) -> CellAnalysis:
+        """``analyse(tree)``, reused for a source analysed before (cells are re-run often)."""
+        if source is None or type(tree) is not ast.Module:
+            return analyse(tree)
+        cache = self._analyses
+        if self._analyses_generation != mutations.generation():
+            cache.clear()
+            self._analyses_generation = mutations.generation()
+        found = cache.get(source)
+        if found is None:
+            found = analyse(tree)
+            if len(cache) >= MAX_CACHED_ANALYSES:
+                del cache[next(iter(cache))]
+            cache[source] = found
+        return found
 
     def post_run_cell(self, result: Any) -> None:
         end = time.perf_counter()
@@ -215,17 +280,15 @@ class Tracer:
             meta = getattr(info, "cell_meta", None)
             if isinstance(meta, dict):
                 cell_id = meta.get("cellId")
-        if not cell_id:
-            kernel = getattr(self.shell, "kernel", None)
-            get_parent = getattr(kernel, "get_parent", None)
-            parent = get_parent() if callable(get_parent) else None
+        if not cell_id and self._get_parent is not None:
+            parent = self._get_parent()
             if isinstance(parent, dict):
                 cell_id = (parent.get("metadata") or {}).get("cellId")
         return str(cell_id) if cell_id else None
 
     def notebook(self) -> str | None:
         """The notebook's absolute path, from ``__session__`` or ``JPY_SESSION_NAME``."""
-        raw = self.shell.user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME")
+        raw = self.shell.user_ns.get("__session__") or self._session_name
         if not isinstance(raw, str) or not raw:
             return None
         if raw != self._notebook_raw:
@@ -244,85 +307,105 @@ class Tracer:
     def _record(self, cell: _Cell, result: Any, duration_ms: float, nested: bool) -> None:
         files: list[FileAccess] = []
         if not nested:  # files of a cell run by a cell belong to the outer one
-            self.duck.collect(self.capture, self._fail)
+            if self.duck.used:
+                self.duck.collect(self.capture, self._fail)
             files = self.capture.finish()
         ns = self.shell.user_ns
         hidden = self._is_hidden
         before = cell.before
         changed, gone = namespace_diff(before, ns)
-        rebound = [k for k in changed if not hidden(k)]
-        deleted = sorted(k for k in gone if not hidden(k))
+        rebound = hidden.visible(changed)
+        deleted = sorted(hidden.visible(gone)) if gone else []
         error = _error_of(result)
-        found = cell.analysis or CellAnalysis()
+        found = cell.analysis or _NOTHING
         if error is None:
-            defines = [n for n in found.defines if n in ns and not hidden(n)]
+            defines = hidden.visible(n for n in found.defines if n in ns)
             defines += [n for n in rebound if n not in found.defines]
         else:
             defines = rebound
-        defined = set(defines)
-        uses = [
-            n
-            for n in found.uses
-            if not hidden(n) and (n in self._binder or n not in self._builtins)
-        ]
-        mutations = [
-            Mutation(name=m.name, how=m.how, known=m.known)
-            for m in found.mutation_facts()
-            if m.name not in defined
-            and not hidden(m.name)
-            and not isinstance(ns.get(m.name), types.ModuleType)
-        ]
+        binder = self._binder
+        builtin = self._builtins
+        uses = hidden.visible(n for n in found.uses if n in binder or n not in builtin)
+        mutations: list[Mutation] = []
+        if found.mutations:
+            defined = set(defines)
+            mutations = [
+                Mutation(name=name, how=how, known=known)
+                for (name, how), known in found.mutations.items()
+                if name not in defined
+                and not hidden(name)
+                and not isinstance(ns.get(name), types.ModuleType)
+            ]
         self._seq += 1
         execution = ExecutionId(f"{self.session}:{self._seq}")
         last = cell.last_namespace
-        for name in uses:  # rebound between recorded cells (silent executions, %reset, ...)
-            if name in self._binder and before.get(name, MISSING) is not last.get(name, MISSING):
-                del self._binder[name]
-        deps = [Dependency(name=n, execution=self._binder[n]) for n in uses if n in self._binder]
+        deps: list[Dependency] = []
+        for name in uses:
+            if name in binder:
+                if before.get(name, MISSING) is last.get(name, MISSING):
+                    deps.append(Dependency(name=name, execution=binder[name]))
+                else:  # rebound between recorded cells (silent executions, %reset, ...)
+                    del binder[name]
         for name in defines:
-            self._binder[name] = execution
+            binder[name] = execution
         for mutation in mutations:
             if mutation["known"]:
-                self._binder[mutation["name"]] = execution
+                binder[mutation["name"]] = execution
         for name in deleted:
-            self._binder.pop(name, None)
-        self._last_namespace = dict(ns)
-        source_hash = hashlib.blake2b(cell.raw.encode(), digest_size=16).hexdigest()
+            binder.pop(name, None)
+        # ``before`` plus this cell's changes is the namespace as the cell left it
+        for name in changed:
+            before[name] = ns[name]
+        for name in gone:
+            del before[name]
+        self._last_namespace = before
+        source_hash = self._source_hash(cell.raw)
         first = source_hash not in self._sources
-        self._sources.add(source_hash)
+        if first:
+            self._sources.add(source_hash)
         pending = context.drain()
         notebook = self.notebook()
-        record = ExecutionRecord(
-            v=SCHEMA,
-            kind="execution",
-            id=execution,
-            session=self.session,
-            seq=self._seq,
-            notebook=notebook,
-            cell_id=cell.cell_id,  # type: ignore[typeddict-item]
-            execution_count=getattr(result, "execution_count", None),
-            source_hash=source_hash,
-            source=cell.raw if first else None,
-            started=cell.started,
-            duration_ms=round(duration_ms, 3),
-            status="ok" if error is None else "error",
-            error_name=type(error).__name__ if error is not None else None,
-            error_message=_message(error) if error is not None else None,
-            defines=defines,
-            uses=uses,
-            deletes=deleted,
-            mutations=mutations,
-            deps=deps,
-            files=files,
-            params=_jsonable(pending.params),
-            metrics=pending.metrics,
-            checks=pending.checks,
-        )
+        record: ExecutionRecord = {
+            "v": SCHEMA,
+            "kind": "execution",
+            "id": execution,
+            "session": self.session,
+            "seq": self._seq,
+            "notebook": notebook,
+            "cell_id": cell.cell_id,  # type: ignore[typeddict-item]
+            "execution_count": getattr(result, "execution_count", None),
+            "source_hash": source_hash,
+            "source": cell.raw if first else None,
+            "started": cell.started,
+            "duration_ms": round(duration_ms, 3),
+            "status": "ok" if error is None else "error",
+            "error_name": type(error).__name__ if error is not None else None,
+            "error_message": _message(error) if error is not None else None,
+            "defines": defines,
+            "uses": uses,
+            "deletes": deleted,
+            "mutations": mutations,
+            "deps": deps,
+            "files": files,
+            "params": _jsonable(pending.params) if pending is not None else {},
+            "metrics": pending.metrics if pending is not None else [],
+            "checks": pending.checks if pending is not None else [],
+        }
         run, step = context.current_context()
         if run is not None or step is not None:
             record["run"] = run  # type: ignore[typeddict-item]
             record["step"] = step
         self.outbox.write(self._layout(notebook), record)
+
+    def _source_hash(self, raw: str) -> str:
+        memo = self._hashes
+        digest = memo.get(raw)
+        if digest is None:
+            digest = hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
+            if len(memo) >= MAX_CACHED_ANALYSES:
+                del memo[next(iter(memo))]
+            memo[raw] = digest
+        return digest
 
     @property
     def journal_failures(self) -> int:

@@ -32,7 +32,8 @@ def test_unload_stops_recording_and_removes_hooks(traced: Traced) -> None:
     assert extension.current() is None
     assert tracer.pre_run_cell not in traced.shell.events.callbacks["pre_run_cell"]
     assert tracer.post_run_cell not in traced.shell.events.callbacks["post_run_cell"]
-    assert not any(isinstance(t, session._Tap) for t in traced.shell.ast_transformers)
+    assert "transform_ast" not in vars(traced.shell)
+    assert "ast_parse" not in vars(traced.shell.compile)
     assert not any(isinstance(f, Patcher) for f in sys.meta_path)
     assert not tracer.capture.active
 
