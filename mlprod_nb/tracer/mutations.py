@@ -202,26 +202,23 @@ PURE: set[str] = {
 }
 
 
-_GENERATION = [0]
-
-
-def generation() -> int:
-    """Changes whenever the registry does."""
-    return _GENERATION[0]
+generation = 0  # changes whenever the registry does
 
 
 def register_mutating(*names: str) -> None:
     """Treat ``obj.name(...)`` as changing ``obj`` (counts for staleness)."""
     MUTATING.update(names)
     PURE.difference_update(names)
-    _GENERATION[0] += 1
+    global generation
+    generation += 1
 
 
 def register_pure(*names: str) -> None:
     """Treat ``obj.name(...)`` as leaving ``obj`` unchanged (not recorded)."""
     PURE.update(names)
     MUTATING.difference_update(names)
-    _GENERATION[0] += 1
+    global generation
+    generation += 1
 
 
 def classify(method: str, inplace: bool) -> bool | None:

@@ -136,7 +136,7 @@ class Tracer:
         self.environment: Environment | None = None
         self._tap = _AstTap(self)
         self._analyses: dict[str, CellAnalysis] = {}  # by parsed source
-        self._analyses_generation = mutations.generation()
+        self._analyses_generation = mutations.generation
         self._cells: list[_Cell | None] = []  # a stack: cells may run cells
         self._seq = 0
         self._binder: dict[str, ExecutionId] = {}
@@ -241,25 +241,22 @@ class Tracer:
             cell = self._cells[-1] if self._cells else None
             if cell is None:
                 return
-            found = self._analysis(tree, source)
+            if source is None or type(tree) is not ast.Module:
+                found = analyse(tree)
+            else:  # reused for a source analysed before: cells are re-run often
+                if self._analyses_generation != mutations.generation:
+                    self._analyses.clear()
+                    self._analyses_generation = mutations.generation
+                found = self._analyses.get(source) or self._analyse_new(tree, source)
             cell.analysis = found if cell.analysis is None else cell.analysis.merged(found)
         except Exception as exc:
             self._fail(exc)
 
-    def _analysis(self, tree: ast.AST, source: str | None) -> CellAnalysis:
-        """``analyse(tree)``, reused for a source analysed before (cells are re-run often)."""
-        if source is None or type(tree) is not ast.Module:
-            return analyse(tree)
-        cache = self._analyses
-        if self._analyses_generation != mutations.generation():
-            cache.clear()
-            self._analyses_generation = mutations.generation()
-        found = cache.get(source)
-        if found is None:
-            found = analyse(tree)
-            if len(cache) >= MAX_CACHED_ANALYSES:
-                del cache[next(iter(cache))]
-            cache[source] = found
+    def _analyse_new(self, tree: ast.AST, source: str) -> CellAnalysis:
+        found = analyse(tree)
+        if len(self._analyses) >= MAX_CACHED_ANALYSES:
+            del self._analyses[next(iter(self._analyses))]
+        self._analyses[source] = found
         return found
 
     def post_run_cell(self, result: Any) -> None:

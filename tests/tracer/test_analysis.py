@@ -7,10 +7,15 @@ cell (in ``cells``) whose execution it must resolve to.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
+
+from mlprod_nb.tracer import mutations, session
+from mlprod_nb.tracer.analysis import analyse
 
 from .conftest import Traced
 
@@ -325,3 +330,50 @@ def test_names_rebound_between_recorded_cells_have_no_producer(traced: Traced) -
     traced.shell.run_cell("%reset -f", silent=True)
     record = traced.run("z = 1")
     assert traced.run("w = z")["deps"] == [{"name": "z", "execution": record["id"]}]
+
+
+def test_a_re_run_cell_is_not_analysed_again(
+    traced: Traced, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[ast.AST] = []
+
+    def counting(tree: ast.AST) -> Any:
+        calls.append(tree)
+        return analyse(tree)
+
+    monkeypatch.setattr(session, "analyse", counting)
+    code = "items = [1]\nitems.frobnicate(2)"
+    first = traced.run(code)
+    second = traced.run(code)
+    assert len(calls) == 1
+    assert {k: first[k] for k in ("defines", "uses", "mutations")} == {
+        k: second[k] for k in ("defines", "uses", "mutations")
+    }
+    assert second["mutations"] == []  # ``items`` is defined by the cell itself
+    traced.run("items.frobnicate(3)")
+    mutations.register_mutating("frobnicate")  # the cached analyses are out of date now
+    try:
+        again = traced.run("items.frobnicate(3)")
+    finally:
+        mutations.MUTATING.discard("frobnicate")
+    assert again["mutations"] == [{"name": "items", "how": "call:frobnicate", "known": True}]
+    assert len(calls) == 3
+
+
+class _Rename(ast.NodeTransformer):
+    """A user's AST transformer: ``a`` is read as ``b``."""
+
+    def visit_Name(self, node: ast.Name) -> ast.Name:
+        return ast.Name(id="b", ctx=node.ctx) if node.id == "a" else node
+
+
+def test_the_tree_after_the_users_ast_transformers_is_analysed_each_time(traced: Traced) -> None:
+    traced.shell.user_ns.update(a=1, b=2)
+    traced.shell.ast_transformers.append(_Rename())
+    try:
+        records = [traced.run("c = a + 1") for _ in range(2)]
+    finally:
+        traced.shell.ast_transformers.clear()
+    assert [r["uses"] for r in records] == [["b"], ["b"]]
+    assert traced.shell.user_ns["c"] == 3
+    assert traced.run("c = a + 1")["uses"] == ["a"]

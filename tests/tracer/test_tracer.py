@@ -10,19 +10,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 import mlprod_nb
+from mlprod_nb import journal
 from mlprod_nb.errors import MlprodError
 from mlprod_nb.records import REDACTED
 from mlprod_nb.tracer import context, extension, session
 from mlprod_nb.tracer.adapters import Patcher
+from mlprod_nb.tracer.outbox import _Writer
 
 from .conftest import Traced
 
 
-def test_unload_stops_recording_and_removes_hooks(traced: Traced) -> None:
+def test_unload_stops_recording_and_removes_hooks(
+    traced: Traced, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the cell below writes n.txt
     traced.run("x = 1")
     tracer = traced.tracer
     traced.shell.run_line_magic("unload_ext", "mlprod_nb")
@@ -289,3 +295,21 @@ def test_a_failing_adapter_never_breaks_the_read(
     assert record["status"] == "ok"
     assert traced.shell.user_ns["n"] == 1
     assert tracer.failures >= 1  # read_table and the dataset under it each report
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"kind": "execution", "defines": ["x", "é"], "started": 1.5, "source": 'a\n"b"'},
+        {"kind": "execution", "params": {"n": np.int64(3), "p": Path("/d")}},
+        {"kind": "execution", "params": {"s": {1, 2}, "t": (1, 2)}, "files": []},
+    ],
+    ids=["plain JSON", "numpy and paths", "sets and tuples"],
+)
+def test_journal_lines_are_the_bytes_journal_dumps_makes(
+    record: dict[str, Any], tmp_path: Path
+) -> None:
+    writer = _Writer(tmp_path, name="j")
+    writer.append(record)
+    writer.close()
+    assert (tmp_path / "j.ndjson").read_bytes() == journal.dumps(record)
