@@ -32,6 +32,7 @@ Observed = Mapping[str, Sequence[tuple[str, str | None]]]
 
 INPUTS_VAR, OUTPUTS_VAR = "_mlprod_inputs", "_mlprod_outputs"
 GENERATED = "mlprod-"  # prefix of generated cell ids
+PYTHON_KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,9 @@ def _step_notebook(
     save = f"{runtime}\n_mlprod_artifacts.save({OUTPUTS_VAR}, {{{values}}}, step={step.name!r})"
     cells.append(_code_cell(f"{GENERATED}save", save))
     metadata = {k: v for k, v in nb.metadata.items() if k in ("kernelspec", "language_info")}
+    # papermill needs a language; notebooks written by other tools may lack one
+    metadata.setdefault("kernelspec", PYTHON_KERNELSPEC)
+    metadata.setdefault("language_info", {"name": "python"})
     metadata["mlprod_nb"] = {"step": step.name, "source": str(nb.path)}
     return {"cells": cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 5}
 

@@ -306,3 +306,15 @@ def test_export_300_cells_compiles(tmp_path: Path) -> None:
     manifest = compile_notebook(write_notebook(tmp_path / "big.ipynb", cells)).manifest
     assert len(manifest.steps) == 30
     assert len(manifest.edges) == 29
+
+
+def test_step_notebooks_name_a_python_kernel_when_the_source_names_none(tmp_path: Path) -> None:
+    nb = write_notebook(tmp_path / "nb.ipynb", [step("a", "x = 1")])
+    raw = json.loads(nb.read_text())
+    raw["metadata"] = {}  # as written by tools that record no kernel
+    nb.write_text(json.dumps(raw))
+    folder = export(nb, use_tracer=False).folder
+    assert folder is not None
+    a = nbformat.read(folder / "steps" / "a.ipynb", as_version=4)
+    assert a.metadata["kernelspec"]["name"] == "python3"
+    assert a.metadata["language_info"]["name"] == "python"
