@@ -156,11 +156,7 @@ def trace_notebook(
         except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
             raise _failure(error, position, total, timeout, notebook, _tail(log)) from error
         except NoSuchKernel as error:
-            raise NotebookError(
-                f"no kernel named {name!r} is installed",
-                path=notebook,
-                hint="pass --kernel with one of `jupyter kernelspec list`",
-            ) from error
+            raise _no_such_kernel(name, notebook) from error
         except RuntimeError as error:  # jupyter_client: the kernel died while starting
             if position["cell"] is not None:
                 raise
@@ -172,6 +168,14 @@ def trace_notebook(
         return TraceResult(notebook, total, time.monotonic() - began, _tail(log))
 
 
+def _no_such_kernel(name: str, notebook: Path) -> NotebookError:
+    return NotebookError(
+        f"no kernel named {name!r} is installed",
+        path=notebook,
+        hint="pass --kernel with one of `jupyter kernelspec list`",
+    )
+
+
 def _check_kernel(name: str, notebook: Path) -> None:
     """The kernel exists and runs IPython (the tracer is an IPython extension)."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
@@ -179,11 +183,7 @@ def _check_kernel(name: str, notebook: Path) -> None:
     try:
         spec = KernelSpecManager().get_kernel_spec(name)
     except NoSuchKernel as error:
-        raise NotebookError(
-            f"no kernel named {name!r} is installed",
-            path=notebook,
-            hint="pass --kernel with one of `jupyter kernelspec list`",
-        ) from error
+        raise _no_such_kernel(name, notebook) from error
     if (spec.language or "").lower() != "python":
         raise NotebookError(
             f"the kernel {name!r} runs {spec.language}; the tracer needs an IPython kernel",
