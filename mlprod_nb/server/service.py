@@ -28,6 +28,7 @@ from ..paths import Layout
 
 if TYPE_CHECKING:
     from ..store import Store
+    from ..store.queries import LineageCache
 
 T = TypeVar("T")
 Fingerprint = tuple[tuple[str, int, int], ...]
@@ -73,6 +74,7 @@ class StoreService:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlprod-store")
         self._held: dict[Layout, _Held] = {}
         self._answers: dict[Layout, _Answers] = {}
+        self._lineages: dict[Layout, LineageCache] = {}  # outlive the store's closing when idle
         self._closer: asyncio.TimerHandle | None = None
 
     async def call(
@@ -119,8 +121,10 @@ class StoreService:
                 hint="run a notebook with the tracer on (%load_ext mlprod_nb)",
             )
         from ..store import Store
+        from ..store.queries import LineageCache
 
         store = Store.open(layout, timeout=self.lock_timeout)  # ingests on open
+        store.lineages = self._lineages.setdefault(layout, LineageCache())
         now = time.monotonic()
         held = self._held[layout] = _Held(store, now, now)
         return held

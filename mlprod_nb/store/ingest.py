@@ -187,6 +187,28 @@ _INSERTS: dict[str, list[str]] = {
 }
 
 
+_FILES = "sum(len(r.files))"
+# per statement of ``_INSERTS``: an aggregate over ``p`` that is 0 or NULL when the
+# statement would insert nothing (a cell rarely has every kind of list), to skip it
+_NEEDS: dict[str, list[str | None]] = {
+    "execution": [
+        None,
+        "count(r.source)",
+        "sum(len(r.defines))",
+        "sum(len(r.uses))",
+        "sum(len(r.deletes))",
+        "sum(len(r.mutations))",
+        "sum(len(r.deps))",
+        *[_FILES] * 5,  # new_accesses: made, inserted in three tables, dropped
+        "count(*) FILTER (WHERE json_type(r.params) = 'OBJECT' AND r.params::VARCHAR <> '{}')",
+        "sum(len(r.metrics))",
+        "sum(len(r.checks))",
+    ],
+    "step": [None, "sum(len(r.artifacts))"],
+}
+assert all(len(_NEEDS[kind]) == len(_INSERTS[kind]) for kind in _NEEDS)
+
+
 @dataclass(frozen=True)
 class _Chunk:
     name: str  # the journal file's name inside the journal folder
@@ -338,11 +360,15 @@ def _load(con: duckdb.DuckDBPyConnection, chunks: list[_Chunk], checked: bool) -
             f"""CREATE TEMP VIEW p AS SELECT file, off, r FROM parsed
                 WHERE r.kind = '{kind}' AND NOT ({missing})"""
         )
-        row = con.execute("SELECT count(*) FROM p").fetchone()
+        statements = _INSERTS[kind]
+        needs = _NEEDS.get(kind) or [None] * len(statements)
+        sums = ", ".join(need or "1" for need in needs)
+        row = con.execute(f"SELECT count(*), {sums} FROM p").fetchone()
         count = int(row[0]) if row else 0
-        if count:
-            for statement in _INSERTS[kind]:
-                con.execute(statement)
+        if count and row is not None:
+            for statement, rows in zip(statements, row[1:], strict=True):
+                if rows:
+                    con.execute(statement)
         total += count
         con.execute("DROP VIEW p")
     con.execute(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import duckdb
 
 Rows = list[tuple[Any, ...]]
+FEW = 1000
 
 
 def _json(value: Any) -> Any:
@@ -58,11 +59,10 @@ def _children(
     return found
 
 
-def executions(
-    con: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any]
+def _executions(
+    con: duckdb.DuckDBPyConnection, ids_sql: str, params: Sequence[Any]
 ) -> list[Execution]:
-    """Executions matching ``where`` (a condition on ``executions``), with everything they did."""
-    ids_sql = f"SELECT id FROM executions WHERE {where}"
+    """Executions whose ids ``ids_sql`` selects, with everything they did."""
     base = con.execute(
         f"""SELECT e.id, e.session, e.seq, e.notebook, e.cell_id, e.execution_count, e.started,
                    e.duration_ms, e.status, e.error_name, e.error_message, e.source_hash,
@@ -73,6 +73,9 @@ def executions(
     ).fetchall()
     if not base:
         return []
+
+    if len(base) <= FEW:  # a short list of ids is faster than selecting them again
+        ids_sql, params = "SELECT unnest(?::VARCHAR[])", [[row[0] for row in base]]
 
     def child(sql: str) -> dict[str, Rows]:
         return _children(con, sql, ids_sql, params)
@@ -130,11 +133,111 @@ def executions(
     return result
 
 
-def notebook_lineage(con: duckdb.DuckDBPyConnection, path: str | Path) -> NotebookLineage:
+def executions(
+    con: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any]
+) -> list[Execution]:
+    """Executions matching ``where`` (a condition on ``executions``), with everything they did."""
+    return _executions(con, f"SELECT id FROM executions WHERE {where}", params)
+
+
+_OF_NOTEBOOK = "notebook IN (SELECT unnest(?::VARCHAR[]))"
+
+
+@dataclass
+class _Known:
+    """A notebook's executions read so far: its ``executions`` rows up to ``rowid``."""
+
+    rowid: int = -1  # the table's last row when read
+    last_id: str | None = None  # the id in that row, to notice a store rebuilt meanwhile
+    rows: int = 0  # the notebook's rows up to there
+    executions: list[Execution] = field(default_factory=list)
+    ids: set[str] = field(default_factory=set)
+
+
+_NEWEST = """SELECT max(rowid), arg_max(id, rowid),
+                    count(*) FILTER (WHERE rowid <= ? AND notebook IN (SELECT unnest(?::VARCHAR[])))
+             FROM executions"""
+
+
+class LineageCache:
+    """The executions of the notebooks read last, for reading only what was ingested since.
+
+    Ingesting only appends, and all rows of an execution are written in one
+    transaction, so an execution once read never changes: what a notebook ran since
+    is its ``executions`` rows past the last row seen. Kept across closing and
+    reopening the store (the server closes it when idle); a store rebuilt meanwhile
+    is noticed (another id in the last row seen, another row count) and read again.
+    The one later change, a source text recorded after an execution whose own
+    record had none, is looked up again.
+    """
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._known: OrderedDict[tuple[str, ...], _Known] = OrderedDict()
+
+    def executions(self, con: duckdb.DuckDBPyConnection, names: list[str]) -> list[Execution]:
+        key = tuple(names)
+        known = self._known.pop(key, None) or _Known()
+        row = con.execute(_NEWEST, [known.rowid, names]).fetchone()
+        last, last_id, rows = row if row is not None else (None, None, 0)
+        last = -1 if last is None else int(last)
+        if known.rowid >= 0:
+            same = con.execute(
+                "SELECT id FROM executions WHERE rowid = ?", [known.rowid]
+            ).fetchone()
+            if same is None or same[0] != known.last_id or rows != known.rows:
+                known = _Known()
+        if known.rowid < last:
+            new = _executions(
+                con,
+                "SELECT id FROM executions WHERE rowid > ? AND rowid <= ? "
+                "AND notebook IN (SELECT unnest(?::VARCHAR[]))",
+                [known.rowid, last, names],
+            )
+            if known.ids & {e.id for e in new}:  # an id ingested twice: read everything
+                known, new = _Known(), executions(con, _OF_NOTEBOOK, [names])
+            known.executions.extend(new)
+            known.ids.update(e.id for e in new)
+            known.rows = len(known.executions)
+            known.rowid, known.last_id = last, last_id
+            _fill_sources(con, known.executions)
+        self._known[key] = known
+        while len(self._known) > self.size:
+            self._known.popitem(last=False)
+        return list(known.executions)
+
+    def clear(self) -> None:
+        self._known.clear()
+
+
+def _fill_sources(con: duckdb.DuckDBPyConnection, found: list[Execution]) -> None:
+    """Source texts recorded after the executions that ran them were read."""
+    missing = {e.source_hash for e in found if e.source is None and e.source_hash}
+    if not missing:
+        return
+    texts = dict(
+        con.execute(
+            "SELECT hash, text FROM sources WHERE hash IN (SELECT unnest(?::VARCHAR[]))",
+            [sorted(missing)],
+        ).fetchall()
+    )
+    if not texts:
+        return
+    for index, e in enumerate(found):
+        if e.source is None and texts.get(e.source_hash) is not None:
+            found[index] = replace(e, source=texts[e.source_hash])
+
+
+def notebook_lineage(
+    con: duckdb.DuckDBPyConnection, path: str | Path, cache: LineageCache | None = None
+) -> NotebookLineage:
     # the tracer keeps the path it was given (absolute, normalised, symlinks kept)
     given = os.path.normpath(os.path.abspath(os.path.expanduser(path)))
     names = sorted({given, normalise(path)})
-    found = executions(con, "notebook IN (SELECT unnest(?::VARCHAR[]))", [names])
+    if cache is None:
+        found = executions(con, _OF_NOTEBOOK, [names])
+    else:
+        found = cache.executions(con, names)
     if not found:
         raise NotFoundError(
             "no executions are recorded for this notebook",

@@ -51,6 +51,7 @@ class Store:
         self._con: duckdb.DuckDBPyConnection | None = con
         self._lock = lock
         self.new_journal_errors = 0  # lines the last ingest could not use (see journal_errors)
+        self.lineages = queries.LineageCache()  # executions already read, per notebook
 
     @classmethod
     def open(cls, layout: Layout, timeout: float = 30.0, *, ingest: bool = True) -> Store:
@@ -122,7 +123,8 @@ class Store:
         return int(row[0]) if row else 0
 
     def notebook_lineage(self, path: str | Path) -> NotebookLineage:
-        return queries.notebook_lineage(self.con, path)
+        """The notebook's lineage; executions read before are reused, only new ones read."""
+        return queries.notebook_lineage(self.con, path, self.lineages)
 
     def query(
         self, sql: str, params: Sequence[Any] = ()

@@ -113,3 +113,29 @@ async def test_kept_answers_need_no_lock_until_the_journal_changes(
         assert "locked" in body["message"]
     status, body = await api("lineage", params={"path": "kept.ipynb"})
     assert (status, len(body["executions"])) == (200, 2)
+
+
+async def test_new_executions_edges_and_file_versions_show_up_after_the_store_closed(
+    api: Api, make_notebook: Callable[..., Path], journal: Callable[..., Any], jp_root_dir: Path
+) -> None:
+    # executions, edges and their JSON are kept between answers: only new ones are added
+    notebook = make_notebook("grow.ipynb", [("", [])] * 3)
+    data = jp_root_dir / "grow.csv"
+    data.write_text("a\n1\n")
+    record = journal(notebook)
+    first = record.cell("c0", "save()", defines=["df"], files=[(data, "write")])
+    status, body = await api("lineage", params={"path": "grow.ipynb"})
+    assert (status, [e["id"] for e in body["executions"]]) == (200, [first])
+    await asyncio.sleep(1.2)  # idle_close_seconds is 0.5: the store is closed and reopened
+    data.write_text("a\n1\n2\n")
+    second = record.cell("c0", "save()", defines=["df"], files=[(data, "write")])
+    reader = record.cell("c1", "use(df)", uses=["df"], files=[(data, "read")])
+    status, body = await api("lineage", params={"path": "grow.ipynb"})
+    assert status == 200, body
+    assert [e["id"] for e in body["executions"]] == [first, second, reader]
+    edges = {(e["source"], e["target"], e["kind"]) for e in body["edges"]}
+    assert {(second, reader, "name"), (second, reader, "file")} <= edges
+    (dataset,) = body["datasets"]
+    assert len(dataset["versions"]) == 2
+    assert dataset["versions"][1]["readers"] == [reader]
+    assert body["cells"] == {"c0": second, "c1": reader}
