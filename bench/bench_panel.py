@@ -31,7 +31,7 @@ TARGET_MS = 100.0
 CELLS, REPEATS, SESSIONS = 100, 50, 10
 RUNS, STEPS = 200, ("load", "clean", "features", "train", "evaluate")
 REQUESTS = 100
-MISSES = 20
+MISSES = 40
 REOPENS = 5
 IDLE_CLOSE = 2.0  # the server's default idle_close_seconds
 

@@ -306,6 +306,11 @@ def _shape() -> str:
 _SHAPE = _shape()
 
 
+def _missing(kind: str) -> str:
+    """The condition on a parsed record ``r`` of ``kind`` lacking a required field."""
+    return "(" + " OR ".join(f"r.{name} IS NULL" for name in _REQUIRED[kind]) + ")"
+
+
 def _load(con: duckdb.DuckDBPyConnection, chunks: list[_Chunk], checked: bool) -> int:
     """Insert one batch of lines and the new offsets; the caller holds the transaction.
 
@@ -330,8 +335,15 @@ def _load(con: duckdb.DuckDBPyConnection, chunks: list[_Chunk], checked: bool) -
                 FROM journal_batch WHERE NOT json_valid(line) AND trim(line) <> ''""",
             [now],
         )
-    present = {k for (k,) in con.execute("SELECT DISTINCT r.kind FROM parsed").fetchall()}
-    if not present <= set(_STRUCTURES):
+    # each kind present, and how many of its records lack a required field
+    lacking = " ".join(f"WHEN '{kind}' THEN {_missing(kind)}" for kind in _REQUIRED)
+    present = dict(
+        con.execute(
+            f"""SELECT r.kind, count(*) FILTER (WHERE CASE r.kind {lacking} ELSE false END)
+                FROM parsed GROUP BY r.kind"""
+        ).fetchall()
+    )
+    if not set(present) <= set(_STRUCTURES):
         con.execute(
             """INSERT INTO journal_errors
             SELECT p.file, p.off,
@@ -347,14 +359,16 @@ def _load(con: duckdb.DuckDBPyConnection, chunks: list[_Chunk], checked: bool) -
     for kind in _STRUCTURES:
         if kind not in present:
             continue
-        missing = " OR ".join(f"r.{name} IS NULL" for name in _REQUIRED[kind])
-        con.execute(
-            f"""INSERT INTO journal_errors
-                SELECT p.file, p.off, ?, left(b.line, 200), ?
-                FROM parsed p JOIN journal_batch b ON b.file::VARCHAR = p.file AND b.off = p.off
-                WHERE p.r.kind = ? AND ({missing})""",
-            [f"{kind} record without a valid {' / '.join(_REQUIRED[kind])}", now, kind],
-        )
+        missing = _missing(kind)
+        if present[kind]:
+            con.execute(
+                f"""INSERT INTO journal_errors
+                    SELECT p.file, p.off, ?, left(b.line, 200), ?
+                    FROM parsed p JOIN journal_batch b
+                        ON b.file::VARCHAR = p.file AND b.off = p.off
+                    WHERE p.r.kind = ? AND ({missing})""",
+                [f"{kind} record without a valid {' / '.join(_REQUIRED[kind])}", now, kind],
+            )
         # ``kind`` is one of our own constant names, never journal data
         con.execute(
             f"""CREATE TEMP VIEW p AS SELECT file, off, r FROM parsed
