@@ -155,7 +155,9 @@ class _Known:
 
 
 _NEWEST = """SELECT max(rowid), arg_max(id, rowid),
-                    count(*) FILTER (WHERE rowid <= ? AND notebook IN (SELECT unnest(?::VARCHAR[])))
+                    count(*) FILTER (
+                        WHERE rowid <= ? AND notebook IN (SELECT unnest(?::VARCHAR[]))),
+                    (SELECT id FROM executions WHERE rowid = ?)
              FROM executions"""
 
 
@@ -178,15 +180,11 @@ class LineageCache:
     def executions(self, con: duckdb.DuckDBPyConnection, names: list[str]) -> list[Execution]:
         key = tuple(names)
         known = self._known.pop(key, None) or _Known()
-        row = con.execute(_NEWEST, [known.rowid, names]).fetchone()
-        last, last_id, rows = row if row is not None else (None, None, 0)
+        row = con.execute(_NEWEST, [known.rowid, names, known.rowid]).fetchone()
+        last, last_id, rows, then_id = row if row is not None else (None, None, 0, None)
         last = -1 if last is None else int(last)
-        if known.rowid >= 0:
-            same = con.execute(
-                "SELECT id FROM executions WHERE rowid = ?", [known.rowid]
-            ).fetchone()
-            if same is None or same[0] != known.last_id or rows != known.rows:
-                known = _Known()
+        if known.rowid >= 0 and (then_id != known.last_id or rows != known.rows):
+            known = _Known()
         if known.rowid < last:
             new = _executions(
                 con,
