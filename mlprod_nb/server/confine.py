@@ -12,6 +12,10 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import MlprodError, NotFoundError
 
+# Linux's limits: longer paths fail in the OS with ENAMETOOLONG, so refuse them up front
+_NAME_MAX = 255
+_PATH_MAX = 4096
+
 
 class BadRequestError(MlprodError):
     """A request is malformed: a missing or invalid argument or body."""
@@ -33,7 +37,16 @@ class Root:
             raise BadRequestError(f"missing {what}", hint=f"pass the {what} relative to the root")
         if "\0" in requested:
             raise BadRequestError(f"invalid {what}: contains a NUL byte")
+        try:
+            encoded = os.fsencode(requested)
+        except UnicodeError:
+            raise BadRequestError(f"invalid {what}: not a valid file name encoding") from None
         parts = PurePosixPath(requested.replace("\\", "/")).parts
+        if len(encoded) > _PATH_MAX or any(len(os.fsencode(p)) > _NAME_MAX for p in parts):
+            raise BadRequestError(
+                f"{what} is too long",
+                hint=f"a path has at most {_PATH_MAX} bytes and {_NAME_MAX} bytes a component",
+            )
         if ".." in parts:
             raise PathForbiddenError(
                 f"{what} may not contain '..'",

@@ -72,8 +72,10 @@ class BaseHandler(APIHandler):
         """The JSON object in the request body."""
         try:
             data = json.loads(self.request.body or b"null")
-        except ValueError as error:
+        except ValueError as error:  # includes UnicodeDecodeError and over-long integers
             raise BadRequestError(f"request body is not valid JSON: {error}") from None
+        except RecursionError:
+            raise BadRequestError("request body is nested too deeply") from None
         if not isinstance(data, dict):
             raise BadRequestError("request body must be a JSON object")
         return data
