@@ -122,6 +122,7 @@ class Journal:
         defines: Sequence[str] = (),
         uses: Sequence[str] = (),
         files: Sequence[tuple[Path, str]] = (),
+        params: dict[str, Any] | None = None,
     ) -> str:
         """Record one execution; ``files`` are ``(path, "read"|"write")`` hashed now."""
         self.seq += 1
@@ -162,7 +163,7 @@ class Journal:
                 "mutations": [],
                 "deps": [{"name": n, "execution": self.bound[n]} for n in uses if n in self.bound],
                 "files": accesses,
-                "params": {},
+                "params": dict(params or {}),
                 "metrics": [],
                 "checks": [],
             }

@@ -152,7 +152,8 @@ def _check(response: Any, what: object) -> None:
     assert response.code < 500, (what, response.code, response.body[:500])
     if response.code >= 400:
         body = json.loads(response.body)
-        assert isinstance(body.get("message"), str) and body["message"], (what, body)
+        assert isinstance(body.get("message"), str), (what, body)
+        assert body["message"], (what, body)
 
 
 @pytest.mark.usefixtures("sample_tree")
@@ -185,3 +186,44 @@ async def test_hostile_path_segments_in_the_url(
                 await _send(jp_fetch, path.replace("20260101-000000-abcdef", value), method),
                 (path, value),
             )
+
+
+HOSTILE_TEXT = "<script>alert(1)</script><img src=x onerror=alert(2)>'; DROP TABLE executions; --"
+
+
+async def test_hostile_text_is_stored_and_served_verbatim(
+    jp_fetch: Fetch,
+    make_notebook: Callable[..., Path],
+    journal: Callable[..., Any],
+    jp_root_dir: Path,
+) -> None:
+    """SQL metacharacters and HTML in names, sources, paths and parameters come back as
+    the same characters (parameterised SQL, JSON-encoded answers; the panel renders
+    strings as text through React, never as HTML)."""
+    name = "o'neil <b>; --.ipynb"
+    notebook = make_notebook(name, [("", [])] * 2)
+    data = jp_root_dir / "in '; DROP TABLE datasets; -- <i>.csv"
+    data.write_text("a\n1\n")
+    record = journal(notebook)
+    first = record.cell(
+        "c0",
+        f"x = 1  # {HOSTILE_TEXT}",
+        defines=["x"],
+        files=[(data, "read")],
+        params={f"p{HOSTILE_TEXT}": HOSTILE_TEXT},
+    )
+    record.cell("c1", "y = x", defines=["y"], uses=["x"])
+
+    for _ in range(2):  # the second answer proves no table was dropped by the first
+        response = await jp_fetch(
+            "mlprod-nb", "api", "lineage", params={"path": name}, raise_error=False
+        )
+        assert response.code == 200, response.body
+        assert response.headers["Content-Type"].startswith("application/json")
+        body = json.loads(response.body)
+        assert body["notebook"] == name
+        executions = {e["id"]: e for e in body["executions"]}
+        assert executions[first]["source"] == f"x = 1  # {HOSTILE_TEXT}"
+        assert executions[first]["params"] == {f"p{HOSTILE_TEXT}": HOSTILE_TEXT}
+        assert str(data.resolve()) in {d["path"] for d in body["datasets"]}
+        assert len(executions) == 2
