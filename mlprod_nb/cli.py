@@ -36,12 +36,16 @@ def _cmd_stale(args: argparse.Namespace) -> int:
     from .lineage.model import as_json
     from .lineage.render import stale_text
     from .lineage.staleness import files_read, stale_cells
+    from .page import page_order
     from .store.commands import notebook_lineage
 
     lineage = notebook_lineage(args.notebook)
-    stale = stale_cells(lineage, current_hashes(files_read(lineage)))
+    current = current_hashes(files_read(lineage))
+    page = page_order(args.notebook)
+    stale = stale_cells(lineage, current, order=args.order, page=page)
     if args.json:
-        print(json.dumps({"notebook": lineage.notebook, "stale": as_json(stale)}, indent=2))
+        answer = {"notebook": lineage.notebook, "order": args.order, "stale": as_json(stale)}
+        print(json.dumps(answer, indent=2))
     else:
         print(stale_text(lineage, stale))
     return 0
@@ -147,6 +151,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("stale", _cmd_stale, "List cells whose inputs changed since they ran.")
     p.add_argument("notebook", help="path of the .ipynb file")
     p.add_argument("--json", action="store_true", help="print the stale cells as JSON")
+    p.add_argument(
+        "--order",
+        choices=("run-all", "any"),
+        default="run-all",
+        help=(
+            "run-all (default): would Run All from the top change what a cell saw? "
+            "(a re-binding further down the page does not count; a name only defined "
+            "below is flagged out of order). any: the live namespace (any later "
+            "re-binding by another cell counts, wherever it is)"
+        ),
+    )
 
     p = command("sql", _cmd_sql, "Run a read-only SQL query against the lineage store.")
     p.add_argument("query", help="the SQL query (read-only)")

@@ -61,7 +61,8 @@ export namespace MlprodAPI {
   }
 
   export interface IStaleReason {
-    kind: 'name' | 'file';
+    /** order: a name only a cell below defines (Run All would fail there) */
+    kind: 'name' | 'file' | 'order';
     name?: string | null;
     path?: string | null;
     detail: string;
@@ -72,10 +73,14 @@ export namespace MlprodAPI {
     execution: string;
     execution_count?: number | null;
     reasons: IStaleReason[];
+    /** stale: an input of its own changed; downstream: through a stale cell above */
+    state?: 'stale' | 'downstream' | 'order';
   }
 
   export interface IStale {
     notebook: string;
+    /** run-all: would Run All change what a cell saw? any: the live namespace */
+    order?: 'run-all' | 'any';
     stale: IStaleCell[];
   }
 

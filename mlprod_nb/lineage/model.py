@@ -162,9 +162,12 @@ class NotebookLineage:
         return None
 
 
+StaleKind = Literal["name", "file", "order"]
+
+
 @dataclass(frozen=True)
 class StaleReason:
-    kind: EdgeKind
+    kind: StaleKind  # a name, a file, or a name only defined below the cell (order)
     detail: str
     name: str | None = None
     path: str | None = None
@@ -176,6 +179,9 @@ class StaleCell:
     execution: str
     execution_count: int | None
     reasons: tuple[StaleReason, ...]
+    # stale: an input of its own changed; downstream: only through a stale cell above;
+    # order: it uses a name only a cell below it defines (Run All would fail there)
+    state: Literal["stale", "downstream", "order"] = "stale"
 
 
 @dataclass(frozen=True)

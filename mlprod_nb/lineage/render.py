@@ -136,8 +136,12 @@ def stale_text(lineage: NotebookLineage, stale: Sequence[StaleCell]) -> str:
                 (
                     label if first else "",
                     (cell.cell_id or cell.execution) if first else "",
+                    _STATES[cell.state] if first else "",
                     reason.detail,
                 )
             )
     head = f"{lineage.notebook}: {len(stale)} of {len(lineage.cells)} cells are stale"
-    return "\n".join([head, "", render(["In", "cell", "why"], rows)])
+    return "\n".join([head, "", render(["In", "cell", "state", "why"], rows)])
+
+
+_STATES = {"stale": "input changed", "downstream": "downstream", "order": "out of order"}

@@ -1,11 +1,21 @@
-"""Which cells are stale: their inputs changed since their latest execution ran.
+"""Which cells are stale: what they saw when they last ran is no longer what they would see.
 
-Only the latest execution of each cell counts. It is stale when
-- a name it used was re-bound (or mutated by a known mutating call) by a later
-  execution of another cell in the same session, or the cell that bound it has
-  re-run since;
+Only the latest execution of each cell counts. Two views answer two questions:
+
+``run-all`` (the default of ``mlprod-nb stale`` and the panel) asks "would Run All from the
+top change what this cell saw?". It needs the page order of the cells. A cell is stale when
+- a name it used was re-bound, deleted or changed in place (by a known mutating call) since,
+  by a cell *above* it on the page, no higher than the cell it took the name from (a
+  re-binding further down, as in a later section reusing ``X``, changes nothing for it;
+  one above its producer is overwritten again by the producer on Run All);
+- the cell it took a name from (above it) has re-run since;
 - a file it read now has different content (current hashes come from the caller);
-- it depends, by name or through a file, on a cell that is stale.
+- it took a name from a stale cell above it (``downstream``: through that name or file only).
+A cell that used a name which only a cell *below* it defines is flagged ``order``: Run All
+would fail there. After a clean top-to-bottom run no cell is stale.
+
+``any`` is the live-namespace view for people who work out of order: any later re-binding
+by another cell in the same session makes a reader stale, wherever that cell is.
 """
 
 from __future__ import annotations
@@ -13,9 +23,14 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import defaultdict, deque
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 from .graph import latest_by_cell
 from .model import Execution, NotebookLineage, StaleCell, StaleReason
+
+Order = Literal["run-all", "any"]
+ORDERS: tuple[Order, ...] = ("run-all", "any")
 
 
 def _label(e: Execution) -> str:
@@ -33,49 +48,92 @@ Binding = tuple[int, str, Execution]  # (position in run order, how, the executi
 
 
 def _bindings(ran: Sequence[Execution]) -> dict[tuple[str, str], list[Binding]]:
-    """Per (session, name), every execution that re-bound or known-mutated it, in order."""
+    """Per (session, name), every execution that re-bound, deleted or known-mutated it."""
     found: dict[tuple[str, str], list[Binding]] = defaultdict(list)
     for i, e in enumerate(ran):
         for name in e.defines:
             found[(e.session, name)].append((i, "re-bound", e))
+        for name in e.deletes:
+            found[(e.session, name)].append((i, "deleted", e))
         for m in e.mutations:
             if m.known:
                 found[(e.session, m.name)].append((i, "changed in place", e))
     return found
 
 
-def _name_reasons(
-    e: Execution,
-    bindings: Mapping[tuple[str, str], list[Binding]],
-    index: Mapping[str, int],
-    cell_of: Mapping[str, str],
-    latest: Mapping[str, Execution],
-) -> list[StaleReason]:
-    reasons: list[StaleReason] = []
+@dataclass(frozen=True)
+class _Context:
+    """Everything the rules look up, built once per call."""
+
+    ran: Sequence[Execution]
+    index: Mapping[str, int]  # execution id -> position in run order
+    latest: Mapping[str, Execution]  # cell key -> its latest execution
+    bindings: Mapping[tuple[str, str], list[Binding]]
+    page: Mapping[str, int] | None  # cell key -> position on the page (run-all view)
+
+    def cell_of(self, execution_id: str) -> str | None:
+        at = self.index.get(execution_id)
+        return None if at is None else self.ran[at].cell_key
+
+    def above(self, cell: str | None, than: str) -> bool:
+        """Whether ``cell`` is above ``than`` on the page (always, in the ``any`` view)."""
+        if self.page is None:
+            return True
+        here, there = self.page.get(than), self.page.get(cell) if cell else None
+        return here is not None and there is not None and there < here
+
+
+def _name_reasons(e: Execution, ctx: _Context) -> list[StaleReason]:
     used = {d.name: d.execution for d in e.deps}
-    if not used:
-        return reasons
-    here = index[e.id]
+    here = ctx.index[e.id]
+    reasons: list[StaleReason] = []
     hits: list[tuple[int, str, str, Execution]] = []
-    for name in used:
-        entries = bindings.get((e.session, name), [])
+    for name, source in used.items():
+        producer = ctx.cell_of(source)
+        if producer is not None and producer != e.cell_key and not ctx.above(producer, e.cell_key):
+            if not _defined_above(name, e, ctx):
+                where = f"cell {ctx.ran[ctx.index[source]].cell_id or source}"
+                reasons.append(
+                    StaleReason(
+                        "order",
+                        f"{name} comes from {where} below it: Run All would fail here",
+                        name=name,
+                    )
+                )
+            continue
+        entries = ctx.bindings.get((e.session, name), [])
         for position, how, later in entries[bisect_right(entries, here, key=lambda b: b[0]) :]:
-            if later.cell_key != e.cell_key:
-                hits.append((position, name, how, later))
-                break
+            if later.cell_key == e.cell_key or not ctx.above(later.cell_key, e.cell_key):
+                continue
+            if (
+                producer is not None
+                and ctx.page is not None
+                and ctx.above(later.cell_key, producer)
+            ):
+                continue  # Run All re-runs the producer after it: overwritten again
+            hits.append((position, name, how, later))
+            break
     for _, name, how, later in sorted(hits, key=lambda h: (h[0], h[1])):
         reasons.append(StaleReason("name", f"{name} {how} by {_label(later)}", name=name))
-    reported = {h[1] for h in hits}
+    reported = {h[1] for h in hits} | {r.name for r in reasons}
     for name, source in used.items():
-        if name in reported or source not in cell_of:
+        producer = ctx.cell_of(source)
+        if name in reported or producer is None:
             continue
-        newest = latest.get(cell_of[source])
-        if newest is not None and newest.id != source and index[newest.id] > index[e.id]:
+        newest = ctx.latest.get(producer)
+        if newest is not None and newest.id != source and ctx.index[newest.id] > here:
             reported.add(name)
             reasons.append(
                 StaleReason("name", f"{name} comes from {_label(newest)}, which re-ran", name=name)
             )
     return reasons
+
+
+def _defined_above(name: str, e: Execution, ctx: _Context) -> bool:
+    """Whether a cell above ``e`` defines ``name`` in its latest execution."""
+    return any(
+        name in other.defines and ctx.above(key, e.cell_key) for key, other in ctx.latest.items()
+    )
 
 
 def _file_reasons(e: Execution, current: Mapping[str, str | None]) -> list[StaleReason]:
@@ -96,32 +154,51 @@ def _file_reasons(e: Execution, current: Mapping[str, str | None]) -> list[Stale
     return reasons
 
 
-def stale_cells(lineage: NotebookLineage, current: Mapping[str, str | None]) -> list[StaleCell]:
-    """Stale cells in run order. ``current`` maps read paths to their sha256 now (None: gone)."""
+def stale_cells(
+    lineage: NotebookLineage,
+    current: Mapping[str, str | None],
+    *,
+    order: Order = "any",
+    page: Sequence[str] | None = None,
+) -> list[StaleCell]:
+    """Stale cells in run order. ``current`` maps read paths to their sha256 now (None: gone).
+
+    ``page`` lists the cell keys (ids, or ``source:HASH`` for cells without one) in page
+    order, for the ``run-all`` view; without it the order in which the cells first ran
+    stands in for the page.
+    """
     ran = list(lineage.executions)
-    index = {e.id: i for i, e in enumerate(ran)}
-    cell_of = {e.id: e.cell_key for e in ran}
     latest = latest_by_cell(ran)
-    bindings = _bindings(ran)
+    positions: dict[str, int] | None = None
+    if order == "run-all":
+        keys = page if page is not None else list(dict.fromkeys(e.cell_key for e in ran))
+        positions = {key: i for i, key in enumerate(keys)}
+    ctx = _Context(ran, {e.id: i for i, e in enumerate(ran)}, latest, _bindings(ran), positions)
     reasons: dict[str, list[StaleReason]] = {}
     for e in latest.values():
-        found = _name_reasons(e, bindings, index, cell_of, latest) + _file_reasons(e, current)
+        found = _name_reasons(e, ctx) + _file_reasons(e, current)
         if found:
             reasons[e.id] = found
+    own = set(reasons)
 
-    # downstream of a stale latest execution, by name or by file edge
+    # downstream of a stale latest execution, through the name or file it passed on
     downstream: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     for edge in lineage.edges:
         downstream[edge.source].append((edge.target, edge.kind, edge.label))
-    latest_ids = {e.id for e in latest.values()}
-    queue = deque(reasons)
+    latest_ids = {e.id: e for e in latest.values()}
+    # a cell flagged only as out of order is where Run All would stop: nothing flows on
+    queue = deque(i for i, found in reasons.items() if any(r.kind != "order" for r in found))
     while queue:
         source = queue.popleft()
+        source_cell = ran[ctx.index[source]].cell_key
         for target, kind, label in downstream.get(source, ()):
-            if target not in latest_ids or target == source:
+            reader = latest_ids.get(target)
+            if reader is None or target == source:
                 continue
+            if not ctx.above(source_cell, reader.cell_key):
+                continue  # already flagged out of order, or not on the page
             verb = "uses" if kind == "name" else "reads"
-            detail = f"{verb} {label} from stale {_label(ran[index[source]])}"
+            detail = f"{verb} {label} from stale {_label(ran[ctx.index[source]])}"
             reason = (
                 StaleReason("name", detail, name=label)
                 if kind == "name"
@@ -134,7 +211,22 @@ def stale_cells(lineage: NotebookLineage, current: Mapping[str, str | None]) -> 
             if first:
                 queue.append(target)
     return [
-        StaleCell(e.cell_id, e.id, e.execution_count, tuple(reasons[e.id]))
+        StaleCell(
+            e.cell_id,
+            e.id,
+            e.execution_count,
+            tuple(reasons[e.id]),
+            _state(reasons[e.id], e.id in own),
+        )
         for e in ran
         if e.id in reasons
     ]
+
+
+State = Literal["stale", "downstream", "order"]
+
+
+def _state(reasons: Sequence[StaleReason], own: bool) -> State:
+    if any(r.kind == "order" for r in reasons):
+        return "order"
+    return "stale" if own else "downstream"

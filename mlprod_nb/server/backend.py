@@ -25,6 +25,7 @@ from .service import StoreService
 
 if TYPE_CHECKING:
     from ..lineage.model import Edge, NotebookLineage, RunDetail, StaleCell
+    from ..lineage.staleness import Order
 
 T = TypeVar("T")
 MAX_COMPARE = 12
@@ -80,14 +81,20 @@ class Backend:
         )
         return notebook, lineage
 
-    def _stale_cells(self, notebook: Path, lineage: NotebookLineage) -> list[StaleCell]:
+    def _stale_cells(
+        self, notebook: Path, lineage: NotebookLineage, order: Order = "run-all"
+    ) -> list[StaleCell]:
         """Stale cells now: hashes of the files read are stat-cached, the result memoised."""
         from ..hashing import current_hashes
         from ..lineage.staleness import files_read, stale_cells
+        from ..page import page_order
 
         current = current_hashes(files_read(lineage))
+        page = page_order(notebook)
         return self._memo.get(
-            ("stale", notebook), (lineage, current), lambda: stale_cells(lineage, current)
+            ("stale", notebook, order),
+            (lineage, current, page),
+            lambda: stale_cells(lineage, current, order=order, page=page),
         )
 
     def _lineage_answer(self, notebook: Path, lineage: NotebookLineage) -> bytes:
@@ -135,12 +142,13 @@ class Backend:
             asyncio.get_running_loop().call_later(COLLECT_AFTER, gc.collect)
         return answer
 
-    async def stale(self, path: str | None) -> bytes:
+    async def stale(self, path: str | None, order: str | None = None) -> bytes:
+        view = _order(order)
         notebook, lineage = await self._notebook_lineage(path)
 
         def answer() -> bytes:
-            stale = self._stale_cells(notebook, lineage)
-            return encode({"notebook": self.root.relative(notebook), "stale": stale})
+            stale = self._stale_cells(notebook, lineage, view)
+            return encode({"notebook": self.root.relative(notebook), "order": view, "stale": stale})
 
         return await self._blocking(answer)
 
@@ -201,6 +209,17 @@ class Backend:
         layout = self.layout(self.root.pipeline(pipeline) if pipeline else None)
         details = await self.service.call(layout, lambda s: [s.run(i) for i in ids])
         return await self._blocking(lambda: _compare(layout, details))
+
+
+def _order(value: str | None) -> Order:
+    """The staleness view a request asks for (``run-all`` unless it says ``any``)."""
+    if value in (None, "run-all"):
+        return "run-all"
+    if value == "any":
+        return "any"
+    raise BadRequestError(
+        f"unknown staleness order {value!r}", hint="pass order=run-all (default) or order=any"
+    )
 
 
 def _text(value: Any, name: str) -> str | None:

@@ -111,7 +111,7 @@ class LineageHandler(BaseHandler):
 class StaleHandler(BaseHandler):
     @web.authenticated
     async def get(self) -> None:
-        self.reply(await self.backend.stale(self.query("path")))
+        self.reply(await self.backend.stale(self.query("path"), self.query("order")))
 
 
 class PipelineHandler(BaseHandler):

@@ -8,7 +8,7 @@ import pytest
 
 from mlprod_nb.lineage import graph
 from mlprod_nb.lineage.model import Dependency, Execution, FileAccess, Mutation, Writer
-from mlprod_nb.lineage.staleness import files_read, stale_cells
+from mlprod_nb.lineage.staleness import Order, files_read, stale_cells
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 
@@ -22,6 +22,7 @@ def ex(
     writes: dict[str, str] | None = None,
     mutates: tuple[tuple[str, bool], ...] = (),
     session: str = "s1",
+    deletes: tuple[str, ...] = (),
 ) -> Execution:
     files = [FileAccess(p, "read", h, 1, "open") for p, h in (reads or {}).items()]
     files += [FileAccess(p, "write", h, 1, "open") for p, h in (writes or {}).items()]
@@ -43,6 +44,7 @@ def ex(
         deps=tuple(Dependency(n, f"{session}:{s}") for n, s in (deps or {}).items()),
         files=tuple(files),
         mutations=tuple(Mutation(n, "call:append", known) for n, known in mutates),
+        deletes=deletes,
     )
 
 
@@ -52,6 +54,9 @@ class Case:
     history: list[Execution]
     stale: dict[str, list[str]]  # cell -> substrings of its reasons, in order
     current: dict[str, str | None] = field(default_factory=dict)
+    order: Order = "any"
+    page: tuple[str, ...] | None = None
+    states: dict[str, str] = field(default_factory=dict)  # cell -> state, where checked
 
 
 CASES = [
@@ -161,10 +166,92 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+SECTIONS = [  # two sections of one notebook reuse X and y, run top to bottom
+    ex(1, "load1", ("X", "y")),
+    ex(2, "fit1", ("m1",), {"X": 1, "y": 1}),
+    ex(3, "load2", ("X", "y")),
+    ex(4, "fit2", ("m2",), {"X": 3, "y": 3}),
+    ex(5, "report", (), {"m1": 2, "m2": 4}),
+]
+PAGE = ("load1", "fit1", "load2", "fit2", "report")
+
+RUN_ALL = [
+    Case("a clean top-to-bottom run: nothing stale", SECTIONS, {}, order="run-all", page=PAGE),
+    Case(
+        "the same history in the live view: the first section's readers are stale",
+        SECTIONS,
+        {
+            "fit1": ["X re-bound by cell load2", "y re-bound by cell load2"],
+            "report": ["uses m1 from stale cell fit1"],
+        },
+    ),
+    Case(
+        "a cell above re-ran: its readers and theirs are stale, per name",
+        [*SECTIONS, ex(6, "load1", ("X", "y"))],
+        {
+            "fit1": ["X re-bound by cell load1", "y re-bound by cell load1"],
+            "report": ["uses m1 from stale cell fit1"],
+        },
+        order="run-all",
+        page=PAGE,
+        states={"fit1": "stale", "report": "downstream"},
+    ),
+    Case(
+        "a re-binding above the producer is overwritten again by Run All",
+        [ex(1, "z", ("x",)), ex(2, "a", ("x",)), ex(3, "b", (), {"x": 2}), ex(4, "z", ("x",))],
+        {},
+        order="run-all",
+        page=("z", "a", "b"),
+    ),
+    Case(
+        "a name only defined below: Run All would fail here",
+        [ex(1, "below", ("x",)), ex(2, "above", ("y",), {"x": 1}), ex(3, "after", (), {"y": 2})],
+        {"above": ["x comes from cell below below it: Run All would fail here"]},
+        order="run-all",
+        page=("above", "below", "after"),
+        states={"above": "order"},
+    ),
+    Case(
+        "a name defined both above and below is just stale, not out of order",
+        [
+            ex(1, "top", ("x",)),
+            ex(2, "bottom", ("x",)),
+            ex(3, "middle", (), {"x": 2}),
+        ],
+        {},
+        order="run-all",
+        page=("top", "middle", "bottom"),
+    ),
+    Case(
+        "del x by a cell above the reader is a write of x",
+        [ex(1, "a", ("x",)), ex(2, "b", (), {"x": 1}), ex(3, "d", deletes=("x",))],
+        {"b": ["x deleted by cell d"]},
+        order="run-all",
+        page=("a", "d", "b"),
+    ),
+    Case(
+        "a changed input file: the reader is stale, its users downstream",
+        [ex(1, "a", ("df",), reads={"/d/in.csv": A}), ex(2, "b", (), {"df": 1})],
+        {"a": ["/d/in.csv changed"], "b": ["uses df from stale cell a"]},
+        {"/d/in.csv": B},
+        order="run-all",
+        page=("a", "b"),
+        states={"a": "stale", "b": "downstream"},
+    ),
+    Case(
+        "without a page, the order cells first ran in stands in for it",
+        [ex(1, "a", ("x",)), ex(2, "b", (), {"x": 1}), ex(3, "c", ("x",)), ex(4, "a", ("x",))],
+        {"b": ["x re-bound by cell a (In [4])"]},
+        order="run-all",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES + RUN_ALL, ids=[c.name for c in CASES + RUN_ALL])
 def test_stale_cells(case: Case) -> None:
     lineage = graph.build("/nb/n.ipynb", case.history)
-    found = stale_cells(lineage, case.current)
+    found = stale_cells(lineage, case.current, order=case.order, page=case.page)
+    assert {c.cell_id: c.state for c in found if c.cell_id in case.states} == case.states
     got = {cell.cell_id: [r.detail for r in cell.reasons] for cell in found}
     assert set(got) == set(case.stale), got
     for cell, expected in case.stale.items():

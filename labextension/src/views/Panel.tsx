@@ -161,6 +161,11 @@ function PanelBody(props: {
   );
 }
 
+const STALE_STATES: Record<string, string> = {
+  downstream: 'downstream of a stale cell',
+  order: 'out of order: Run All would fail here'
+};
+
 function StaleView(props: {
   stale: MlprodAPI.IStaleCell[];
   onCell: (cellId: string) => void;
@@ -179,6 +184,11 @@ function StaleView(props: {
           >
             [{cell.execution_count ?? ' '}] {cell.cell_id ?? cell.execution}
           </button>
+          {cell.state && cell.state !== 'stale' && (
+            <span className={`mlprod-StaleState mlprod-StaleState-${cell.state}`}>
+              {STALE_STATES[cell.state]}
+            </span>
+          )}
           <ul>
             {cell.reasons.map((reason, i) => (
               <li key={i} className={`mlprod-Reason mlprod-Reason-${reason.kind}`}>

@@ -1,0 +1,76 @@
+"""`mlprod-nb stale` after a real kernel ran a notebook that reuses names across sections."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+SECTIONS = [
+    ("imports", "import math\nfrom collections import Counter"),
+    ("helper", "def scale(values, k):\n    return [v * k for v in values]"),
+    ("load1", "X = [1, 2, 3]\ny = [0, 1, 0]"),
+    ("fit1", "m1 = sum(scale(X, 2)) + sum(y)"),
+    ("load2", "X = [4, 5, 6]\ny = [1, 1, 0]"),  # a later section reuses X and y
+    ("fit2", "m2 = math.fsum(scale(X, 3)) + Counter(y)[1]"),
+    ("clear", "del y"),
+    ("report", "print(m1, m2)"),
+]
+
+
+def _notebook(folder: Path, cells: list[tuple[str, str]]) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    for cell_id, source in cells:
+        cell = nbformat.v4.new_code_cell(source)
+        cell["id"] = cell_id
+        nb.cells.append(cell)
+    path = folder / "sections.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mlprod_nb.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+def _stale(notebook: Path, *extra: str) -> dict[str, list[str]]:
+    done = _cli("stale", notebook.name, "--json", *extra, cwd=notebook.parent)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    return {c["cell_id"]: [r["kind"] for r in c["reasons"]] for c in answer["stale"]}
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("home")
+def test_a_clean_run_all_leaves_no_cell_stale(tmp_path: Path) -> None:
+    notebook = _notebook(tmp_path, SECTIONS)
+    traced = _cli("trace", notebook.name, cwd=tmp_path)
+    assert traced.returncode == 0, traced.stderr
+
+    assert _stale(notebook) == {}
+    text = _cli("stale", notebook.name, cwd=tmp_path)
+    assert "no stale cells" in text.stdout, text.stdout
+
+    # the live-namespace view still sees the later section's re-bindings
+    live = _stale(notebook, "--order", "any")
+    assert "fit1" in live
+    assert live["fit1"] == ["name", "name"]  # X and y re-bound by load2
+
+    # a user moves fit1 above the cells that define X and y: Run All would fail there
+    _notebook(tmp_path, [SECTIONS[i] for i in (0, 1, 3, 2, 4, 5, 6, 7)])
+    assert _stale(notebook) == {"fit1": ["order", "order"]}
