@@ -10,7 +10,9 @@ top change what this cell saw?". It needs the page order of the cells. A cell is
   one above its producer is overwritten again by the producer on Run All);
 - the cell it took a name from (above it) has re-run since;
 - a file it read now has different content (current hashes come from the caller);
-- it took a name from a stale cell above it (``downstream``: through that name or file only).
+- it took a name from a stale cell above it (``downstream``: through that name or file only);
+- it failed on a name that did not exist, and a cell above it defines that name since
+  ("can run now").
 A cell that used a name which only a cell *below* it defines is flagged ``order``: Run All
 would fail there. After a clean top-to-bottom run no cell is stale.
 
@@ -20,6 +22,7 @@ by another cell in the same session makes a reader stale, wherever that cell is.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections import defaultdict, deque
 from collections.abc import Mapping, Sequence
@@ -129,6 +132,27 @@ def _name_reasons(e: Execution, ctx: _Context) -> list[StaleReason]:
     return reasons
 
 
+_MISSING_NAME = re.compile(r"name '([^']+)' is not defined")
+
+
+def _can_run_now(e: Execution, ctx: _Context) -> list[StaleReason]:
+    """A cell that failed on a missing name which a cell (above it, in run-all) now defines."""
+    if e.status != "error" or e.error_name not in ("NameError", "UnboundLocalError"):
+        return []
+    match = _MISSING_NAME.search(e.error_message or "")
+    if match is None:
+        return []
+    name = match.group(1)
+    here = ctx.index[e.id]
+    for later in ctx.ran[here + 1 :]:
+        if later.session != e.session or name not in later.defines:
+            continue
+        if later.cell_key != e.cell_key and ctx.above(later.cell_key, e.cell_key):
+            detail = f"can run now: {_label(later)} defines {name}"
+            return [StaleReason("name", detail, name=name)]
+    return []
+
+
 def _defined_above(name: str, e: Execution, ctx: _Context) -> bool:
     """Whether a cell above ``e`` defines ``name`` in its latest execution."""
     return any(
@@ -176,7 +200,7 @@ def stale_cells(
     ctx = _Context(ran, {e.id: i for i, e in enumerate(ran)}, latest, _bindings(ran), positions)
     reasons: dict[str, list[StaleReason]] = {}
     for e in latest.values():
-        found = _name_reasons(e, ctx) + _file_reasons(e, current)
+        found = _name_reasons(e, ctx) + _file_reasons(e, current) + _can_run_now(e, ctx)
         if found:
             reasons[e.id] = found
     own = set(reasons)

@@ -239,6 +239,23 @@ RUN_ALL = [
         states={"a": "stale", "b": "downstream"},
     ),
     Case(
+        "a cell that failed on a missing name can run once a cell above defines it",
+        [
+            Execution(
+                **{
+                    **ex(1, "use").__dict__,
+                    "status": "error",
+                    "error_name": "NameError",
+                    "error_message": "name 'rate' is not defined",
+                }
+            ),
+            ex(2, "define", ("rate",)),
+        ],
+        {"use": ["can run now: cell define (In [2]) defines rate"]},
+        order="run-all",
+        page=("define", "use"),
+    ),
+    Case(
         "without a page, the order cells first ran in stands in for it",
         [ex(1, "a", ("x",)), ex(2, "b", (), {"x": 1}), ex(3, "c", ("x",)), ex(4, "a", ("x",))],
         {"b": ["x re-bound by cell a (In [4])"]},
