@@ -124,7 +124,11 @@ def _name_reasons(e: Execution, ctx: _Context) -> list[StaleReason]:
         if name in reported or producer is None:
             continue
         newest = ctx.latest.get(producer)
-        if newest is not None and newest.id != source and ctx.index[newest.id] > here:
+        if newest is None or newest.id == source or ctx.index[newest.id] < here:
+            continue
+        # in the same session, a re-run that did not bind the name again (it failed first,
+        # or bound the identical object) left the value this cell used in place
+        if newest.session != e.session or name in newest.defines:
             reported.add(name)
             reasons.append(
                 StaleReason("name", f"{name} comes from {_label(newest)}, which re-ran", name=name)

@@ -315,12 +315,17 @@ class Tracer:
         deleted = sorted(hidden.visible(gone)) if gone else []
         error = _error_of(result)
         found = cell.analysis or _NOTHING
+        binder = self._binder
         if error is None:
-            defines = hidden.visible(n for n in found.defines if n in ns)
+            # a name bound again to the identical object (a re-run import, ``flag = None``)
+            # changes nothing for its readers: it stays with the execution that bound it
+            same = set(found.defines).difference(changed) if found.defines else ()
+            defines = hidden.visible(
+                n for n in found.defines if n in ns and not (n in same and n in binder)
+            )
             defines += [n for n in rebound if n not in found.defines]
         else:
             defines = rebound
-        binder = self._binder
         builtin = self._builtins
         uses = hidden.visible(n for n in found.uses if n in binder or n not in builtin)
         mutations: list[Mutation] = []
