@@ -64,6 +64,7 @@ class _Cell:
     analysis: CellAnalysis | None = None
 
 
+_MODULE_WRITES = frozenset({"attr", "del-attr"})
 _NOTHING = CellAnalysis()
 
 
@@ -336,7 +337,9 @@ class Tracer:
                 for (name, how), known in found.mutations.items()
                 if name not in defined
                 and not hidden(name)
-                and not isinstance(ns.get(name), types.ModuleType)
+                # calls on modules (np.random.seed) are not writes; setting an attribute
+                # on one (cfg.threshold = 7) is
+                and (how in _MODULE_WRITES or not isinstance(ns.get(name), types.ModuleType))
             ]
         self._seq += 1
         execution = ExecutionId(f"{self.session}:{self._seq}")

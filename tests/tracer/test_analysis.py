@@ -292,6 +292,15 @@ CASES = [
         deps={"xs": 1},
     ),
     case(
+        "setting an attribute on an imported module is a write of it",
+        "import sys, types\nsys.modules['cfg'] = types.ModuleType('cfg')",
+        "import cfg",
+        "cfg.threshold = 7",
+        uses={"cfg"},
+        deps={"cfg": 1},
+        mutations={("cfg", "attr", True)},
+    ),
+    case(
         "calls on modules are not mutations",
         "import json",
         "s = json.dumps({})",
