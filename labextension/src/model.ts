@@ -118,13 +118,17 @@ export class PanelModel {
   comparison: MlprodAPI.ICompare | null = null;
   differencesOnly = false;
   chartMetric: string | null = null;
-  activeRun: MlprodAPI.IRunStatus | null = null;
   selectedDataset: string | null = null;
   /** why the lineage is empty (nothing recorded yet), not an error */
   notice: string | null = null;
   error: string | null = null;
   busy: string | null = null;
   visible = false;
+
+  /** The run started from this notebook's panel (each notebook keeps its own). */
+  get activeRun(): MlprodAPI.IRunStatus | null {
+    return (this.notebook && this._activeRuns.get(this.notebook)) || null;
+  }
 
   get changed(): ISignal<this, void> {
     return this._changed;
@@ -160,12 +164,17 @@ export class PanelModel {
     if (path === this.notebook) {
       return;
     }
+    // nothing of the previous notebook stays on screen: runs, comparison, errors, marks
     this.notebook = path;
     this.lineage = null;
     this.stale = [];
     this.pipeline = null;
     this.exportResult = null;
     this.pipelinePath = null;
+    this.runs = [];
+    this.selectedRuns = [];
+    this.comparison = null;
+    this.chartMetric = null;
     this.selectedDataset = null;
     this.notice = null;
     this.error = null;
@@ -283,8 +292,12 @@ export class PanelModel {
   }
 
   async refreshRuns(): Promise<void> {
+    const path = this.notebook;
     try {
       const answer = await this.service.runs();
+      if (path !== this.notebook) {
+        return; // the user moved to another notebook meanwhile
+      }
       this.runs = answer.runs.filter(run => this._ofNotebook(run));
       this.selectedRuns = this.selectedRuns.filter(id => this.runs.some(r => r.id === id));
       if (!this.pipelinePath && this.runs.length > 0) {
@@ -303,8 +316,12 @@ export class PanelModel {
     if (!this.notebook) {
       return;
     }
+    const path = this.notebook;
     await this._busy(check ? 'checking export' : 'exporting', async () => {
-      const result = await this.service.exportPipeline(this.notebook as string, check);
+      const result = await this.service.exportPipeline(path, check);
+      if (path !== this.notebook) {
+        return;
+      }
       this.exportResult = result;
       if (result.ok && result.pipeline) {
         this.pipelinePath = result.pipeline;
@@ -335,14 +352,15 @@ export class PanelModel {
       this._emit();
       return;
     }
+    const path = this.notebook as string;
     await this._busy('starting run', async () => {
       const started = await this.service.startRun(pipeline, params);
-      this.activeRun = {
+      this._activeRuns.set(path, {
         id: started.run_id,
         status: started.status,
         steps: [],
         progress: { done: 0, total: 0, current: null },
-      };
+      });
     });
     this._schedulePoll();
   }
@@ -350,12 +368,16 @@ export class PanelModel {
   /** Ask about the running pipeline once; when it ends, reload runs and lineage. */
   async pollRun(): Promise<void> {
     const run = this.activeRun;
-    if (!run || isFinished(run.status)) {
+    const path = this.notebook;
+    if (!run || !path || isFinished(run.status)) {
       return;
     }
     try {
       const status = await this.service.runStatus(run.id);
-      this.activeRun = status;
+      this._activeRuns.set(path, status);
+      if (path !== this.notebook) {
+        return;
+      }
       if (isFinished(status.status)) {
         await Promise.all([this.refreshRuns(), this.refreshNotebook()]);
       }
@@ -378,8 +400,12 @@ export class PanelModel {
       this._emit();
       return;
     }
+    const path = this.notebook;
     await this._busy('comparing', async () => {
-      this.comparison = await this.service.compare(this.selectedRuns);
+      const comparison = await this.service.compare(this.selectedRuns);
+      if (path === this.notebook) {
+        this.comparison = comparison;
+      }
     });
   }
 
@@ -413,13 +439,24 @@ export class PanelModel {
   }
 
   /**
-   * Runs exported from the current notebook (runs that do not say are kept).
-   * Runs name their notebook by absolute (maybe resolved) path: compare the tail.
+   * Runs exported from the current notebook; a run that does not name its notebook
+   * only when it ran this notebook's pipeline. Runs name their notebook by absolute
+   * (maybe resolved) path: compare the tail.
    */
   private _ofNotebook(run: MlprodAPI.IRun): boolean {
     const source = run.source_notebook?.replace(/\\/g, '/');
-    if (!source || !this.notebook) {
-      return true;
+    if (!this.notebook) {
+      return false;
+    }
+    if (!source) {
+      // export's default folder for this notebook, or the pipeline it exported to
+      const pipeline = run.pipeline.replace(/\\/g, '/');
+      const folder = this.notebook.replace(/\.ipynb$/, '.pipeline');
+      return (
+        pipeline === this.pipelinePath ||
+        pipeline === folder ||
+        pipeline.endsWith(`/${folder}`)
+      );
     }
     return source === this.notebook || source.endsWith(`/${this.notebook}`);
   }
@@ -432,13 +469,16 @@ export class PanelModel {
   }
 
   private async _busy(what: string, work: () => Promise<void>): Promise<void> {
+    const path = this.notebook;
     this.busy = what;
     this.error = null;
     this._emit();
     try {
       await work();
     } catch (error) {
-      this.error = messageOf(error);
+      if (path === this.notebook) {
+        this.error = messageOf(error); // not shown on another notebook
+      }
     } finally {
       this.busy = null;
       this._emit();
@@ -454,6 +494,7 @@ export class PanelModel {
 
   private _changed = new Signal<this, void>(this);
   private _marksChanged = new Signal<this, void>(this);
+  private _activeRuns = new Map<string, MlprodAPI.IRunStatus>();
   private _poll: unknown = null;
   private _debounce: unknown = null;
   private _dirty = false;

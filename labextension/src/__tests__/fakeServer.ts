@@ -9,7 +9,13 @@ export interface ISeen {
   authorization: string | null;
 }
 
-export type Route = (seen: ISeen) => { status?: number; body: unknown };
+export interface IAnswer {
+  status?: number;
+  body: unknown;
+}
+
+/** An answer now, or later (a promise the test resolves, to interleave requests). */
+export type Route = (seen: ISeen) => IAnswer | Promise<IAnswer>;
 
 /**
  * Settings whose fetch answers from `routes` (keyed by "METHOD path" under the API).
@@ -46,7 +52,7 @@ export function fakeServer(routes: Record<string, Route>): {
         status: 404,
       });
     }
-    const answer = route(entry);
+    const answer = await route(entry);
     return new Response(JSON.stringify(answer.body), {
       status: answer.status ?? 200,
       headers: { 'Content-Type': 'application/json' },

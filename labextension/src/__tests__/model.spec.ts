@@ -279,14 +279,54 @@ describe('PanelModel', () => {
     const mine = { ...run('mine', 10, {}), source_notebook: '/srv/root/churn.ipynb' };
     const other = { ...run('other', 20, {}), source_notebook: '/srv/root/other.ipynb' };
     const nested = { ...run('nested', 25, {}), source_notebook: '/srv/root/sub/churn.ipynb' };
-    const unknown = run('unknown', 30, {});
+    const unknown = run('unknown', 30, {}); // names no notebook; ran churn.pipeline
+    const stray = { ...run('stray', 40, {}), pipeline: '/srv/root/elsewhere.pipeline' };
     const { model } = makeModel(
-      notebookRoutes({ 'GET runs': () => ({ body: { runs: [unknown, nested, other, mine] } }) })
+      notebookRoutes({
+        'GET runs': () => ({ body: { runs: [stray, unknown, nested, other, mine] } })
+      })
     );
     await model.setNotebook('churn.ipynb');
     expect(model.runs.map(r => r.id)).toEqual(['unknown', 'nested', 'mine']);
     await model.setNotebook('sub/churn.ipynb');
-    expect(model.runs.map(r => r.id)).toEqual(['unknown', 'nested']);
+    expect(model.runs.map(r => r.id)).toEqual(['nested']);
+    await model.setNotebook('other.ipynb');
+    expect(model.runs.map(r => r.id)).toEqual(['other']);
+  });
+
+  it('shows nothing of the previous notebook after a switch', async () => {
+    const failed = { ...run('bad', 10, {}), source_notebook: '/srv/root/a.ipynb', status: 'failed' };
+    let answerExport: (value: unknown) => void = () => undefined;
+    const { model } = makeModel(
+      notebookRoutes({
+        'GET runs': () => ({ body: { runs: [failed] } }),
+        'POST run': () => ({ status: 202, body: { run_id: 'r1', status: 'running' } }),
+        'GET run/r1': () => ({ body: { id: 'r1', status: 'running', steps: [], progress: { done: 0, total: 2, current: 'load' } } }),
+        'POST export': () =>
+          new Promise(resolve => {
+            answerExport = resolve;
+          }).then(() => ({ status: 422, body: { message: 'no code cell', cell_id: 'c1' } }))
+      })
+    );
+    await model.setNotebook('a.ipynb');
+    model.pipelinePath = 'a.pipeline';
+    await model.startRun({});
+    model.toggleRun('bad');
+    expect(model.runs.map(r => r.id)).toEqual(['bad']);
+    expect(model.activeRun?.id).toBe('r1');
+    const exporting = model.exportPipeline(true);
+    await model.setNotebook('b.ipynb'); // the user switches while the check is answered
+    answerExport(null);
+    await exporting;
+    await flush();
+    expect(model.runs).toEqual([]);
+    expect(model.selectedRuns).toEqual([]);
+    expect(model.activeRun).toBeNull();
+    expect(model.exportResult).toBeNull();
+    expect(model.error).toBeNull();
+    expect(model.comparison).toBeNull();
+    await model.setNotebook('a.ipynb'); // back: its own run is still followed
+    expect(model.activeRun?.id).toBe('r1');
   });
 
   it('compares two or more selected runs', async () => {
