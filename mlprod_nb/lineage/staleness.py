@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import defaultdict, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -164,7 +164,9 @@ def _defined_above(name: str, e: Execution, ctx: _Context) -> bool:
     )
 
 
-def _file_reasons(e: Execution, current: Mapping[str, str | None]) -> list[StaleReason]:
+def _file_reasons(
+    e: Execution, current: Mapping[str, str | None], show: Callable[[str], str]
+) -> list[StaleReason]:
     written = {f.path: f.sha256 for f in e.writes()}
     reasons = []
     for f in e.reads():
@@ -175,9 +177,9 @@ def _file_reasons(e: Execution, current: Mapping[str, str | None]) -> list[Stale
         if now == expected:
             continue
         if now is None:
-            detail = f"{f.path} is gone"
+            detail = f"{show(f.path)} is gone"
         else:
-            detail = f"{f.path} changed ({expected[:12]} -> {now[:12]})"
+            detail = f"{show(f.path)} changed ({expected[:12]} -> {now[:12]})"
         reasons.append(StaleReason("file", detail, path=f.path))
     return reasons
 
@@ -188,12 +190,15 @@ def stale_cells(
     *,
     order: Order = "any",
     page: Sequence[str] | None = None,
+    show_path: Callable[[str], str] = str,
 ) -> list[StaleCell]:
     """Stale cells in run order. ``current`` maps read paths to their sha256 now (None: gone).
 
     ``page`` lists the cell keys (ids, or ``source:HASH`` for cells without one) in page
     order, for the ``run-all`` view; without it the order in which the cells first ran
-    stands in for the page.
+    stands in for the page. ``show_path`` turns a recorded (absolute) path into the form
+    the reasons' text shows (the server shows paths relative to its root); the reasons'
+    ``path`` field keeps the recorded path.
     """
     ran = list(lineage.executions)
     latest = latest_by_cell(ran)
@@ -204,7 +209,7 @@ def stale_cells(
     ctx = _Context(ran, {e.id: i for i, e in enumerate(ran)}, latest, _bindings(ran), positions)
     reasons: dict[str, list[StaleReason]] = {}
     for e in latest.values():
-        found = _name_reasons(e, ctx) + _file_reasons(e, current) + _can_run_now(e, ctx)
+        found = _name_reasons(e, ctx) + _file_reasons(e, current, show_path) + _can_run_now(e, ctx)
         if found:
             reasons[e.id] = found
     own = set(reasons)
@@ -225,8 +230,8 @@ def stale_cells(
                 continue
             if not ctx.above(source_cell, reader.cell_key):
                 continue  # already flagged out of order, or not on the page
-            verb = "uses" if kind == "name" else "reads"
-            detail = f"{verb} {label} from stale {_label(ran[ctx.index[source]])}"
+            verb, what = ("uses", label) if kind == "name" else ("reads", show_path(label))
+            detail = f"{verb} {what} from stale {_label(ran[ctx.index[source]])}"
             reason = (
                 StaleReason("name", detail, name=label)
                 if kind == "name"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import NotebookError, PipelineError, SerializationError
 from ..paths import Layout, find_home
+from ..pipeline.liveness import settled_runs
 from .confine import BadRequestError, Root
 from .launcher import Launcher, check_run_id
 from .payload import Memo, encode
@@ -94,7 +95,9 @@ class Backend:
         return self._memo.get(
             ("stale", notebook, order),
             (lineage, current, page),
-            lambda: stale_cells(lineage, current, order=order, page=page),
+            lambda: stale_cells(
+                lineage, current, order=order, page=page, show_path=self.root.relative
+            ),
         )
 
     def _lineage_answer(self, notebook: Path, lineage: NotebookLineage) -> bytes:
@@ -192,7 +195,8 @@ class Backend:
         layout = self.layout(folder)
         if not layout.home.is_dir():
             return {"runs": []}
-        found = await self.service.call(layout, lambda s: s.runs(folder), key=("runs", folder))
+        stored = await self.service.call(layout, lambda s: s.runs(folder), key=("runs", folder))
+        found = await self._blocking(lambda: settled_runs(layout, stored))  # dead: interrupted
         return await self._blocking(
             lambda: self._memo.get(
                 ("runs", layout, folder), (found,), lambda: encode({"runs": found})

@@ -50,7 +50,9 @@ async def test_lineage_and_stale_follow_the_journal(
     assert set(stale) == {"c0", "c1", "c2"}
     assert stale["c0"]["reasons"][0]["kind"] == "file"
     assert stale["c0"]["reasons"][0]["path"] == str(data.resolve())
-    assert "changed" in stale["c0"]["reasons"][0]["detail"]
+    assert stale["c0"]["reasons"][0]["detail"].startswith("work/data.csv changed")  # root-relative
+    assert stale["c0"]["state"] == "stale"
+    assert stale["c1"]["state"] == "downstream"
 
     status, body = await api("lineage", params={"path": "work/churn.ipynb"})
     assert [e["stale"] for e in body["executions"]] == [True, True, True]
