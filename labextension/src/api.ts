@@ -77,10 +77,12 @@ export namespace MlprodAPI {
     state?: 'stale' | 'downstream' | 'order';
   }
 
+  /** run-all: would Run All change what a cell saw? any: the live namespace */
+  export type StaleOrder = 'run-all' | 'any';
+
   export interface IStale {
     notebook: string;
-    /** run-all: would Run All change what a cell saw? any: the live namespace */
-    order?: 'run-all' | 'any';
+    order?: StaleOrder;
     stale: IStaleCell[];
   }
 

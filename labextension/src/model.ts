@@ -110,6 +110,8 @@ export class PanelModel {
   tab: Tab = 'lineage';
   lineage: MlprodAPI.ILineage | null = null;
   stale: MlprodAPI.IStaleCell[] = [];
+  /** which staleness view the stale list shows (the graph's marks follow it) */
+  staleOrder: MlprodAPI.StaleOrder = 'run-all';
   pipeline: MlprodAPI.IPipeline | null = null;
   exportResult: MlprodAPI.IExportResult | null = null;
   pipelinePath: string | null = null;
@@ -187,6 +189,29 @@ export class PanelModel {
     this._emit();
   }
 
+  /** Switch between the Run All view and the live-namespace view of staleness. */
+  async setStaleOrder(order: MlprodAPI.StaleOrder): Promise<void> {
+    if (order === this.staleOrder) {
+      return;
+    }
+    this.staleOrder = order;
+    this._emit();
+    const path = this.notebook;
+    if (!path) {
+      return;
+    }
+    try {
+      const stale = (await this.service.stale(path, order)).stale;
+      if (path === this.notebook && order === this.staleOrder) {
+        this.stale = stale;
+        this._emit(true);
+      }
+    } catch (error) {
+      this.error = messageOf(error);
+      this._emit();
+    }
+  }
+
   setTab(tab: Tab): void {
     this.tab = tab;
     this._emit();
@@ -249,7 +274,7 @@ export class PanelModel {
     }
     const [lineage, stale, pipeline] = await Promise.allSettled([
       this.service.lineage(path),
-      this.service.stale(path),
+      this.service.stale(path, this.staleOrder),
       this.service.pipeline(path),
     ]);
     if (path !== this.notebook) {
@@ -281,7 +306,7 @@ export class PanelModel {
       return;
     }
     try {
-      const stale = (await this.service.stale(path)).stale;
+      const stale = (await this.service.stale(path, this.staleOrder)).stale;
       if (path === this.notebook && JSON.stringify(stale) !== JSON.stringify(this.stale)) {
         this.stale = stale;
         this._emit(true);

@@ -13,8 +13,9 @@ export class MlprodService {
     return this._get(`lineage?${query({ path })}`);
   }
 
-  stale(path: string): Promise<MlprodAPI.IStale> {
-    return this._get(`stale?${query({ path })}`);
+  /** Stale cells; `order` 'any' asks for the live-namespace view (default: Run All). */
+  stale(path: string, order: MlprodAPI.StaleOrder = 'run-all'): Promise<MlprodAPI.IStale> {
+    return this._get(`stale?${query(order === 'run-all' ? { path } : { path, order })}`);
   }
 
   pipeline(path: string): Promise<MlprodAPI.IPipeline> {

@@ -294,6 +294,33 @@ describe('PanelModel', () => {
     expect(model.runs.map(r => r.id)).toEqual(['other']);
   });
 
+  it('switches the stale list between the Run All and the live view', async () => {
+    const reason = { kind: 'name', detail: 'X re-bound by cell c3' };
+    const live = {
+      notebook: 'churn.ipynb',
+      order: 'any',
+      stale: [{ cell_id: 'c1', execution: 's:1', reasons: [reason] }],
+    };
+    const { model, seen } = makeModel(
+      notebookRoutes({
+        'GET stale': request =>
+          request.query.order === 'any' ? { body: live } : { body: { ...STALE, stale: [] } },
+      })
+    );
+    await model.setNotebook('churn.ipynb');
+    expect(model.stale).toEqual([]);
+    expect(seen.find(s => s.path === 'stale')?.query).toEqual({ path: 'churn.ipynb' });
+    await model.setStaleOrder('any');
+    expect(model.staleOrder).toBe('any');
+    expect(model.stale.map(c => c.cell_id)).toEqual(['c1']);
+    await model.refreshStale(); // the idle poll keeps the chosen view
+    expect(seen.filter(s => s.path === 'stale').pop()?.query).toEqual({
+      path: 'churn.ipynb',
+      order: 'any',
+    });
+    expect(model.stale.map(c => c.cell_id)).toEqual(['c1']);
+  });
+
   it('shows nothing of the previous notebook after a switch', async () => {
     const failed = { ...run('bad', 10, {}), source_notebook: '/srv/root/a.ipynb', status: 'failed' };
     let answerExport: (value: unknown) => void = () => undefined;

@@ -129,7 +129,14 @@ function PanelBody(props: {
             root={actions.root}
           />
         )}
-        {model.tab === 'stale' && <StaleView stale={model.stale} onCell={actions.selectCell} />}
+        {model.tab === 'stale' && (
+          <StaleView
+            stale={model.stale}
+            order={model.staleOrder}
+            onOrder={order => void model.setStaleOrder(order)}
+            onCell={actions.selectCell}
+          />
+        )}
         {model.tab === 'pipeline' && (
           <PipelineView
             pipeline={model.pipeline}
@@ -163,41 +170,67 @@ function PanelBody(props: {
 
 const STALE_STATES: Record<string, string> = {
   downstream: 'downstream of a stale cell',
-  order: 'out of order: Run All would fail here'
+  order: 'out of order: Run All would fail here',
 };
 
 function StaleView(props: {
   stale: MlprodAPI.IStaleCell[];
+  order: MlprodAPI.StaleOrder;
+  onOrder: (order: MlprodAPI.StaleOrder) => void;
   onCell: (cellId: string) => void;
 }): JSX.Element {
+  const toggle = (
+    <label
+      className="mlprod-StaleOrder"
+      title={
+        'Off: would Run All from the top change what a cell saw? ' +
+        'On: any later re-binding by another cell counts, wherever it is on the page'
+      }
+    >
+      <input
+        type="checkbox"
+        checked={props.order === 'any'}
+        onChange={event => props.onOrder(event.currentTarget.checked ? 'any' : 'run-all')}
+      />{' '}
+      I work out of order (live namespace)
+    </label>
+  );
   if (props.stale.length === 0) {
-    return <div className="mlprod-Empty">No stale cells: every cell ran on its current inputs.</div>;
+    return (
+      <div>
+        {toggle}
+        <div className="mlprod-Empty">No stale cells: every cell ran on its current inputs.</div>
+      </div>
+    );
   }
   return (
-    <ul className="mlprod-StaleList">
-      {props.stale.map(cell => (
-        <li key={cell.execution} data-cell-id={cell.cell_id ?? ''}>
-          <button
-            className="mlprod-Chip mlprod-Chip-stale"
-            disabled={!cell.cell_id}
-            onClick={() => cell.cell_id && props.onCell(cell.cell_id)}
-          >
-            [{cell.execution_count ?? ' '}] {cell.cell_id ?? cell.execution}
-          </button>
-          {cell.state && cell.state !== 'stale' && (
-            <span className={`mlprod-StaleState mlprod-StaleState-${cell.state}`}>
-              {STALE_STATES[cell.state]}
-            </span>
-          )}
-          <ul>
-            {cell.reasons.map((reason, i) => (
-              <li key={i} className={`mlprod-Reason mlprod-Reason-${reason.kind}`}>
-                {reason.detail}
-              </li>
-            ))}
-          </ul>
-        </li>
-      ))}
-    </ul>
+    <div>
+      {toggle}
+      <ul className="mlprod-StaleList">
+        {props.stale.map(cell => (
+          <li key={cell.execution} data-cell-id={cell.cell_id ?? ''}>
+            <button
+              className="mlprod-Chip mlprod-Chip-stale"
+              disabled={!cell.cell_id}
+              onClick={() => cell.cell_id && props.onCell(cell.cell_id)}
+            >
+              [{cell.execution_count ?? ' '}] {cell.cell_id ?? cell.execution}
+            </button>
+            {cell.state && cell.state !== 'stale' && (
+              <span className={`mlprod-StaleState mlprod-StaleState-${cell.state}`}>
+                {STALE_STATES[cell.state]}
+              </span>
+            )}
+            <ul>
+              {cell.reasons.map((reason, i) => (
+                <li key={i} className={`mlprod-Reason mlprod-Reason-${reason.kind}`}>
+                  {reason.detail}
+                </li>
+              ))}
+            </ul>
+          </li>
+        ))}
+      </ul>
+    </div>
   );
 }
