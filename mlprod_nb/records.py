@@ -156,12 +156,21 @@ class StepRecord(TypedDict):
     cell_id: NotRequired[str | None]  # the failing cell, when one failed
 
 
+# How a run ended: "aborted" by Ctrl-C/SIGTERM, "interrupted" when its driver died
+# (SIGKILL, OOM, reboot) and the next process that looked recorded it
+# (pipeline/liveness.py); a run with no ``run_end`` record yet is "running".
+RunEnd = Literal["ok", "failed", "aborted", "interrupted"]
+RunStatus = Literal["running", "ok", "failed", "aborted", "interrupted"]
+RUNNING: RunStatus = "running"
+INTERRUPTED: RunEnd = "interrupted"
+
+
 class RunEndRecord(TypedDict):
     v: int
     kind: Literal["run_end"]
     id: RunId
-    status: Literal["ok", "failed", "aborted"]
-    finished: float
+    status: RunEnd
+    finished: float  # for "interrupted": the driver's last heartbeat
     error: str | None
 
 

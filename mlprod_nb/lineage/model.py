@@ -204,7 +204,7 @@ class StepSummary:
 class RunSummary:
     id: str
     pipeline: str
-    status: str  # running | ok | failed | aborted
+    status: str  # records.RunStatus: running | ok | failed | aborted | interrupted
     started: float
     finished: float | None
     duration_ms: float | None

@@ -26,11 +26,12 @@ from ..errors import MlprodError, NotFoundError, PipelineError
 from ..hashing import sha256_file
 from ..journal import JournalWriter
 from ..paths import find_home
-from ..records import REDACTED, SCHEMA, redact
+from ..records import REDACTED, RUNNING, SCHEMA, redact
 from . import manifest as mf
 from .cache import Cache, Entry, full_key, prekey
 from .compiler import INPUTS_VAR, OUTPUTS_VAR
 from .kernels import kernel_env, kernel_name
+from .liveness import Heartbeat, identity, settle, settle_one
 from .params import read_params_file, resolve
 from .progress import Progress
 from .rundir import RunDir, new_run_id, read_summary, recent_durations
@@ -128,7 +129,14 @@ class _Run:
         self.resumed: dict[str, Any] | None = None
         values = dict(options.values or {})
         if options.resume:
+            settle_one(self.layout, options.resume)  # a killed run is recorded as interrupted
             self.resumed = read_summary(self.layout, options.resume)
+            if self.resumed.get("status") == RUNNING:
+                raise PipelineError(
+                    f"run {options.resume!r} is still running (pid {self.resumed.get('pid')})",
+                    run_id=options.resume,
+                    hint="wait for it to finish, or stop it, then resume it",
+                )
             if self.resumed.get("pipeline") != str(self.folder):
                 raise PipelineError(
                     f"run {options.resume!r} belongs to another pipeline "
@@ -160,6 +168,7 @@ class _Run:
         self.plan, self.force, self.from_cache = self._plan()
         self.journal = JournalWriter(self.layout.journal_dir, f"run-{self.run_id}")
         self.started = time.time()
+        self.driver = identity()
         self.error: str | None = None
         self.failed_step: StepState | None = None
 
@@ -200,7 +209,7 @@ class _Run:
             return [n for n in order if n in chosen | upstream], chosen, upstream
         if self.resumed is not None:
             old = {s["name"]: s for s in self.resumed.get("steps", [])}
-            redo = {n for n in order if old.get(n, {}).get("status") not in DONE}
+            redo = {n for n in order if not _kept(self.manifest.step(n), old.get(n, {}))}
             redo = self.manifest.downstream_closure(redo)
             for name in order:
                 if name not in redo:
@@ -224,11 +233,13 @@ class _Run:
             "source_notebook": str(self.source),
             "status": status,
             "pid": os.getpid(),
+            "driver": self.driver,  # liveness.alive tells a dead driver from a live one
+            "heartbeat": time.time(),
             "started": self.started,
             "finished": None if status == "running" else time.time(),
             "params": redact(self.params),
             "resumed_from": self.options.resume,
-            "steps": [s.brief() for s in planned],
+            "steps": [s.full() for s in planned],  # with artifacts: --resume needs them
             "progress": {
                 "done": sum(s.status in DONE for s in planned),
                 "total": len(planned),
@@ -261,6 +272,7 @@ class _Run:
 
     def execute(self, progress: Progress) -> str:
         pipeline_hash = hashlib.sha256((self.folder / mf.FILENAME).read_bytes()).hexdigest()
+        self.rundir.write_status(self.status())  # before the store can see the run: who runs it
         self.journal.append(
             {
                 "v": SCHEMA,
@@ -275,7 +287,6 @@ class _Run:
                 "resumed_from": self.options.resume,
             }
         )
-        self.rundir.write_status(self.status())
         if sha256_file(str(self.source)) not in (None, self.manifest.source_sha256):
             progress.line(
                 f"warning: {self.source.name} changed since it was exported; "
@@ -522,7 +533,10 @@ def run(pipeline: str | Path, options: RunOptions | None = None) -> RunResult:
     """Run a pipeline; returns how it ended (a failed step does not raise)."""
     options = options or RunOptions()
     state = _Run(pipeline, options)
+    settle(state.layout)  # runs whose driver died are recorded as interrupted
     state.rundir.create()
+    heartbeat = Heartbeat(state.rundir.folder)
+    heartbeat.start()
     progress = Progress(options.stream, state.rundir.log, len(state.plan))
     restore = _on_sigterm()
     status: Literal["ok", "failed", "aborted"] = "failed"
@@ -541,6 +555,7 @@ def run(pipeline: str | Path, options: RunOptions | None = None) -> RunResult:
             try:
                 state.finish(status, progress)
             finally:
+                heartbeat.stop()
                 state.join_workers()
                 state.rundir.close()
     finally:
@@ -555,6 +570,17 @@ def run(pipeline: str | Path, options: RunOptions | None = None) -> RunResult:
         error=state.error,
         cell_id=failed.cell_id if failed else None,
         step=failed.name if failed else None,
+    )
+
+
+def _kept(step: mf.Step, before: Mapping[str, Any]) -> bool:
+    """A step of the resumed run that need not run again: done, every artifact intact."""
+    if before.get("status") not in DONE:
+        return False
+    artifacts = before.get("artifacts") or []
+    names = {a.get("name") for a in artifacts}
+    return set(step.outputs) <= names and all(
+        sha256_file(str(a.get("path"))) == a.get("sha256") for a in artifacts
     )
 
 

@@ -53,9 +53,10 @@ def observed_uses(notebook: Path, timeout: float = 5.0) -> Observed | None:
 def runs(layout: Layout, pipeline: Path | None, timeout: float = 60.0) -> list[RunSummary]:
     """Runs, newest first; a cached step's metrics come from the run that computed it."""
     from ..store import Store
+    from .liveness import settled_runs
 
     with Store.open(layout, timeout=timeout) as store:
-        found = store.runs(pipeline)
+        found = settled_runs(layout, store.runs(pipeline))
         details: dict[str, RunDetail | None] = {}
 
         def logged(run_id: str, step: str) -> dict[str, float]:

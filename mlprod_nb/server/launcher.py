@@ -4,8 +4,8 @@ The runner is a separate process in its own session (``start_new_session``),
 its output going to ``driver.log`` in the run's folder, so it outlives the
 request and a restart of the server. Its progress is read from the
 ``status.json`` it keeps replacing (docs/contracts.md, section 5). A runner that
-died without finishing (its pid is gone while the status still says running, or
-it never wrote a status) is reported as failed.
+died without finishing is recorded as interrupted (``pipeline/liveness.py``); one
+that died before it wrote any status is reported as failed.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 
 from ..errors import MlprodError, NotFoundError
 from ..paths import Layout
+from ..pipeline.liveness import alive, identity, settle_one
 from .confine import BadRequestError
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -47,23 +48,6 @@ def check_run_id(run_id: str) -> str:
 def new_run_id() -> str:
     """Sortable and unique: UTC time plus random hex."""
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
-
-
-def pid_alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie, finished but not yet reaped, counts as gone)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -149,7 +133,13 @@ class Launcher:
                 f"cannot start the pipeline runner {self.command[0]!r}: {error.strerror}",
                 hint="check the server setting MlprodApp.run_command",
             ) from None
-        launch = {"id": run_id, "pid": child.pid, "started": time.time(), "argv": argv}
+        launch = {
+            "id": run_id,
+            "pid": child.pid,
+            "driver": identity(child.pid),
+            "started": time.time(),
+            "argv": argv,
+        }
         (folder / LAUNCH_FILE).write_text(json.dumps(launch))
         self._children[run_id] = child
         self._layouts[run_id] = layout
@@ -165,16 +155,15 @@ class Launcher:
         self._reap()
         folder = layout.runs_dir / run_id
         launch = _read_json(folder / LAUNCH_FILE)
-        status = _read_json(folder / STATUS_FILE) or _starting(run_id, launch, folder)
-        pid = status.get("pid") or (launch or {}).get("pid")
-        if status.get("status") == "running" and not (isinstance(pid, int) and pid_alive(pid)):
-            # it may have finished between our read and the check: read once more
-            status = _read_json(folder / STATUS_FILE) or status
-            if status.get("status") == "running":
-                status["status"] = "failed"
-                status["error"] = status.get("error") or (
-                    "the runner stopped without finishing (see log_tail)"
-                )
+        status = settle_one(layout, run_id)  # a dead driver's run is recorded as interrupted
+        if status is None:
+            status = _starting(run_id, launch, folder)
+            if launch is not None and not alive(launch, float(launch.get("started") or 0)):
+                # it may have written its status between our read and the check
+                status = settle_one(layout, run_id) or status
+                if status.get("status") == "running":
+                    status["status"] = "failed"
+                    status["error"] = "the runner stopped before it started (see log_tail)"
         status.setdefault("id", run_id)
         status.setdefault("steps", [])
         status.setdefault("progress", {"done": 0, "total": len(status["steps"]), "current": None})

@@ -191,7 +191,7 @@ async def test_runs_without_a_store_is_empty(api: Api) -> None:
     assert await api("runs") == (200, {"runs": []})
 
 
-async def test_dead_runner_is_reported_failed(api: Api, store_home: Path) -> None:
+async def test_dead_runner_is_reported_interrupted(api: Api, store_home: Path) -> None:
     folder = store_home / "runs" / "20260101-000000-dead00"
     folder.mkdir(parents=True)
     status_file = {
@@ -210,10 +210,12 @@ async def test_dead_runner_is_reported_failed(api: Api, store_home: Path) -> Non
     (folder / "driver.log").write_text("".join(f"line {i}\n" for i in range(100)))
     status, body = await api("run/20260101-000000-dead00")
     assert status == 200, body
-    assert body["status"] == "failed"
+    assert body["status"] == "interrupted"
     assert "stopped without finishing" in body["error"]
-    assert body["progress"] == {"done": 1, "total": 2, "current": "train"}
+    assert body["progress"] == {"done": 1, "total": 2, "current": None}
     assert body["log_tail"].splitlines()[-1] == "line 99"
+    (end,) = (store_home / "journal").glob("run-20260101-000000-dead00-*.ndjson")
+    assert json.loads(end.read_text())["status"] == "interrupted"  # recorded for the store
     assert len(body["log_tail"].splitlines()) == 40
 
 
