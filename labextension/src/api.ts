@@ -31,6 +31,10 @@ export namespace MlprodAPI {
     params: Record<string, unknown>;
     metrics: unknown;
     stale: boolean;
+    /** the cell's source, when the store has it */
+    source?: string | null;
+    /** the pipeline step it ran in, for executions of a run */
+    step?: string | null;
   }
 
   export interface IDatasetVersion {

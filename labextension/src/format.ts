@@ -82,3 +82,35 @@ export function relativePath(path: string, root: string): string {
   const base = root.replace(/\/+$/, '');
   return base && path.startsWith(`${base}/`) ? path.slice(base.length + 1) : path;
 }
+
+/** Ids that Lab and nbformat generate (UUIDs, random hex): they say nothing to a reader. */
+const GENERATED_ID = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-|[0-9a-f-]{16,}$)/i;
+const LABEL_WORDS = 28;
+
+/**
+ * What a cell is called everywhere in the panel: its execution count, then its id if a
+ * person chose it (`load`), else its heading comment or first line of code, cut short.
+ */
+export function cellLabel(
+  cellId: string | null,
+  count: number | null | undefined,
+  source?: string | null
+): string {
+  const prefix = `[${count ?? ' '}]`;
+  if (cellId && !GENERATED_ID.test(cellId)) {
+    return `${prefix} ${cellId}`;
+  }
+  const summary = summarise(source ?? '');
+  if (summary) {
+    return `${prefix} ${summary}`;
+  }
+  return cellId ? `${prefix} ${cellId.slice(0, 8)}` : prefix;
+}
+
+function summarise(source: string): string {
+  const lines = source.split('\n').map(line => line.trim());
+  const heading = lines.find(line => /^#+\s*\S/.test(line) && !line.startsWith('#!'));
+  const code = lines.find(line => line && !line.startsWith('#') && !line.startsWith('%'));
+  const text = (heading ? heading.replace(/^#+\s*/, '') : code ?? '').replace(/\s+/g, ' ');
+  return text.length > LABEL_WORDS ? `${text.slice(0, LABEL_WORDS - 1).trimEnd()}…` : text;
+}

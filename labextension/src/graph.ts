@@ -1,6 +1,7 @@
 import dagre from '@dagrejs/dagre';
 
 import { MlprodAPI } from './api';
+import { cellLabel } from './format';
 
 /** A node of the lineage graph: a notebook cell (its latest execution) or a dataset. */
 export interface IGraphNode {
@@ -66,11 +67,18 @@ export function buildGraph(lineage: MlprodAPI.ILineage): Omit<IGraph, 'width' | 
   const latest = new Map(
     lineage.executions.map(execution => [execution.id, execution] as const)
   );
+  // a re-run's record may omit the source its first execution carried
+  const sourceOf = new Map<string, string>();
+  for (const execution of lineage.executions) {
+    if (execution.cell_id && execution.source) {
+      sourceOf.set(execution.cell_id, execution.source);
+    }
+  }
   const nodes = new Map<string, IGraphNode>();
   for (const [cellId, executionId] of Object.entries(lineage.cells)) {
     const execution = latest.get(executionId);
     const count = execution?.execution_count;
-    const label = `[${count ?? ' '}] ${cellId}`;
+    const label = cellLabel(cellId, count, execution?.source ?? sourceOf.get(cellId));
     nodes.set(cellNodeId(cellId), {
       ...box(label),
       id: cellNodeId(cellId),

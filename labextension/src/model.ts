@@ -1,6 +1,7 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { MlprodAPI } from './api';
+import { cellLabel } from './format';
 import { ApiError } from './request';
 import { MlprodService } from './service';
 
@@ -160,6 +161,19 @@ export class PanelModel {
   cellOfExecution(executionId: string): string {
     const execution = this.lineage?.executions.find(e => e.id === executionId);
     return execution?.cell_id ?? executionId;
+  }
+
+  /** How an execution is named in the panel: its count and its cell's name or first words. */
+  labelOfExecution(executionId: string): string {
+    const executions = this.lineage?.executions ?? [];
+    const execution = executions.find(e => e.id === executionId);
+    if (!execution) {
+      return executionId;
+    }
+    const source =
+      execution.source ??
+      executions.find(e => e.cell_id === execution.cell_id && e.source)?.source;
+    return cellLabel(execution.cell_id, execution.execution_count, source);
   }
 
   async setNotebook(path: string | null): Promise<void> {

@@ -7,6 +7,7 @@ Pure data (no duckdb, no I/O). Field names follow the REST contract
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -50,6 +51,19 @@ class Check:
     passed: bool
 
 
+_GENERATED_ID = re.compile(r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-|[0-9a-f-]{16,}$)", re.I)
+_LABEL_CHARS = 28
+
+
+def _summary(source: str) -> str:
+    """A cell's heading comment, else its first line of code, cut to a label's length."""
+    lines = [line.strip() for line in source.splitlines()]
+    heading = next((x for x in lines if re.match(r"#+\s*\S", x) and not x.startswith("#!")), None)
+    code = next((x for x in lines if x and not x.startswith(("#", "%"))), "")
+    text = " ".join((re.sub(r"^#+\s*", "", heading) if heading else code).split())
+    return text if len(text) <= _LABEL_CHARS else text[: _LABEL_CHARS - 1].rstrip() + "…"
+
+
 @dataclass(frozen=True)
 class Execution:
     """One run of one cell."""
@@ -83,6 +97,17 @@ class Execution:
     def cell_key(self) -> str:
         """What identifies the cell: its id, else its source (cells without ids)."""
         return self.cell_id if self.cell_id else f"source:{self.source_hash}"
+
+    @property
+    def label(self) -> str:
+        """How people know the cell: its id if someone chose it (``load``), else the first
+        words of its heading comment or code (Lab's ids are UUIDs), then ``(In [n])``."""
+        count = f" (In [{self.execution_count}])" if self.execution_count is not None else ""
+        cell = self.cell_id or self.id
+        if self.cell_id and _GENERATED_ID.match(self.cell_id):
+            cell = _summary(self.source or "") or self.cell_id[:8]
+            return f"cell '{cell}'{count}"
+        return f"cell {cell}{count}"
 
     def reads(self) -> tuple[FileAccess, ...]:
         return tuple(f for f in self.files if f.mode == "read")

@@ -36,11 +36,6 @@ Order = Literal["run-all", "any"]
 ORDERS: tuple[Order, ...] = ("run-all", "any")
 
 
-def _label(e: Execution) -> str:
-    count = f" (In [{e.execution_count}])" if e.execution_count is not None else ""
-    return f"cell {e.cell_id or e.id}{count}"
-
-
 def files_read(lineage: NotebookLineage) -> list[str]:
     """Paths the latest executions read: the caller hashes these for ``stale_cells``."""
     latest = latest_by_cell(lineage.executions).values()
@@ -95,7 +90,7 @@ def _name_reasons(e: Execution, ctx: _Context) -> list[StaleReason]:
         producer = ctx.cell_of(source)
         if producer is not None and producer != e.cell_key and not ctx.above(producer, e.cell_key):
             if not _defined_above(name, e, ctx):
-                where = f"cell {ctx.ran[ctx.index[source]].cell_id or source}"
+                where = ctx.ran[ctx.index[source]].label
                 reasons.append(
                     StaleReason(
                         "order",
@@ -117,7 +112,7 @@ def _name_reasons(e: Execution, ctx: _Context) -> list[StaleReason]:
             hits.append((position, name, how, later))
             break
     for _, name, how, later in sorted(hits, key=lambda h: (h[0], h[1])):
-        reasons.append(StaleReason("name", f"{name} {how} by {_label(later)}", name=name))
+        reasons.append(StaleReason("name", f"{name} {how} by {later.label}", name=name))
     reported = {h[1] for h in hits} | {r.name for r in reasons}
     for name, source in used.items():
         producer = ctx.cell_of(source)
@@ -131,7 +126,7 @@ def _name_reasons(e: Execution, ctx: _Context) -> list[StaleReason]:
         if newest.session != e.session or name in newest.defines:
             reported.add(name)
             reasons.append(
-                StaleReason("name", f"{name} comes from {_label(newest)}, which re-ran", name=name)
+                StaleReason("name", f"{name} comes from {newest.label}, which re-ran", name=name)
             )
     return reasons
 
@@ -152,7 +147,7 @@ def _can_run_now(e: Execution, ctx: _Context) -> list[StaleReason]:
         if later.session != e.session or name not in later.defines:
             continue
         if later.cell_key != e.cell_key and ctx.above(later.cell_key, e.cell_key):
-            detail = f"can run now: {_label(later)} defines {name}"
+            detail = f"can run now: {later.label} defines {name}"
             return [StaleReason("name", detail, name=name)]
     return []
 
@@ -231,7 +226,7 @@ def stale_cells(
             if not ctx.above(source_cell, reader.cell_key):
                 continue  # already flagged out of order, or not on the page
             verb, what = ("uses", label) if kind == "name" else ("reads", show_path(label))
-            detail = f"{verb} {what} from stale {_label(ran[ctx.index[source]])}"
+            detail = f"{verb} {what} from stale {ran[ctx.index[source]].label}"
             reason = (
                 StaleReason("name", detail, name=label)
                 if kind == "name"

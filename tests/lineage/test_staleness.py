@@ -206,7 +206,7 @@ RUN_ALL = [
     Case(
         "a name only defined below: Run All would fail here",
         [ex(1, "below", ("x",)), ex(2, "above", ("y",), {"x": 1}), ex(3, "after", (), {"y": 2})],
-        {"above": ["x comes from cell below below it: Run All would fail here"]},
+        {"above": ["x comes from cell below (In [1]) below it: Run All would fail here"]},
         order="run-all",
         page=("above", "below", "after"),
         states={"above": "order"},
@@ -324,3 +324,27 @@ def test_cells_without_ids_are_told_apart_by_source() -> None:
     again = Execution(**{**ex(3, "a", ("x",)).__dict__, "cell_id": None, "source_hash": "h1"})
     lineage = graph.build("/nb/n.ipynb", [one, two, again])
     assert lineage.cells == {"source:h1": "s1:3", "source:h2": "s1:2"}
+
+
+@pytest.mark.parametrize(
+    ("cell_id", "source", "expected"),
+    [
+        ("load", "x = 1", "cell load (In [3])"),
+        (
+            "3f2a9c1e-8b7d-4e2f-9a61-0c5d7e8f9a10",
+            "# Clean up\ndf = df.dropna()",
+            "cell 'Clean up' (In [3])",
+        ),
+        (
+            "3f2a9c1e-8b7d-4e2f-9a61-0c5d7e8f9a10",
+            "%time\ndf = df.dropna()",
+            "cell 'df = df.dropna()' (In [3])",
+        ),
+        ("3f2a9c1e-8b7d-4e2f-9a61-0c5d7e8f9a10", None, "cell '3f2a9c1e' (In [3])"),
+    ],
+)
+def test_cells_with_generated_ids_are_named_by_their_first_words(
+    cell_id: str, source: str | None, expected: str
+) -> None:
+    e = Execution(**{**ex(3, "x").__dict__, "cell_id": cell_id, "source": source})
+    assert e.label == expected

@@ -1,4 +1,5 @@
 import {
+  cellLabel,
   formatDigest,
   formatDuration,
   formatSize,
@@ -48,5 +49,23 @@ describe('formatters', () => {
     ['/elsewhere/x.csv', '', '/elsewhere/x.csv'],
   ])('relativePath(%p, %p) = %p', (path, root, expected) =>
     expect(relativePath(path, root)).toBe(expected)
+  );
+});
+
+describe('cellLabel', () => {
+  const uuid = '3f2a9c1e-8b7d-4e2f-9a61-0c5d7e8f9a10';
+  it.each([
+    ['load', 3, 'x = 1', '[3] load'],
+    [uuid, 5, 'import pandas as pd\ndf = pd.read_csv("a.csv")', '[5] import pandas as pd'],
+    [uuid, 2, '# Train the model\nmodel.fit(X, y)', '[2] Train the model'],
+    [uuid, 7, '%matplotlib inline\n\nplt.plot(xs)', '[7] plt.plot(xs)'],
+    [uuid, 1, 'features = build_features(raw_frame, window=30)', '[1] features = build_features(r…'],
+    [uuid, null, '', '[ ] 3f2a9c1e'],
+    ['a3b4c5d6e7f80912', 4, null, '[4] a3b4c5d6'],
+  ] as [string, number | null, string | null, string][])(
+    '%s #%p',
+    (id, count, source, expected) => {
+      expect(cellLabel(id, count, source)).toBe(expected);
+    }
   );
 });

@@ -122,7 +122,7 @@ function PanelBody(props: {
           <LineageView
             graph={props.graph}
             dataset={model.dataset}
-            labelOf={id => model.cellOfExecution(id)}
+            labelOf={id => model.labelOfExecution(id)}
             onCell={actions.selectCell}
             onDataset={path => model.selectDataset(path)}
             notice={model.notice}
@@ -132,6 +132,7 @@ function PanelBody(props: {
         {model.tab === 'stale' && (
           <StaleView
             stale={model.stale}
+            labelOf={id => model.labelOfExecution(id)}
             order={model.staleOrder}
             onOrder={order => void model.setStaleOrder(order)}
             onCell={actions.selectCell}
@@ -175,6 +176,7 @@ const STALE_STATES: Record<string, string> = {
 
 function StaleView(props: {
   stale: MlprodAPI.IStaleCell[];
+  labelOf: (executionId: string) => string;
   order: MlprodAPI.StaleOrder;
   onOrder: (order: MlprodAPI.StaleOrder) => void;
   onCell: (cellId: string) => void;
@@ -214,7 +216,7 @@ function StaleView(props: {
               disabled={!cell.cell_id}
               onClick={() => cell.cell_id && props.onCell(cell.cell_id)}
             >
-              [{cell.execution_count ?? ' '}] {cell.cell_id ?? cell.execution}
+              {props.labelOf(cell.execution)}
             </button>
             {cell.state && cell.state !== 'stale' && (
               <span className={`mlprod-StaleState mlprod-StaleState-${cell.state}`}>
