@@ -57,7 +57,7 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     from .store.commands import query
     from .textable import render
 
-    columns, rows = query(args.query, args.home)
+    columns, rows = query(args.query, args.home, allow_files=args.allow_files)
     if args.json:
         print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str))
     else:
@@ -167,6 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query", help="the SQL query (read-only)")
     p.add_argument("--json", action="store_true", help="print rows as JSON objects")
     p.add_argument("--home", help="the .mlprod folder (default: found from the current directory)")
+    p.add_argument(
+        "--allow-files",
+        action="store_true",
+        help="let the query read local files (read_csv, read_parquet, ...); writing stays refused",
+    )
 
     p = command("trace", _cmd_trace, "Execute a notebook headlessly with the tracer on.")
     p.add_argument("notebook", help="path of the .ipynb file")

@@ -62,6 +62,10 @@ class StoreLockedError(StoreError):
     """Another process holds the store's lock for longer than we may wait."""
 
 
+class QueryRefusedError(StoreError):
+    """``mlprod-nb sql`` was given something that is not a plain query (or reads a file)."""
+
+
 class NotFoundError(MlprodError):
     """A notebook, run, step or pipeline the user named is not known."""
 

@@ -59,11 +59,23 @@ def notebook_lineage(notebook: str | Path, timeout: float = 30.0) -> NotebookLin
 
 
 def query(
-    sql: str, home: str | None = None, params: Sequence[Any] = (), timeout: float = 30.0
+    sql: str,
+    home: str | None = None,
+    params: Sequence[Any] = (),
+    timeout: float = 30.0,
+    *,
+    allow_files: bool = False,
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Plain queries typed by the user, over the store's tables (``readonly``).
+
+    New journal lines are ingested first (read-write, under the store's lock); then
+    the store is reopened read-only, still under the lock, with file access off
+    unless ``allow_files``, and only statements DuckDB parses as queries run.
+    """
     layout = Layout(Path(home).expanduser().resolve()) if home else find_home(Path.cwd())
     _existing(layout, layout.home, "trace a notebook first, or pass --home .../.mlprod")
     with _open(layout, timeout) as store:
+        store.reopen_read_only(allow_files=allow_files)
         return store.query(sql, params)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import NotFoundError, StoreError
+from ..errors import NotFoundError
 from ..lineage import graph
 from ..lineage.model import (
     Check,
@@ -290,41 +290,6 @@ def sessions(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[Session
         )
         for r in rows
     ]
-
-
-_READ_ONLY = {"SELECT", "EXPLAIN"}
-
-
-def read_only(
-    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()
-) -> tuple[list[str], Rows]:
-    import duckdb
-
-    try:
-        statements = con.extract_statements(sql)
-    except duckdb.Error as error:
-        raise StoreError(f"the query cannot be parsed: {error}") from error
-    if len(statements) != 1:
-        raise StoreError(
-            f"give exactly one statement (got {len(statements)})",
-            hint="run the statements one by one",
-        )
-    kind = statements[0].type.name
-    if kind not in _READ_ONLY:
-        raise StoreError(
-            f"only read-only queries are allowed, not {kind}",
-            hint="use SELECT (the store is written only by ingesting the journal)",
-        )
-    con.execute("BEGIN TRANSACTION READ ONLY")
-    try:
-        cursor = con.execute(sql, list(params))
-        columns = [d[0] for d in cursor.description or ()]
-        rows = cursor.fetchall()
-    except duckdb.Error as error:
-        raise StoreError(f"the query failed: {error}") from error
-    finally:
-        con.execute("ROLLBACK")
-    return columns, rows
 
 
 def _steps(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> dict[str, list[StepSummary]]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import StoreError
 from ..lineage.model import NotebookLineage, RunDetail, RunSummary
 from ..paths import Layout
-from . import ingest, queries, schema
+from . import ingest, queries, readonly, schema
 from .lock import StoreLock
 
 if TYPE_CHECKING:
@@ -129,8 +129,23 @@ class Store:
     def query(
         self, sql: str, params: Sequence[Any] = ()
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """A read-only query: one SELECT (or EXPLAIN) statement, parameters bound."""
-        return queries.read_only(self.con, sql, params)
+        """Plain queries only (SELECT, EXPLAIN of one), parameters bound: the last one's rows.
+
+        Anything else is refused by DuckDB's parse before it runs (``readonly``).
+        """
+        return readonly.run(self.con, sql, params)
+
+    def reopen_read_only(self, *, allow_files: bool = False) -> None:
+        """Swap the connection for a read-only one that cannot reach files outside the store.
+
+        For SQL the user typed (``mlprod-nb sql``). The lock stays held, so no ingest
+        runs meanwhile; with ``allow_files`` local files can be read (never written:
+        statements that write are refused whatever this says).
+        """
+        con, self._con = self._con, None
+        if con is not None:
+            con.close()
+        self._con = readonly.connect(self.layout.db_path, allow_files=allow_files)
 
     def runs(self, pipeline: str | Path | None = None) -> list[RunSummary]:
         return queries.runs(self.con, pipeline)

@@ -142,7 +142,7 @@ def test_sql(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sql", "SELECT count(*) AS n FROM executions", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == [{"n": 2}]
     assert main(["sql", "DELETE FROM executions"]) == 2
-    assert "only read-only" in capsys.readouterr().err
+    assert "refused a DELETE statement" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", ["lineage", "stale", "sql", "trace"])
