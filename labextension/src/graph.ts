@@ -12,6 +12,8 @@ export interface IGraphNode {
   ref: string;
   stale: boolean;
   failed: boolean;
+  /** its latest execution ran in an earlier kernel session than the newest one */
+  earlier?: boolean;
   x: number;
   y: number;
   width: number;
@@ -23,6 +25,8 @@ export interface IGraphEdge {
   target: string;
   kind: 'name' | 'file';
   label: string;
+  /** the value came from an execution its cell has re-run since: history, not current */
+  superseded?: boolean;
   points: { x: number; y: number }[];
 }
 
@@ -74,6 +78,11 @@ export function buildGraph(lineage: MlprodAPI.ILineage): Omit<IGraph, 'width' | 
       sourceOf.set(execution.cell_id, execution.source);
     }
   }
+  const current = new Set(Object.values(lineage.cells));
+  const newest = lineage.executions.reduce<MlprodAPI.IExecution | null>(
+    (found, e) => (found === null || e.started > found.started ? e : found),
+    null
+  );
   const nodes = new Map<string, IGraphNode>();
   for (const [cellId, executionId] of Object.entries(lineage.cells)) {
     const execution = latest.get(executionId);
@@ -87,10 +96,17 @@ export function buildGraph(lineage: MlprodAPI.ILineage): Omit<IGraph, 'width' | 
       ref: cellId,
       stale: execution?.stale ?? false,
       failed: execution?.status === 'error' || execution?.status === 'failed',
+      earlier: !!execution && !!newest && execution.session !== newest.session,
     });
   }
   const edges = new Map<string, IGraphEdge>();
-  const link = (source: string, target: string, kind: 'name' | 'file', label: string) => {
+  const link = (
+    source: string,
+    target: string,
+    kind: 'name' | 'file',
+    label: string,
+    superseded = false
+  ) => {
     if (source === target || !nodes.has(source) || !nodes.has(target)) {
       return;
     }
@@ -100,9 +116,10 @@ export function buildGraph(lineage: MlprodAPI.ILineage): Omit<IGraph, 'width' | 
       if (!known.label.split(', ').includes(label)) {
         known.label = `${known.label}, ${label}`;
       }
+      known.superseded = known.superseded && superseded; // current if any part is
       return;
     }
-    edges.set(key, { source, target, kind, label, points: [] });
+    edges.set(key, { source, target, kind, label, superseded, points: [] });
   };
   const nodeOf = (ref: string): string | null => {
     if (ref.startsWith('dataset:')) {
@@ -133,23 +150,27 @@ export function buildGraph(lineage: MlprodAPI.ILineage): Omit<IGraph, 'width' | 
       for (const writer of version.writers) {
         const source = nodeOf(writer);
         if (source) {
-          link(source, id, 'file', 'writes');
+          link(source, id, 'file', 'writes', !current.has(writer));
         }
       }
       for (const reader of version.readers) {
         const target = nodeOf(reader);
-        if (target) {
-          link(id, target, 'file', 'reads');
+        if (target && current.has(reader)) {
+          link(id, target, 'file', 'reads'); // what earlier executions read is history
         }
       }
     }
   }
   for (const edge of lineage.edges) {
+    if (!current.has(edge.target)) {
+      continue; // what a cell used before it re-ran is history
+    }
     const source = nodeOf(edge.source);
     const target = nodeOf(edge.target);
     // file links between two cells already pass through their dataset node
     if (source && target && (edge.kind === 'name' || source.startsWith('dataset:') || target.startsWith('dataset:'))) {
-      link(source, target, edge.kind, edge.label);
+      const superseded = !edge.source.startsWith('dataset:') && !current.has(edge.source);
+      link(source, target, edge.kind, edge.label, superseded);
     }
   }
   return { nodes: [...nodes.values()], edges: [...edges.values()] };

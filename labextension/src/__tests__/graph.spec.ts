@@ -72,3 +72,37 @@ describe('layoutGraph', () => {
     expect(laid.height).toBeGreaterThan(60 * 24);
   });
 });
+
+describe('buildGraph over history', () => {
+  const history: MlprodAPI.ILineage = {
+    notebook: 'n.ipynb',
+    executions: [
+      execution('s1:1', 'params', 1),
+      execution('s1:2', 'load', 2),
+      execution('s1:3', 'fit', 3),
+      execution('s2:1', 'params', 1, { started: 1_700_000_100 }), // a new kernel: params only
+    ],
+    datasets: [],
+    edges: [
+      { source: 's1:1', target: 's1:2', kind: 'name', label: 'path' },
+      { source: 's1:2', target: 's1:3', kind: 'name', label: 'df' },
+    ],
+    cells: { params: 's2:1', load: 's1:2', fit: 's1:3' },
+  };
+  const graph = buildGraph(history);
+  const edge = (source: string) => graph.edges.find(e => e.source === `cell:${source}`);
+
+  it('marks edges from a superseded execution and cells of an earlier kernel', () => {
+    expect(edge('params')?.superseded).toBe(true);
+    expect(edge('load')?.superseded).toBe(false);
+    const earlier = graph.nodes.filter(n => n.earlier).map(n => n.id).sort();
+    expect(earlier).toEqual(['cell:fit', 'cell:load']);
+  });
+
+  it('draws no edge into an execution its cell has re-run since', () => {
+    const rerun = { ...history, cells: { ...history.cells, fit: 's2:2' } };
+    const fitAgain = execution('s2:2', 'fit', 2, { started: 1_700_000_200 });
+    rerun.executions = [...history.executions, fitAgain];
+    expect(buildGraph(rerun).edges.map(e => e.source)).toEqual(['cell:params']);
+  });
+});

@@ -55,11 +55,15 @@ export function LineageView(props: ILineageViewProps): JSX.Element {
           {graph.edges.map(edge => (
             <path
               key={`${edge.source}->${edge.target}`}
-              className={`mlprod-Edge mlprod-Edge-${edge.kind}`}
+              className={`mlprod-Edge mlprod-Edge-${edge.kind}${
+                edge.superseded ? ' mlprod-Edge-superseded' : ''
+              }`}
               d={edge.points.map((p, i) => `${i === 0 ? 'M' : 'L'} ${p.x} ${p.y}`).join(' ')}
               markerEnd="url(#mlprod-arrow)"
             >
-              <title>{edge.label}</title>
+              <title>
+                {edge.superseded ? `${edge.label} (from an earlier run of the cell)` : edge.label}
+              </title>
             </path>
           ))}
           {graph.nodes.map(node => (
@@ -70,6 +74,7 @@ export function LineageView(props: ILineageViewProps): JSX.Element {
                 `mlprod-Node-${node.kind}`,
                 node.stale ? 'mlprod-Node-stale' : '',
                 node.failed ? 'mlprod-Node-failed' : '',
+                node.earlier ? 'mlprod-Node-earlier' : '',
               ].join(' ')}
               data-node-id={node.id}
               data-ref={node.ref}
@@ -84,7 +89,11 @@ export function LineageView(props: ILineageViewProps): JSX.Element {
                 }
               }}
             >
-              <title>{node.kind === 'cell' ? `cell ${node.ref}` : node.ref}</title>
+              <title>
+                {node.kind === 'cell'
+                  ? `cell ${node.ref}${node.earlier ? ' (last ran in an earlier kernel session)' : ''}`
+                  : node.ref}
+              </title>
               <rect width={node.width} height={node.height} rx={node.kind === 'cell' ? 4 : 11} />
               <text x={node.width / 2} y={node.height / 2 + 4} textAnchor="middle">
                 {node.label}
