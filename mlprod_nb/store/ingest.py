@@ -5,7 +5,14 @@ For every journal file we read from its saved byte offset up to the last newline
 column, let DuckDB's JSON reader parse them, and insert the rows and the new
 offsets in one transaction: a killed ingest leaves nothing behind, a finished
 one is never repeated. A complete line that is not a valid record is skipped
-and kept in ``journal_errors`` with its file, offset and reason.
+and kept in ``journal_errors`` with its file, offset, length and reason.
+
+A line longer than ``MAX_RECORD_BYTES`` is not parsed: it is recorded in
+``journal_errors`` and skipped (the offset moves past it in the same
+transaction), and the lines after it are ingested as usual. Files are read
+piece by piece, so such a line is scanned for its end, never held whole. Our
+own writers never write one (``mlprod_nb.fit`` cuts records to
+``journal.MAX_LINE_BYTES``); other writers, or older versions, might.
 """
 
 from __future__ import annotations
@@ -14,16 +21,18 @@ import json
 import os
 import time
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow
 
-BATCH_BYTES = 64 << 20  # bytes of journal parsed per transaction, at most
+BATCH_BYTES = 64 << 20  # bytes of journal parsed per transaction, about
+MAX_RECORD_BYTES = 16 << 20  # a longer journal line is skipped into journal_errors
+_PIECE = 1 << 20  # bytes read at a time
 _ROWS_PER_BATCH = 4096
 
 _V = "VARCHAR"
@@ -46,6 +55,7 @@ _STRUCTURES: dict[str, object] = {
             "packages": [[_V]],
             "git": {"root": _V, "commit": _V, "dirty": "BOOLEAN"},
         },
+        "truncated": [_V],
     },
     "execution": {
         "id": _V,
@@ -81,6 +91,7 @@ _STRUCTURES: dict[str, object] = {
         "checks": [{"message": _V, "passed": "BOOLEAN"}],
         "run": _V,
         "step": _V,
+        "truncated": [_V],
     },
     "run": {
         "id": _V,
@@ -91,6 +102,7 @@ _STRUCTURES: dict[str, object] = {
         "started": "DOUBLE",
         "steps": [_V],
         "resumed_from": _V,
+        "truncated": [_V],
     },
     "step": {
         "run": _V,
@@ -105,8 +117,15 @@ _STRUCTURES: dict[str, object] = {
         "params": "JSON",
         "error": _V,
         "cell_id": _V,
+        "truncated": [_V],
     },
-    "run_end": {"id": _V, "status": _V, "finished": "DOUBLE", "error": _V},
+    "run_end": {
+        "id": _V,
+        "status": _V,
+        "finished": "DOUBLE",
+        "error": _V,
+        "truncated": [_V],
+    },
 }
 
 # fields without which a record is refused (recorded in journal_errors)
@@ -124,7 +143,7 @@ _INSERTS: dict[str, list[str]] = {
         """INSERT INTO sessions SELECT r.session, r.pid, r.started, r.notebook, r.cwd,
             r.env.python, r.env.implementation, r.env.platform, r.env.hostname,
             r.env.cpu_count, r.env.memory_bytes, r.env.gpus, r.env.packages_hash,
-            r.env.git.root, r.env.git.commit, r.env.git.dirty, file FROM p""",
+            r.env.git.root, r.env.git.commit, r.env.git.dirty, file, r.truncated FROM p""",
         """INSERT INTO packages
             SELECT h, pkg[1], pkg[2] FROM (
                 SELECT h, unnest(pkgs) AS pkg FROM (
@@ -135,7 +154,7 @@ _INSERTS: dict[str, list[str]] = {
     "execution": [
         """INSERT INTO executions SELECT r.id, r.session, r.seq, r.notebook, r.cell_id,
             r.execution_count, r.source_hash, r.started, r.duration_ms, r.status,
-            r.error_name, r.error_message, r.run, r.step, file FROM p""",
+            r.error_name, r.error_message, r.run, r.step, file, r.truncated FROM p""",
         """INSERT INTO sources SELECT r.source_hash, any_value(r.source) FROM p
             WHERE r.source IS NOT NULL AND r.source_hash IS NOT NULL
               AND r.source_hash NOT IN (SELECT hash FROM sources)
@@ -173,16 +192,17 @@ _INSERTS: dict[str, list[str]] = {
     ],
     "run": [
         """INSERT INTO runs SELECT r.id, r.pipeline, r.pipeline_hash, r.source_notebook,
-            r.params, r.started, r.steps, r.resumed_from FROM p""",
+            r.params, r.started, r.steps, r.resumed_from, r.truncated FROM p""",
     ],
     "step": [
         """INSERT INTO run_steps SELECT r.run, r.name, r.status, r.started, r.duration_ms,
-            r.cache_key, r.cached_from, r.notebook, r.params, r.error, r.cell_id FROM p""",
+            r.cache_key, r.cached_from, r.notebook, r.params, r.error, r.cell_id, r.truncated
+            FROM p""",
         """INSERT INTO step_artifacts SELECT run, step, a.name, a.path, a.sha256, a.serializer
             FROM (SELECT r.run AS run, r.name AS step, unnest(r.artifacts) AS a FROM p)""",
     ],
     "run_end": [
-        "INSERT INTO run_ends SELECT r.id, r.status, r.finished, r.error FROM p",
+        "INSERT INTO run_ends SELECT r.id, r.status, r.finished, r.error, r.truncated FROM p",
     ],
 }
 
@@ -216,13 +236,82 @@ class _Chunk:
     data: bytes  # complete lines only
 
 
-def _pending(journal_dir: Path, offsets: dict[str, int], budget: int) -> list[_Chunk]:
+@dataclass(frozen=True)
+class _Skip:
+    """A complete line over the record limit: recorded in journal_errors, not parsed."""
+
+    name: str
+    start: int
+    length: int  # bytes, with the newline
+    excerpt: str
+    limit: int
+
+
+@dataclass
+class _Pending:
+    chunks: list[_Chunk] = field(default_factory=list)
+    skips: list[_Skip] = field(default_factory=list)
+    ends: dict[str, int] = field(default_factory=dict)  # new offset of each file that moved
+
+
+def _line_end(f: BinaryIO, pos: int, size: int) -> int | None:
+    """The offset just past the next newline at or after ``pos``; None if the file ends first."""
+    f.seek(pos)
+    while pos < size:
+        piece = f.read(min(_PIECE, size - pos))
+        if not piece:
+            return None
+        newline = piece.find(b"\n")
+        if newline >= 0:
+            return pos + newline + 1
+        pos += len(piece)
+    return None
+
+
+def _read(
+    f: BinaryIO, name: str, start: int, size: int, budget: int, limit: int
+) -> tuple[_Chunk | None, _Skip | None, int]:
+    """Complete lines from ``start`` (about ``budget`` bytes), up to the first over ``limit``.
+
+    Returns those lines, the over-long line after them when its end is in the
+    file (found by scanning, not by reading it into memory), and the new offset.
+    """
+    piece_size = max(1, min(_PIECE, limit))  # so a line spanning pieces is noticed in time
+    f.seek(start)
+    data = bytearray()
+    done = 0  # data[:done] is complete lines, none over the limit
+    long_end: int | None = None  # in the file, when the line at ``done`` is too long
+    while done < budget:
+        seen = len(data)
+        piece = f.read(min(piece_size, size - start - seen))
+        if not piece:
+            break
+        data += piece
+        first = data.find(b"\n", seen)  # ends the line that starts at ``done``
+        if first >= 0 and first + 1 - done > limit:
+            long_end = start + first + 1
+            break
+        if first < 0:
+            if len(data) - done > limit:
+                long_end = _line_end(f, start + len(data), size) or -1
+                break
+            continue
+        done = data.rfind(b"\n") + 1  # lines inside one piece are within the limit
+    chunk = _Chunk(name, start, bytes(data[:done])) if done else None
+    if long_end is None or long_end < 0:  # no long line, or one still being written
+        return chunk, None, start + done
+    excerpt = bytes(data[done : done + 200]).decode("utf-8", "replace")
+    skip = _Skip(name, start + done, long_end - start - done, excerpt, limit)
+    return chunk, skip, long_end
+
+
+def _pending(journal_dir: Path, offsets: dict[str, int], budget: int, limit: int) -> _Pending:
     """New complete lines of every journal file, up to about ``budget`` bytes."""
-    chunks: list[_Chunk] = []
+    pending = _Pending()
     try:
         entries = sorted(os.scandir(journal_dir), key=lambda d: d.name)
     except FileNotFoundError:
-        return chunks
+        return pending
     for entry in entries:
         if budget <= 0:
             break
@@ -236,15 +325,17 @@ def _pending(journal_dir: Path, offsets: dict[str, int], budget: int) -> list[_C
                 size = os.fstat(f.fileno()).st_size
                 if size <= start:
                     continue
-                f.seek(start)
-                data = f.read(min(size - start, budget))
+                chunk, skip, end = _read(f, entry.name, start, size, budget, limit)
         except OSError:
             continue  # vanished or unreadable: try again next time
-        end = data.rfind(b"\n") + 1
-        if end:
-            chunks.append(_Chunk(entry.name, start, data[:end]))
-            budget -= end
-    return chunks
+        if chunk is not None:
+            pending.chunks.append(chunk)
+            budget -= len(chunk.data)
+        if skip is not None:
+            pending.skips.append(skip)
+        if end > start:
+            pending.ends[entry.name] = end
+    return pending
 
 
 def _chunk_lines(chunk: _Chunk) -> pyarrow.RecordBatch:
@@ -281,13 +372,10 @@ def _lines(chunks: list[_Chunk]) -> pyarrow.Table:
     return pa.Table.from_batches(table.to_batches(max_chunksize=_ROWS_PER_BATCH))
 
 
-def _new_offsets(chunks: list[_Chunk]) -> pyarrow.Table:
+def _new_offsets(ends: dict[str, int]) -> pyarrow.Table:
     import pyarrow as pa
 
     now = time.time()
-    ends: dict[str, int] = {}
-    for c in chunks:
-        ends[c.name] = c.start + len(c.data)
     return pa.table(
         {"file": list(ends), "offset": list(ends.values()), "updated": [now] * len(ends)}
     )
@@ -311,15 +399,41 @@ def _missing(kind: str) -> str:
     return "(" + " OR ".join(f"r.{name} IS NULL" for name in _REQUIRED[kind]) + ")"
 
 
-def _load(con: duckdb.DuckDBPyConnection, chunks: list[_Chunk], checked: bool) -> int:
-    """Insert one batch of lines and the new offsets; the caller holds the transaction.
+def _load(con: duckdb.DuckDBPyConnection, pending: _Pending, checked: bool) -> int:
+    """Insert one batch of lines, the skipped ones and the new offsets (in the caller's
+    transaction); returns how many records were stored."""
+    total = _load_lines(con, pending.chunks, checked) if pending.chunks else 0
+    now = time.time()
+    for skip in pending.skips:
+        con.execute(
+            "INSERT INTO journal_errors VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                skip.name,
+                skip.start,
+                f"line of {skip.length} bytes is over the ingest limit of {skip.limit} "
+                "bytes; skipped",
+                skip.excerpt,
+                now,
+                skip.length,
+            ],
+        )
+    con.register("journal_ends", _new_offsets(pending.ends))
+    con.execute(
+        """INSERT OR REPLACE INTO journal_offsets SELECT file, "offset", updated
+            FROM journal_ends"""
+    )
+    con.unregister("journal_ends")
+    return total
+
+
+def _load_lines(con: duckdb.DuckDBPyConnection, chunks: list[_Chunk], checked: bool) -> int:
+    """Parse and insert the chunks' lines.
 
     Unless ``checked``, lines are trusted to be JSON (from_json raises if one is not,
     and the caller tries again checked): journals are almost always clean.
     """
     lines = _lines(chunks)
     con.register("journal_batch", lines)
-    con.register("journal_ends", _new_offsets(chunks))
     now = time.time()
     # one parse of every line; when checked, the filter runs first
     valid = "json_valid(line) AND" if checked else ""
@@ -331,7 +445,7 @@ def _load(con: duckdb.DuckDBPyConnection, chunks: list[_Chunk], checked: bool) -
     if checked:
         con.execute(
             """INSERT INTO journal_errors
-                SELECT file::VARCHAR, off, 'not valid JSON', left(line, 200), ?
+                SELECT file::VARCHAR, off, 'not valid JSON', left(line, 200), ?, strlen(line)
                 FROM journal_batch WHERE NOT json_valid(line) AND trim(line) <> ''""",
             [now],
         )
@@ -349,7 +463,7 @@ def _load(con: duckdb.DuckDBPyConnection, chunks: list[_Chunk], checked: bool) -
             SELECT p.file, p.off,
                 CASE WHEN p.r IS NULL OR p.r.kind IS NULL THEN 'not a record (no kind)'
                      ELSE 'unknown record kind ' || p.r.kind END,
-                left(b.line, 200), ?
+                left(b.line, 200), ?, strlen(b.line)
             FROM parsed p JOIN journal_batch b ON b.file::VARCHAR = p.file AND b.off = p.off
             WHERE p.r IS NULL OR p.r.kind IS NULL
                OR p.r.kind NOT IN (SELECT unnest(?::VARCHAR[]))""",
@@ -363,7 +477,7 @@ def _load(con: duckdb.DuckDBPyConnection, chunks: list[_Chunk], checked: bool) -
         if present[kind]:
             con.execute(
                 f"""INSERT INTO journal_errors
-                    SELECT p.file, p.off, ?, left(b.line, 200), ?
+                    SELECT p.file, p.off, ?, left(b.line, 200), ?, strlen(b.line)
                     FROM parsed p JOIN journal_batch b
                         ON b.file::VARCHAR = p.file AND b.off = p.off
                     WHERE p.r.kind = ? AND ({missing})""",
@@ -385,13 +499,8 @@ def _load(con: duckdb.DuckDBPyConnection, chunks: list[_Chunk], checked: bool) -
                     con.execute(statement)
         total += count
         con.execute("DROP VIEW p")
-    con.execute(
-        """INSERT OR REPLACE INTO journal_offsets SELECT file, "offset", updated
-            FROM journal_ends"""
-    )
     con.execute("DROP TABLE parsed")
     con.unregister("journal_batch")
-    con.unregister("journal_ends")
     return total
 
 
@@ -406,7 +515,7 @@ def _check_shrunk(
             continue
         if size < offset:
             con.execute(
-                "INSERT INTO journal_errors VALUES (?, ?, ?, NULL, ?)",
+                "INSERT INTO journal_errors VALUES (?, ?, ?, NULL, ?, NULL)",
                 [
                     name,
                     offset,
@@ -418,7 +527,12 @@ def _check_shrunk(
             offsets[name] = 0
 
 
-def ingest(con: duckdb.DuckDBPyConnection, journal_dir: Path, budget: int = BATCH_BYTES) -> int:
+def ingest(
+    con: duckdb.DuckDBPyConnection,
+    journal_dir: Path,
+    budget: int = BATCH_BYTES,
+    limit: int = MAX_RECORD_BYTES,
+) -> int:
     """Ingest every new complete journal line; returns how many records were stored."""
     import duckdb
 
@@ -432,17 +546,17 @@ def ingest(con: duckdb.DuckDBPyConnection, journal_dir: Path, budget: int = BATC
         con.execute("BEGIN TRANSACTION")
         try:
             _check_shrunk(con, journal_dir, offsets)
-            chunks = _pending(journal_dir, offsets, budget)
-            if not chunks:
+            pending = _pending(journal_dir, offsets, budget, limit)
+            if not pending.ends:
                 con.execute("COMMIT")
                 return total
             try:
-                total += _load(con, chunks, checked=False)
+                total += _load(con, pending, checked=False)
             except duckdb.InvalidInputException:  # some line is not JSON: check every line
                 con.execute("ROLLBACK")
                 con.execute("BEGIN TRANSACTION")
                 _check_shrunk(con, journal_dir, dict(saved))
-                total += _load(con, chunks, checked=True)
+                total += _load(con, pending, checked=True)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

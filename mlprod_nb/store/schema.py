@@ -68,7 +68,17 @@ _V1 = [
         sha256 VARCHAR, serializer VARCHAR)""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1]
+# v2: how long each skipped journal line was; what the writer cut to fit a line
+# (``truncated``: names of the fields whose values were shortened, see ``mlprod_nb.fit``)
+_V2 = [
+    "ALTER TABLE journal_errors ADD COLUMN length BIGINT",
+    *(
+        f"ALTER TABLE {table} ADD COLUMN truncated VARCHAR[]"
+        for table in ("sessions", "executions", "runs", "run_steps", "run_ends")
+    ),
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2]
 VERSION = len(MIGRATIONS)
 
 
