@@ -190,9 +190,14 @@ class Backend:
 
     # -- runs ------------------------------------------------------------------------------
 
-    async def runs(self, pipeline: str | None) -> dict[str, Any] | bytes:
+    async def runs(
+        self, pipeline: str | None, notebook: str | None = None
+    ) -> dict[str, Any] | bytes:
+        """Runs in the store of ``pipeline``, else of ``notebook`` (a sub-project may have
+        its own ``.mlprod``), else of the server's root."""
         folder = self.root.pipeline(pipeline) if pipeline else None
-        layout = self.layout(folder)
+        near = self.root.notebook(notebook) if notebook and folder is None else None
+        layout = self.layout(folder or near)
         if not layout.home.is_dir():
             return {"runs": []}
         stored = await self.service.call(layout, lambda s: s.runs(folder), key=("runs", folder))

@@ -152,7 +152,7 @@ class RunStatusHandler(BaseHandler):
 class RunsHandler(BaseHandler):
     @web.authenticated
     async def get(self) -> None:
-        self.reply(await self.backend.runs(self.query("pipeline")))
+        self.reply(await self.backend.runs(self.query("pipeline"), self.query("path")))
 
 
 class CompareHandler(BaseHandler):
