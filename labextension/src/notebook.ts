@@ -132,6 +132,9 @@ export class NotebookBridge {
   private _watch(panel: NotebookPanel): void {
     const session = panel.sessionContext;
     let pending = true; // a fresh kernel we have not loaded the tracer into yet
+    // the path the kernel process was started for (its JPY_SESSION_NAME): a rename
+    // since then is told to the tracer after every load, restarts included
+    let kernelPath = panel.context.path;
     const load = async () => {
       const kernel = session.session?.kernel;
       if (!pending || !kernel || !tracingOn(panel)) {
@@ -144,8 +147,24 @@ export class NotebookBridge {
       if (pending && kernel === session.session?.kernel) {
         pending = false;
         silently(kernel, LOAD_TRACER);
+        if (kernelPath !== panel.context.path) {
+          silently(kernel, movedCode(kernelPath, panel.context.path));
+        }
       }
     };
+    // a rename (Lab's first save of Untitled.ipynb included) or a move to another folder
+    let known = panel.context.path;
+    panel.context.pathChanged.connect((_, path) => {
+      const old = known;
+      known = path;
+      const kernel = session.session?.kernel;
+      if (kernel && !pending && tracingOn(panel)) {
+        silently(kernel, movedCode(old, path));
+      }
+      if (panel === this.current) {
+        void this._model.setNotebook(path);
+      }
+    });
     // a cell run before the kernel reported idle: load first (requests go out in order)
     const early = (_: unknown, args: { notebook: Notebook }) => {
       if (args.notebook === panel.content && pending) {
@@ -156,6 +175,7 @@ export class NotebookBridge {
     panel.disposed.connect(() => NotebookActions.executionScheduled.disconnect(early));
     session.kernelChanged.connect(() => {
       pending = true;
+      kernelPath = panel.context.path;
       void load();
     });
     session.statusChanged.connect((_, status) => {
@@ -175,6 +195,12 @@ export class NotebookBridge {
       this._remark = setTimeout(() => this.mark(), 300);
     });
   }
+}
+
+/** Tells the tracer its notebook was renamed (paths relative to the server root). */
+export function movedCode(old: string, path: string): string {
+  const moved = "__import__('mlprod_nb.tracer.extension', fromlist=['moved']).moved";
+  return `${moved}(${JSON.stringify(old)}, ${JSON.stringify(path)})`;
 }
 
 async function isPython(session: ISessionContext): Promise<boolean> {

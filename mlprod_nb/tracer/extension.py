@@ -31,3 +31,10 @@ def unload(shell: Any) -> None:
     if tracer is not None and tracer.shell is shell:
         tracer.stop()
         _CURRENT.clear()
+
+
+def moved(old: str, new: str) -> str | None:
+    """The front end renamed or moved this kernel's notebook (paths relative to the server
+    root): later executions are recorded under the new path. Returns that path."""
+    tracer = current()
+    return tracer.moved(old, new) if tracer is not None else None

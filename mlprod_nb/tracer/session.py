@@ -294,6 +294,27 @@ class Tracer:
             self._notebook = os.path.normpath(os.path.join(self.cwd, os.path.expanduser(raw)))
         return self._notebook
 
+    def moved(self, old: str, new: str) -> str:
+        """The notebook was renamed or moved from ``old`` to ``new`` (both relative to the
+        server root, as JupyterLab names them); returns the new absolute path.
+
+        The root is what the current absolute path has before ``old``; a kernel that did
+        not know its notebook takes its working folder (where Lab starts it) for the
+        folder of ``old``.
+        """
+        here = self.notebook()
+        tail = os.path.normpath(old)
+        if here is not None and (here == tail or here.endswith(os.sep + tail)):
+            root = here[: len(here) - len(tail)]
+        else:
+            folder = os.path.dirname(tail)
+            inside = folder and self.cwd.endswith(os.sep + folder)
+            root = self.cwd[: len(self.cwd) - len(folder)] if inside else self.cwd
+        target = os.path.normpath(os.path.join(root or os.sep, new))
+        self.shell.user_ns["__session__"] = target
+        self._session_name = target
+        return target
+
     def _layout(self, notebook: str | None) -> Layout:
         layout = self._layouts.get(notebook)
         if layout is None:

@@ -313,3 +313,35 @@ def test_journal_lines_are_the_bytes_journal_dumps_makes(
     writer.append(record)
     writer.close()
     assert (tmp_path / "j.ndjson").read_bytes() == journal.dumps(record)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("Untitled.ipynb", "churn.ipynb", "root/churn.ipynb"),  # Lab's first-save rename
+        ("work/a.ipynb", "work/b.ipynb", "root/work/b.ipynb"),
+        ("work/a.ipynb", "archive/2026/a.ipynb", "root/archive/2026/a.ipynb"),  # a move
+    ],
+)
+def test_a_renamed_notebook_records_later_executions_under_its_new_path(
+    shell: InteractiveShell,
+    home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    old: str,
+    new: str,
+    expected: str,
+) -> None:
+    monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "root" / old))
+    shell.run_line_magic("load_ext", "mlprod_nb")
+    traced = Traced(shell, home)
+    assert traced.run("x = 1")["notebook"] == str(tmp_path / "root" / old)
+    # what the panel sends, silently, when Lab renames the file
+    shell.run_cell(
+        f"__import__('mlprod_nb.tracer.extension', fromlist=['moved']).moved({old!r}, {new!r})",
+        silent=True,
+        store_history=False,
+    )
+    after = traced.run("y = x + 1")
+    assert after["notebook"] == str(tmp_path / expected)
+    assert [d["name"] for d in after["deps"]] == ["x"]  # the session goes on: nothing lost
