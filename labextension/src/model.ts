@@ -333,7 +333,7 @@ export class PanelModel {
   async refreshRuns(): Promise<void> {
     const path = this.notebook;
     try {
-      const answer = await this.service.runs();
+      const answer = await this.service.runs(null, this.notebook);
       if (path !== this.notebook) {
         return; // the user moved to another notebook meanwhile
       }

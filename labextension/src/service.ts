@@ -37,8 +37,12 @@ export class MlprodService {
     return this._get(`run/${encodeURIComponent(id)}`);
   }
 
-  runs(pipeline?: string | null): Promise<MlprodAPI.IRuns> {
-    return this._get(pipeline ? `runs?${query({ pipeline })}` : 'runs');
+  /** Runs of a pipeline, else of the store a notebook's runs land in (its sub-project's). */
+  runs(pipeline?: string | null, notebook?: string | null): Promise<MlprodAPI.IRuns> {
+    if (pipeline) {
+      return this._get(`runs?${query({ pipeline })}`);
+    }
+    return this._get(notebook ? `runs?${query({ path: notebook })}` : 'runs');
   }
 
   compare(ids: string[]): Promise<MlprodAPI.ICompare> {

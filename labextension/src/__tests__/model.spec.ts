@@ -117,6 +117,8 @@ describe('PanelModel', () => {
     expect(model.error).toBeNull();
     expect(marks).toHaveBeenCalled();
     expect(seen.filter(s => s.path === 'lineage')[0].query).toEqual({ path: 'churn.ipynb' });
+    // runs are read from the notebook's store (a sub-project may have its own .mlprod)
+    expect(seen.filter(s => s.path === 'runs')[0].query).toEqual({ path: 'churn.ipynb' });
     expect(model.cellOfExecution('s1:3')).toBe('train');
   });
 

@@ -76,6 +76,14 @@ describe('MlprodService', () => {
       body: null,
     },
     {
+      name: 'runs in the store of a notebook (a sub-project may have its own)',
+      call: s => s.runs(null, 'sub/churn.ipynb'),
+      method: 'GET',
+      path: 'runs',
+      query: { path: 'sub/churn.ipynb' },
+      body: null,
+    },
+    {
       name: 'compare',
       call: s => s.compare(['a', 'b', 'c']),
       method: 'GET',
