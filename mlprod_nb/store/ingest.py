@@ -559,5 +559,8 @@ def ingest(
                 total += _load(con, pending, checked=True)
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass  # a failed COMMIT (disk full, say) has already ended the transaction
             raise

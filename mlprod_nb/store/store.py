@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import re
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -23,6 +26,30 @@ _MOVE_ASIDE = (
 )
 
 
+def _out_of_space(error: BaseException, layout: Layout) -> StoreError | None:
+    """The error to show when ``error`` is the disk (or quota) being full, else None.
+
+    DuckDB reports ``ENOSPC`` as text ("Could not write file ...: No space left on
+    device"); the failed write ended the transaction, so nothing of it is in the store.
+    """
+    text = str(error)
+    if not any(os.strerror(code) in text for code in (errno.ENOSPC, errno.EDQUOT)):
+        return None
+    written = re.search(r'write file "([^"]+)"', text)
+    try:
+        free = f"{shutil.disk_usage(layout.home).free:,} bytes free"
+    except OSError:
+        free = "free space unknown"
+    return StoreError(
+        f"no space left on the device of the lineage store ({free}; could not write "
+        f"{written.group(1) if written else layout.db_path})",
+        path=layout.home,
+        hint="free some space on that disk and run the command again; nothing was lost: "
+        "the store is intact and the journal is kept, and the store catches up with "
+        "the journal when there is space",
+    )
+
+
 def _connect(layout: Layout) -> duckdb.DuckDBPyConnection:
     import duckdb
 
@@ -30,6 +57,9 @@ def _connect(layout: Layout) -> duckdb.DuckDBPyConnection:
     try:
         return duckdb.connect(str(db))
     except duckdb.Error as error:
+        full = _out_of_space(error, layout)
+        if full is not None:
+            raise full from error
         if not os.access(layout.home, os.W_OK) or (db.exists() and not os.access(db, os.W_OK)):
             raise StoreError(
                 "the lineage store is not writable",
@@ -91,6 +121,9 @@ class Store:
         try:
             schema.migrate(self.con, self.layout.db_path)
         except duckdb.Error as error:
+            full = _out_of_space(error, self.layout)
+            if full is not None:
+                raise full from error
             raise StoreError(
                 f"the lineage store's tables cannot be read or created ({error})",
                 path=self.layout.db_path,
@@ -107,6 +140,9 @@ class Store:
             self.new_journal_errors = self._error_count() - before
             return done
         except duckdb.Error as error:
+            full = _out_of_space(error, self.layout)
+            if full is not None:
+                raise full from error
             writable = os.access(self.layout.home, os.W_OK)
             raise StoreError(
                 f"ingesting the journal failed ({error})",
