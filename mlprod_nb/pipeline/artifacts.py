@@ -183,12 +183,15 @@ def save(directory: str, values: Mapping[str, object], *, step: str) -> list[dic
             if not serializer.accepts(value):
                 continue
             path = folder / f"{name}{serializer.suffix}"
+            # written aside and renamed: a step killed while saving never leaves a torn file
+            temp = folder / f".{name}.{os.getpid()}.tmp{serializer.suffix}"
             try:
-                serializer.dump(value, path)
+                serializer.dump(value, temp)
             except Exception as error:  # a serializer's own failure: try the next one
-                path.unlink(missing_ok=True)
+                temp.unlink(missing_ok=True)
                 last = error
                 continue
+            os.replace(temp, path)
             saved.append(
                 {
                     "name": name,
