@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 import pytest
 
 from mlprod_nb.errors import MlprodError, StoreLockedError
+from mlprod_nb.hashing import sha256_file
 from mlprod_nb.paths import Layout
 from mlprod_nb.pipeline.export import export
 from mlprod_nb.pipeline.runner import RunOptions, run
@@ -267,6 +268,18 @@ def _rows(store: Store) -> int:
     return int(rows[0][0])
 
 
+def _kept_steps_are_cached(world: World, run_id: str) -> None:
+    """Steps that finished before the kill kept their cache entry and intact artifacts."""
+    for step in _status(world, run_id).get("steps", []):
+        if step["status"] != "ok":
+            continue
+        (entry,) = world.layout.home.glob(f"cache/*/{run_id}-{step['name']}.json")
+        artifacts = json.loads(entry.read_text())["artifacts"]
+        assert artifacts == step["artifacts"], world.where()
+        for artifact in artifacts:
+            assert sha256_file(artifact["path"]) == artifact["sha256"], world.where()
+
+
 def check_after(world: World, reader: Reader) -> None:
     """The invariants, after a trial: looked at through the CLI's and the server's paths."""
     for found in cli_runs(world.layout, None):
@@ -280,6 +293,7 @@ def check_after(world: World, reader: Reader) -> None:
         world.outcomes[f"{world.victim}:{answer['status']}"] += 1
         if answer["status"] != "ok":
             assert answer["status"] in ("interrupted", "failed"), f"{world.where()}: {answer}"
+            _kept_steps_are_cached(world, run_id)
             (world.base / "total.txt").unlink(missing_ok=True)
             resumed = run(world.pipeline, RunOptions(resume=run_id))
             assert resumed.status == "ok", f"{world.where()}: resume {run_id}: {resumed.error}"
