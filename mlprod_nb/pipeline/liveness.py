@@ -97,23 +97,20 @@ def heartbeat_of(status: Mapping[str, Any], path: Path | None) -> float:
 
 def alive(status: Mapping[str, Any], beat: float, now: float | None = None) -> bool:
     """Is the driver that wrote ``status`` (last heard of at ``beat``) still running?"""
-    driver = status.get("driver")
-    pid = status.get("pid")
-    if isinstance(driver, Mapping) and isinstance(driver.get("pid"), int):
-        pid = driver["pid"]
     fresh = ((now or time.time()) - beat) < STALE_SECONDS
-    if not isinstance(driver, Mapping) or driver.get("host") != socket.gethostname():
-        # another machine (a shared folder) or an identity we cannot check: the heartbeat
-        # decides; an old status without one counts as alive while its pid is
-        if not isinstance(driver, Mapping) and isinstance(pid, int):
-            return pid_alive(pid)
-        return fresh
+    driver = status.get("driver")
+    if not isinstance(driver, Mapping):  # written before drivers said who they are
+        pid = status.get("pid")
+        return pid_alive(pid) if isinstance(pid, int) else fresh
+    if driver.get("host") != socket.gethostname():
+        return fresh  # another machine sharing the folder: only the heartbeat tells
     if driver.get("boot") is not None and driver["boot"] != _boot_id():
         return False  # the machine rebooted since
+    pid = driver.get("pid")
     if not isinstance(pid, int) or not pid_alive(pid):
         return False
     recorded, now_ticks = driver.get("start"), _start_ticks(pid)
-    return recorded is None or now_ticks is None or recorded == now_ticks
+    return recorded is None or now_ticks is None or recorded == now_ticks  # not a reused pid
 
 
 class Heartbeat:
