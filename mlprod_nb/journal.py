@@ -3,6 +3,9 @@
 Writers never touch DuckDB. A record is serialised to one line and written with
 a single ``os.write`` on an ``O_APPEND`` descriptor, so a killed writer leaves at
 worst a torn last line, which the store skips until it is complete.
+
+No line is longer than ``MAX_LINE_BYTES``: a record that would be has its largest
+values cut, and says so in its ``truncated`` field (``mlprod_nb.fit``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+MAX_LINE_BYTES = 4 << 20  # with the newline; the store accepts up to 16 MiB
 
 
 def _default(value: object) -> object:
@@ -35,9 +40,20 @@ def _default(value: object) -> object:
 
 
 def dumps(record: Mapping[str, Any]) -> bytes:
-    """One journal line (with its newline)."""
+    """One JSON line (with its newline), whatever its length."""
     text = json.dumps(record, default=_default, separators=(",", ":"), allow_nan=False)
     return text.encode() + b"\n"
+
+
+def fitted(line: bytes) -> bytes:
+    """``line`` when it is at most ``MAX_LINE_BYTES``, else its record with the largest
+    values cut to fit (``mlprod_nb.fit``)."""
+    if len(line) <= MAX_LINE_BYTES:
+        return line
+    from .fit import fit
+
+    record = fit(json.loads(line), MAX_LINE_BYTES - 1, size=len(line) - 1)
+    return json.dumps(record, separators=(",", ":"), allow_nan=False).encode() + b"\n"
 
 
 class JournalWriter:
@@ -56,7 +72,7 @@ class JournalWriter:
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Write one record as one line. Raises ``OSError``/``ValueError`` on failure."""
-        line = dumps(record)
+        line = fitted(dumps(record))
         with self._lock:
             if self._fd is None:
                 self._fd = self._open()

@@ -5,7 +5,8 @@ per line to their own journal file; the store ingests them. Every record has
 ``v`` (this module's ``SCHEMA``) and ``kind``. Times are epoch seconds (float),
 durations milliseconds, paths absolute and normalised, hashes lowercase hex
 sha256. Fields may be added; never renamed or removed (the store ingests old
-journals too).
+journals too). A record whose line would exceed ``journal.MAX_LINE_BYTES`` has
+its largest values cut and lists them in ``truncated`` (``mlprod_nb.fit``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class SessionRecord(TypedDict):
     notebook: str | None  # absolute path when known
     cwd: str
     env: Environment
+    truncated: NotRequired[list[str]]  # fields cut to fit the journal line
 
 
 class FileAccess(TypedDict):
@@ -113,6 +115,7 @@ class ExecutionRecord(TypedDict):
     checks: list[Check]
     run: NotRequired[RunId | None]  # set inside pipeline steps
     step: NotRequired[str | None]
+    truncated: NotRequired[list[str]]  # fields cut to fit the journal line
 
 
 class RunRecord(TypedDict):
@@ -128,6 +131,7 @@ class RunRecord(TypedDict):
     started: float
     steps: list[str]  # the steps this run will execute, in order
     resumed_from: RunId | None
+    truncated: NotRequired[list[str]]  # fields cut to fit the journal line
 
 
 class Artifact(TypedDict):
@@ -154,6 +158,7 @@ class StepRecord(TypedDict):
     params: dict[str, Any]
     error: str | None
     cell_id: NotRequired[str | None]  # the failing cell, when one failed
+    truncated: NotRequired[list[str]]  # fields cut to fit the journal line
 
 
 # How a run ended: "aborted" by Ctrl-C/SIGTERM, "interrupted" when its driver died
@@ -172,6 +177,7 @@ class RunEndRecord(TypedDict):
     status: RunEnd
     finished: float  # for "interrupted": the driver's last heartbeat
     error: str | None
+    truncated: NotRequired[list[str]]  # fields cut to fit the journal line
 
 
 Record = SessionRecord | ExecutionRecord | RunRecord | StepRecord | RunEndRecord

@@ -54,6 +54,7 @@ class _Writer(journal.JournalWriter):
             line = (_PLAIN(record) + "\n").encode()
         except (TypeError, ValueError, RecursionError):  # numpy values in params and the like
             line = journal.dumps(record)
+        line = journal.fitted(line)  # the largest values cut when it is too long
         with self._lock:
             if self._fd is None:
                 self._fd = self._open()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from mlprod_nb.journal import JournalWriter, dumps
+from mlprod_nb.journal import JournalWriter
 from mlprod_nb.paths import Layout
 from mlprod_nb.store import Store, ingest
 
@@ -22,9 +23,14 @@ def _errors(store: Store) -> list[tuple[str, int, int | None, str]]:
     return [tuple(r) for r in store.query(sql)[1]]  # type: ignore[misc]
 
 
+def _line(record: object) -> bytes:
+    """A line as a writer without our size limit would write it (an old version, say)."""
+    return json.dumps(record, separators=(",", ":")).encode() + b"\n"
+
+
 def _huge(size: int) -> bytes:
     """A valid record line of about ``size`` bytes (a cell source nobody should journal)."""
-    return dumps(execution("s1", 99, source_text="x" * size))
+    return _line(execution("s1", 99, source_text="x" * size))
 
 
 def test_a_70_mb_line_is_skipped_and_the_rest_ingested_once(
@@ -74,10 +80,10 @@ def test_a_huge_line_still_being_written_waits(layout: Layout, writer: JournalWr
 @pytest.mark.parametrize("budget", [300, 1 << 20])
 def test_lines_at_the_limit(layout: Layout, writer: JournalWriter, budget: int) -> None:
     """Exactly the limit is ingested, one byte more is skipped, in any batch size."""
-    base = len(dumps(execution("s1", 1, source_text="")))
+    base = len(_line(execution("s1", 1, source_text="")))
     limit = 900
     lines = [
-        dumps(execution("s1", seq, source_text="y" * (limit - base + extra)))
+        _line(execution("s1", seq, source_text="y" * (limit - base + extra)))
         for seq, extra in enumerate((0, 1, -400, 1, 0, 5000, -1), 1)
     ]
     assert [len(line) - limit for line in lines] == [0, 1, -400, 1, 0, 5000, -1]
