@@ -92,6 +92,7 @@ class Execution:
     run: str | None = None
     step: str | None = None
     source: str | None = None
+    truncated: tuple[str, ...] = ()  # fields the tracer cut to fit its journal line
 
     @property
     def cell_key(self) -> str:

@@ -66,7 +66,7 @@ def _executions(
     base = con.execute(
         f"""SELECT e.id, e.session, e.seq, e.notebook, e.cell_id, e.execution_count, e.started,
                    e.duration_ms, e.status, e.error_name, e.error_message, e.source_hash,
-                   e.run, e.step, s.text
+                   e.run, e.step, s.text, e.truncated
             FROM executions e LEFT JOIN sources s ON s.hash = e.source_hash
             WHERE e.id IN ({ids_sql}) ORDER BY e.started, e.session, e.seq""",
         list(params),
@@ -112,6 +112,7 @@ def _executions(
                 run=row[12],
                 step=row[13],
                 source=row[14],
+                truncated=tuple(row[15] or ()),
                 defines=tuple(r[0] for r in defines.get(key, ())),
                 uses=tuple(r[0] for r in uses.get(key, ())),
                 deletes=tuple(r[0] for r in deletes.get(key, ())),

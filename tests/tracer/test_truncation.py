@@ -11,7 +11,7 @@ import pytest
 from mlprod_nb import fit
 from mlprod_nb.journal import MAX_LINE_BYTES
 from mlprod_nb.paths import Layout
-from mlprod_nb.store import Store
+from mlprod_nb.store import Store, queries
 
 from .conftest import Traced
 
@@ -39,6 +39,8 @@ def test_a_cell_with_megabytes_of_source(traced: Traced, home: Path) -> None:
     with Store.open(Layout(home)) as store:
         rows = store.query("SELECT seq, truncated FROM executions ORDER BY seq")[1]
         assert rows == [(record["seq"], ["source"]), (small["seq"], None)]
+        cut, whole = queries.executions(store.con, "true ORDER BY seq", [])
+        assert (cut.truncated, whole.truncated) == (("source",), ())
         assert store.journal_errors() == []
 
 
