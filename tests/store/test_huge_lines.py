@@ -96,3 +96,27 @@ def test_lines_at_the_limit(layout: Layout, writer: JournalWriter, budget: int) 
         assert [(e[1], e[2]) for e in _errors(store)] == [
             (starts[i], len(lines[i])) for i in (1, 3, 5)
         ]
+
+
+def test_a_version_1_store_is_migrated_and_keeps_its_rows(
+    layout: Layout, writer: JournalWriter
+) -> None:
+    import duckdb
+
+    from mlprod_nb.store import schema
+
+    layout.home.mkdir(parents=True)
+    con = duckdb.connect(str(layout.db_path))
+    con.execute("BEGIN TRANSACTION")
+    for statement in schema.MIGRATIONS[0]:
+        con.execute(statement)
+    con.execute("INSERT INTO schema_version VALUES (1, 0)")
+    con.execute("INSERT INTO journal_errors VALUES ('old.ndjson', 7, 'not valid JSON', '{', 0)")
+    con.execute("COMMIT")
+    con.close()
+    writer.append(execution("s1", 1))
+    with Store.open(layout) as store:
+        assert schema.current_version(store.con) == schema.VERSION >= 2
+        assert _ids(store) == ["s1:1"]
+        assert _errors(store) == [("old.ndjson", 7, None, "not valid JSON")]
+        assert store.query("SELECT truncated FROM executions")[1] == [(None,)]
