@@ -131,7 +131,6 @@ class StepKernel:
             self._client.next_cell_id = cell.get("id")
 
     def prepare(self, run_id: str, step: str) -> None:
-        from jupyter_core.utils import run_sync
 
         code = _PREPARE.format(
             reset=_RESET if self.steps_run else "", cwd=str(self.cwd), run=run_id, step=step
@@ -140,7 +139,7 @@ class StepKernel:
         client.start_channels()
         try:  # shell only: requests queue until connected, so no readiness dance is needed
             msg_id = client.execute(code, silent=True, store_history=False)
-            reply = run_sync(client._async_recv_reply)(msg_id, timeout=120)
+            reply = self._reply(client, msg_id, 120, step=step, run_id=run_id)
         finally:
             self._close_client()
         content = reply.get("content", {})
@@ -152,9 +151,27 @@ class StepKernel:
                 hint="check that mlprod-nb is installed in the kernel's environment",
             )
 
+    def _reply(self, client: Any, msg_id: str, timeout: float, **facts: str) -> dict[str, Any]:
+        """The reply to ``msg_id``; fails within a second or so when the kernel dies."""
+        from jupyter_core.utils import run_sync
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                reply: dict[str, Any] = run_sync(client._async_recv_reply)(msg_id, timeout=1)
+                return reply
+            except TimeoutError:
+                if not run_sync(self.km.is_alive)():
+                    raise RunFailedError(
+                        "the step's kernel died (killed, or out of memory)",
+                        hint="run again; if it recurs, check the step's memory use",
+                        **facts,
+                    ) from None
+                if time.monotonic() > deadline:
+                    raise
+
     def warm(self, modules: Sequence[str]) -> None:
         """Import the setup cells' modules silently (binding no names), ahead of the steps."""
-        from jupyter_core.utils import run_sync
 
         code = f"for _m in {list(modules)!r}:\n    try:\n        __import__(_m)\n"
         code += "    except Exception:\n        pass\ndel _m\n"
@@ -162,7 +179,7 @@ class StepKernel:
         client.start_channels()
         try:
             msg_id = client.execute(code, silent=True, store_history=False)
-            run_sync(client._async_recv_reply)(msg_id, timeout=300)
+            self._reply(client, msg_id, 300)
         finally:
             self._close_client()
 

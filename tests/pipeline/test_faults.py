@@ -342,3 +342,22 @@ def test_random_kills_heavy(tmp_path: Path, request: pytest.FixtureRequest) -> N
     if "faults_heavy" not in (request.config.getoption("markexpr") or ""):
         pytest.skip("heavy: select it with -m faults_heavy")
     trials(tmp_path, int(os.environ.get("MLPROD_FAULTS_TRIALS") or 100))
+
+
+def test_a_kernel_killed_before_its_step_fails_the_step_at_once(tmp_path: Path) -> None:
+    """Found by the trials above: a kernel killed between two steps left the driver waiting
+    120 s for the reply to the silent set-up it sends before each step."""
+    from mlprod_nb.errors import RunFailedError
+    from mlprod_nb.pipeline.kernels import StepKernel, kernel_env
+
+    kernel = StepKernel("python3", tmp_path, kernel_env(tmp_path / ".mlprod"))
+    kernel.start()
+    try:
+        assert kernel.pid is not None
+        os.kill(kernel.pid, signal.SIGKILL)
+        started = time.monotonic()
+        with pytest.raises(RunFailedError, match="kernel died"):
+            kernel.prepare("r1", "b")
+        assert time.monotonic() - started < 10
+    finally:
+        kernel.shutdown()
