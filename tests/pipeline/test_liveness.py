@@ -177,3 +177,17 @@ def test_resume_refuses_a_run_still_running(tmp_path: Path) -> None:
     (runs_dir / "status.json").write_text(json.dumps(status | {"driver": ME, "steps": []}))
     with pytest.raises(PipelineError, match="'live' is still running"):
         run(folder, RunOptions(resume="live"))
+
+
+@pytest.mark.slow
+def test_a_new_run_records_dead_runs_first(tmp_path: Path) -> None:
+    base = project(tmp_path / "p")
+    notebook = write_notebook(base / "nb.ipynb", [("x = 1", ["step:a"])])
+    folder = export(notebook, use_tracer=False).folder
+    assert folder is not None
+    layout = Layout(base / ".mlprod")
+    _dead_run(layout, "r-dead", time.time() - 60)
+    assert run(folder).status == "ok"
+    status = json.loads((layout.runs_dir / "r-dead" / "status.json").read_text())
+    assert status["status"] == "interrupted"
+    assert liveness.end_journal(layout, "r-dead").exists()
