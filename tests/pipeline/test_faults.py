@@ -137,13 +137,15 @@ class Reader(threading.Thread):
         self.join(timeout=30)
 
 
-def _spawn(world: World, argv: list[str]) -> subprocess.Popen[str]:
+def _spawn(
+    world: World, argv: list[str], stderr: int = subprocess.DEVNULL
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         argv,
         env=world.env,
         cwd=world.base,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
         text=True,
         start_new_session=True,
     )
@@ -172,9 +174,14 @@ def kill_ingester(world: World, rng: random.Random) -> None:
     tracer.wait(timeout=60)
     assert tracer.stdout is not None
     tracer.stdout.close()
-    ingester = _spawn(world, [sys.executable, "-c", INGESTER, str(world.layout.home)])
+    argv = [sys.executable, "-c", INGESTER, str(world.layout.home)]
+    ingester = _spawn(world, argv, stderr=subprocess.PIPE)
     assert ingester.stdout is not None
-    assert ingester.stdout.readline().strip() == "open", world.where()
+    if ingester.stdout.readline().strip() != "open":
+        _, err = ingester.communicate(timeout=60)
+        pytest.fail(f"{world.where()}: the ingester did not open the store: {err}")
+    assert ingester.stderr is not None
+    ingester.stderr.close()
     time.sleep(rng.uniform(0.0, 0.3))
     _kill(ingester, group=False)
 
