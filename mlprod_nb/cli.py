@@ -118,6 +118,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_mv(args: argparse.Namespace) -> int:
+    from .moves import move
+
+    record = move(args.old, args.new, record_only=args.record_only)
+    done = "recorded the move of" if args.record_only else "moved"
+    print(f"{done} {record['old_path']} -> {record['new_path']}: its lineage follows it")
+    return 0
+
+
 def _cmd_runs(args: argparse.Namespace) -> int:
     from .pipeline.history import runs_table
 
@@ -215,6 +224,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--isolate", action="store_true", help="a fresh kernel for every step")
     p.add_argument("--cwd", help="directory steps run in (default: the source notebook's)")
     p.add_argument("--run-id", help="the id of this run (default: a new time-based id)")
+
+    p = command(
+        "mv",
+        _cmd_mv,
+        "Move or rename a notebook (or a folder of them) and keep its lineage "
+        "(JupyterLab renames are followed without this).",
+    )
+    p.add_argument("old", help="the notebook or folder")
+    p.add_argument("new", help="its new path (or a folder to move it into)")
+    p.add_argument(
+        "--record-only",
+        action="store_true",
+        help="it was moved already (e.g. while JupyterLab was closed): only record that",
+    )
 
     p = command(
         "runs", _cmd_runs, "List pipeline runs with status, parameters, timing and metrics."

@@ -17,6 +17,7 @@ from .launcher import Launcher
 from .service import StoreService
 
 API_PREFIX = "/mlprod-nb/api"
+CONTENTS_EVENTS = "https://events.jupyter.org/jupyter_server/contents_service/v1"
 
 
 class MlprodApp(ExtensionApp):
@@ -78,6 +79,21 @@ class MlprodApp(ExtensionApp):
             launcher=Launcher(self.run_command, tail_lines=self.log_tail_lines),
             store_home=Path(self.store_home).expanduser().resolve() if self.store_home else None,
         )
+
+        events = self.serverapp.event_logger if self.serverapp is not None else None
+        if events is not None:
+            events.add_listener(
+                schema_id=CONTENTS_EVENTS, listener=self._contents_changed
+            )
+
+    async def _contents_changed(self, logger: Any, schema_id: str, data: dict[str, Any]) -> None:
+        """A file was renamed or moved in Lab: its lineage follows it (see ``moves``)."""
+        if data.get("action") != "rename":
+            return
+        try:
+            await self.backend.moved(data.get("source_path"), data.get("path"))
+        except Exception:  # a listener must not break the rename itself
+            self.log.warning("mlprod-nb: could not record the rename %s", data, exc_info=True)
 
     def initialize_handlers(self) -> None:
         kwargs: dict[str, Any] = {"backend": self.backend}

@@ -155,6 +155,25 @@ class Backend:
 
         return await self._blocking(answer)
 
+    async def moved(self, old: Any, new: Any) -> None:
+        """Record that a notebook or folder (paths relative to the root) was renamed."""
+        if not isinstance(old, str) or not isinstance(new, str):
+            return
+        target = self.root.resolve(new)
+        source = self.root.path / old.lstrip("/")
+        if target.suffix != ".ipynb" and not target.is_dir():
+            return  # not a notebook, nor a folder that may hold some
+
+        def record() -> None:
+            from ..moves import record_move
+
+            home = Layout(self.store_home) if self.store_home is not None else None
+            record_move(source, target, home)
+
+        await self._blocking(record)
+        for layout in {self.layout(source), self.layout(target)}:
+            await self.service.journal_written(layout)
+
     # -- pipeline --------------------------------------------------------------------------
 
     async def pipeline(self, path: str | None) -> dict[str, Any]:

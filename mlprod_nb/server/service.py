@@ -104,6 +104,15 @@ class StoreService:
         finally:
             self._arm_closer(loop)
 
+    async def journal_written(self, layout: Layout) -> None:
+        """We wrote to ``layout``'s journal ourselves: the next call ingests at once."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._expire, layout)
+
+    def _expire(self, layout: Layout) -> None:
+        held = self._held.get(layout)
+        if held is not None:
+            held.last_ingest = float("-inf")
+
     def _released(self, layout: Layout, work: Callable[[], T]) -> T:
         held = self._held.pop(layout, None)
         if held is not None:

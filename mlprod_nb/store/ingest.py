@@ -126,6 +126,7 @@ _STRUCTURES: dict[str, object] = {
         "error": _V,
         "truncated": [_V],
     },
+    "rename": {"old_path": _V, "new_path": _V, "renamed": "DOUBLE"},
 }
 
 # fields without which a record is refused (recorded in journal_errors)
@@ -135,6 +136,7 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "run": ("id",),
     "step": ("run", "name"),
     "run_end": ("id", "status"),
+    "rename": ("old_path", "new_path", "renamed"),
 }
 
 # (table, SELECT over the parsed records `p` with columns file, off, r)
@@ -204,6 +206,7 @@ _INSERTS: dict[str, list[str]] = {
     "run_end": [
         "INSERT INTO run_ends SELECT r.id, r.status, r.finished, r.error, r.truncated FROM p",
     ],
+    "rename": ["INSERT INTO renames SELECT r.old_path, r.new_path, r.renamed FROM p"],
 }
 
 

@@ -28,6 +28,7 @@ from ..lineage.model import (
     StepSummary,
     Writer,
 )
+from ..lineage.renames import Rename, Renames
 from ..records import redact
 
 if TYPE_CHECKING:
@@ -232,11 +233,15 @@ def notebook_lineage(
 ) -> NotebookLineage:
     # the tracer keeps the path it was given (absolute, normalised, symlinks kept)
     given = os.path.normpath(os.path.abspath(os.path.expanduser(path)))
-    names = sorted({given, normalise(path)})
+    here = {given, normalise(path)}
+    moves = renames(con)
+    names = sorted(set().union(*(moves.earlier_names(n) for n in here)))
     if cache is None:
         found = executions(con, _OF_NOTEBOOK, [names])
     else:
         found = cache.executions(con, names)
+    if moves:  # only what is this notebook now: not a later notebook at an old name
+        found = [e for e in found if e.notebook and moves.now(e.notebook, e.started) in here]
     if not found:
         raise NotFoundError(
             "no executions are recorded for this notebook",
@@ -260,6 +265,12 @@ def notebook_lineage(
     writers = [Writer(r[0], r[1], r[2], r[3], r[4], r[5] or 0.0) for r in outside]
     lineage = graph.build(given, found, writers)
     return replace(lineage, sessions=tuple(sessions(con, sorted({e.session for e in found}))))
+
+
+def renames(con: duckdb.DuckDBPyConnection) -> Renames:
+    """Every rename and move of a notebook recorded in the store."""
+    rows = con.execute("SELECT old_path, new_path, renamed FROM renames").fetchall()
+    return Renames(Rename(old, new, at or 0.0) for old, new, at in rows)
 
 
 def sessions(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[Session]:

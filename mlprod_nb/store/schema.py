@@ -78,7 +78,13 @@ _V2 = [
     ),
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2]
+# v3: notebooks renamed or moved (in JupyterLab, or with ``mlprod-nb mv``)
+_V3 = [
+    """CREATE TABLE renames (
+        old_path VARCHAR NOT NULL, new_path VARCHAR NOT NULL, renamed DOUBLE)"""
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
 VERSION = len(MIGRATIONS)
 
 
