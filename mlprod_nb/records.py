@@ -180,7 +180,23 @@ class RunEndRecord(TypedDict):
     truncated: NotRequired[list[str]]  # fields cut to fit the journal line
 
 
-Record = SessionRecord | ExecutionRecord | RunRecord | StepRecord | RunEndRecord
+class RenameRecord(TypedDict):
+    """A notebook (or a folder of notebooks) was renamed or moved, at ``renamed``.
+
+    Executions recorded under ``old_path`` (or under it, for a folder) before then
+    belong to ``new_path`` since; the store follows chains of renames.
+    """
+
+    v: int
+    kind: Literal["rename"]
+    old_path: str
+    new_path: str
+    renamed: float
+
+
+Record = (
+    SessionRecord | ExecutionRecord | RunRecord | StepRecord | RunEndRecord | RenameRecord
+)
 
 _SECRET = re.compile(r"(token|passw(or)?d|secret|api[_-]?key|(^|_)key$|credential|auth)", re.I)
 REDACTED = "<redacted>"
