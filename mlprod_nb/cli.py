@@ -75,7 +75,7 @@ def _cmd_trace(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from .pipeline import export
 
-    result = export.export(args.notebook, output=args.output, check=args.check)
+    result = export.export(args.notebook, output=args.output, check=args.check, force=args.force)
     for warning in result.manifest.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(export.describe(result), end="")
@@ -197,6 +197,15 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", help="pipeline folder (default: <notebook>.pipeline next to it)"
     )
     p.add_argument("--check", action="store_true", help="validate only; write nothing")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write even where export may not: move what is at the output path (a folder "
+        "export did not write, or one whose exported files were edited) aside to "
+        "<folder>.backup-<time> next to it, then write a fresh pipeline. Without it, "
+        "export replaces only a folder it wrote (it keeps a .mlprod-export.json listing "
+        "its files) and only those files: your own files in it are kept",
+    )
 
     p = command("run", _cmd_run, "Run an exported pipeline headlessly with caching.")
     p.add_argument("pipeline", help="pipeline folder (or its pipeline.json)")

@@ -80,6 +80,16 @@ class PipelineError(MlprodError):
     """The notebook cannot be compiled into a pipeline (cycle, unknown tag, ...)."""
 
 
+class OutputPathError(MlprodError):
+    """Export may not write its output path: a file or a folder it did not write is there."""
+
+
+class OutputWriteError(MlprodError):
+    """The pipeline folder cannot be written (no space left, no permission); nothing changed."""
+
+    exit_code = 1
+
+
 class ParameterError(MlprodError):
     """A parameter given to a run is unknown or has the wrong type."""
 

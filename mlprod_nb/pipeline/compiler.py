@@ -12,8 +12,6 @@ import ast
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -386,35 +384,22 @@ def _cross_check(
     return links
 
 
-def write(compiled: Compiled, output: str | Path) -> Path:
-    """Write the pipeline folder atomically (temp dir, then rename); returns it."""
+def write(
+    compiled: Compiled, output: str | Path, *, force: bool = False
+) -> tuple[Path, Path | None]:
+    """Write the pipeline folder (see ``folder.replace_folder``); returns it and any backup."""
+    from .folder import replace_folder
+
     target = Path(output).expanduser().resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists() and not (target / mf.FILENAME).exists() and any(target.iterdir()):
-        raise PipelineError(
-            "the output folder exists and is not a pipeline; refusing to replace it",
-            path=target,
-            hint="choose another folder with -o",
-        )
-    temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        (temp / "steps").mkdir()
-        for name, notebook in compiled.notebooks.items():
-            (temp / "steps" / f"{name}.ipynb").write_text(json.dumps(notebook, indent=1) + "\n")
-        data = compiled.manifest.to_json()
-        data["source"]["relative"] = os.path.relpath(compiled.manifest.source, target)
-        (temp / mf.FILENAME).write_text(json.dumps(data, indent=2) + "\n")
-        old = None
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.rename(target, old / "pipeline")
-        os.rename(temp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
-    return target
+    data = compiled.manifest.to_json()
+    data["source"]["relative"] = os.path.relpath(compiled.manifest.source, target)
+    files = {
+        f"steps/{name}.ipynb": (json.dumps(nb, indent=1) + "\n").encode()
+        for name, nb in compiled.notebooks.items()
+    }
+    files[mf.FILENAME] = (json.dumps(data, indent=2) + "\n").encode()
+    backup = replace_folder(target, files, force=force)
+    return target, backup
 
 
 def default_output(notebook: str | Path) -> Path:

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..textable import render
 from .compiler import Compiled, compile_notebook, default_output, write
 from .manifest import Manifest
+from .source import check_notebook_path
 from .store_view import observed_uses
 
 
@@ -16,6 +17,7 @@ class ExportResult:
     manifest: Manifest
     folder: Path | None  # None with check=True
     traced: bool  # the tracer's record was used to cross-check
+    backup: Path | None = None  # where --force moved what was at the output path
 
 
 def export(
@@ -24,13 +26,21 @@ def export(
     *,
     check: bool = False,
     use_tracer: bool = True,
+    force: bool = False,
 ) -> ExportResult:
-    """Compile ``notebook``; unless ``check``, write the pipeline folder atomically."""
+    """Compile ``notebook``; unless ``check``, write the pipeline folder atomically.
+
+    Export replaces only a folder it wrote, and only its own files in it; anything else
+    at the output path is an ``OutputPathError`` unless ``force`` moves it aside.
+    """
     path = Path(notebook).expanduser().resolve()
+    check_notebook_path(path)
     observed = observed_uses(path) if use_tracer else None
     compiled: Compiled = compile_notebook(path, observed)
-    folder = None if check else write(compiled, output or default_output(path))
-    return ExportResult(compiled.manifest, folder, observed is not None)
+    if check:
+        return ExportResult(compiled.manifest, None, observed is not None)
+    folder, backup = write(compiled, output or default_output(path), force=force)
+    return ExportResult(compiled.manifest, folder, observed is not None, backup)
 
 
 def describe(result: ExportResult) -> str:
@@ -51,4 +61,6 @@ def describe(result: ExportResult) -> str:
         text += f"ok: {len(m.steps)} steps, nothing written (--check)\n"
     else:
         text += f"pipeline written to {result.folder}\n"
+    if result.backup is not None:
+        text += f"what was there before was moved to {result.backup}\n"
     return text

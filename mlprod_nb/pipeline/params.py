@@ -61,6 +61,7 @@ def read_parameters(cells: Iterable[SourceCell], notebook: Path) -> list[Paramet
                 f"the parameters cell does not parse: {error.msg} (line {error.lineno})",
                 path=notebook,
                 cell_id=cell.id,
+                hint="fix the syntax error; the cell holds one `name = literal` per line",
             ) from None
         for stmt in tree.body:
             target = None
@@ -173,9 +174,38 @@ def read_params_file(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise ParameterError("parameters file not found", path=path) from None
-    except (OSError, yaml.YAMLError) as error:
-        raise ParameterError(f"cannot read parameters file: {error}", path=path) from None
+        raise ParameterError(
+            "parameters file not found",
+            path=path,
+            hint="check the path given to -f (a YAML file of `name: value` lines)",
+        ) from None
+    except IsADirectoryError:
+        raise ParameterError(
+            "the parameters file is a directory",
+            path=path,
+            hint="pass a YAML file of `name: value` lines to -f",
+        ) from None
+    except OSError as error:
+        raise ParameterError(
+            f"cannot read parameters file: {error.strerror}",
+            path=path,
+            hint="check that you may read it",
+        ) from None
+    except UnicodeDecodeError:
+        raise ParameterError(
+            "the parameters file is not text (UTF-8)",
+            path=path,
+            hint="pass a YAML file of `name: value` lines to -f",
+        ) from None
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        problem = getattr(error, "problem", None) or str(error).split(chr(10))[0]
+        raise ParameterError(
+            f"the parameters file is not valid YAML{line}: {problem}",
+            path=path,
+            hint="write one `name: value` per line (quote strings holding ':' or '#')",
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

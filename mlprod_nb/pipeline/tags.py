@@ -9,18 +9,20 @@ a step named after the notebook's first heading, or ``main``.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import NotebookError, PipelineError
+from .source import read_notebook
 
 STEP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 PARAMETERS, SETUP, SKIP, CHECK = "parameters", "setup", "skip", "check"
 STEP_PREFIX, AFTER_PREFIX = "step:", "after:"
+KNOWN = (PARAMETERS, SETUP, SKIP, CHECK, "step:<name>", "after:<name>")
 
 
 @dataclass(frozen=True)
@@ -63,37 +65,27 @@ def slug(text: str) -> str:
     return name if name and STEP_NAME.match(name) else "main"
 
 
-def read_notebook(path: Path) -> tuple[dict[str, Any], bytes]:
-    """The notebook's JSON and raw bytes; ``NotebookError`` when unreadable or malformed."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise NotebookError(
-            "notebook not found", path=path, hint="check the path of the .ipynb file"
-        ) from None
-    except OSError as error:
-        raise NotebookError(f"cannot read notebook: {error.strerror}", path=path) from None
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise NotebookError(
-            f"malformed notebook JSON: {error}",
+def _check_tag(tag: str, path: Path, index: int, cell_id: str) -> None:
+    """Refuse a tag that looks like one of ours but is not (``setp:train``, ``step``).
+
+    Other tools' tags (``hide-input``, ``remove-cell``) are left alone.
+    """
+    head = tag.split(":", 1)[0].strip().lower()
+    ours = [PARAMETERS, SETUP, SKIP, CHECK, STEP_PREFIX[:-1], AFTER_PREFIX[:-1]]
+    if tag in (PARAMETERS, SETUP, SKIP, CHECK) or tag.startswith((STEP_PREFIX, AFTER_PREFIX)):
+        return
+    close = difflib.get_close_matches(head, ours, n=1, cutoff=0.75)
+    if head in ours or close:
+        word = close[0] if close else head
+        meant = f"{word}:{tag.split(':', 1)[1] if ':' in tag else '<name>'}"
+        if word in (PARAMETERS, SETUP, SKIP, CHECK):
+            meant = word
+        raise PipelineError(
+            f"unknown tag {tag!r} on cell {index}",
             path=path,
-            hint="open it in JupyterLab and save it again, or restore it from version control",
-        ) from None
-    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
-        raise NotebookError(
-            "not a notebook: no 'cells' list",
-            path=path,
-            hint="export needs an nbformat 4 .ipynb file",
+            cell_id=cell_id,
+            hint=f"did you mean {meant}? The tags export reads are: {', '.join(KNOWN)}",
         )
-    if int(data.get("nbformat", 4)) < 4:
-        raise NotebookError(
-            f"nbformat {data.get('nbformat')} is too old",
-            path=path,
-            hint="open and save the notebook in JupyterLab to upgrade it to nbformat 4",
-        )
-    return data, raw
 
 
 def parse(path: Path) -> TaggedNotebook:
@@ -106,8 +98,6 @@ def parse(path: Path) -> TaggedNotebook:
     seen: dict[str, str] = {}
     any_code = False
     for index, cell in enumerate(data["cells"]):
-        if not isinstance(cell, dict):
-            raise NotebookError(f"cell {index} is not an object", path=path)
         kind = cell.get("cell_type")
         text = _source(cell)
         if kind == "markdown" and heading is None:
@@ -117,8 +107,10 @@ def parse(path: Path) -> TaggedNotebook:
             continue
         any_code = True
         meta = cell.get("metadata") or {}
-        tags = tuple(str(t) for t in (meta.get("tags") or []))
+        tags = tuple(meta.get("tags") or [])
         cell_id = str(cell.get("id") or f"cell-{index}")
+        for tag in tags:
+            _check_tag(tag, path, index, cell_id)
         source = SourceCell(cell_id, index, text, tags)
         if SKIP in tags:
             continue

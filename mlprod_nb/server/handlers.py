@@ -17,6 +17,8 @@ from ..errors import (
     MlprodError,
     NotebookError,
     NotFoundError,
+    OutputPathError,
+    OutputWriteError,
     ParameterError,
     PipelineError,
     SerializationError,
@@ -34,6 +36,8 @@ STATUS: tuple[tuple[type[MlprodError], int], ...] = (
     (BadRequestError, 400),
     (ParameterError, 400),
     (NotebookError, 400),
+    (OutputPathError, 409),  # export may not replace what is at the output path
+    (OutputWriteError, 507),  # no space left (or no permission) writing the pipeline folder
     (PipelineError, 422),
     (SerializationError, 422),
     (StoreError, 503),  # locked by another process, or a store to repair: retry later

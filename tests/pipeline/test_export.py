@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from mlprod_nb.cli import main
-from mlprod_nb.errors import NotebookError, PipelineError, SerializationError
+from mlprod_nb.errors import NotebookError, OutputPathError, PipelineError, SerializationError
 from mlprod_nb.pipeline.compiler import compile_notebook, write
 from mlprod_nb.pipeline.export import export
 
@@ -293,7 +293,7 @@ def test_reexport_replaces_and_refuses_foreign_folder(tmp_path: Path) -> None:
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "keep.txt").write_text("precious")
-    with pytest.raises(PipelineError, match="not a pipeline"):
+    with pytest.raises(OutputPathError, match="did not write"):
         export(nb, foreign, use_tracer=False)
     assert (foreign / "keep.txt").read_text() == "precious"
 
