@@ -251,15 +251,3 @@ def test_a_full_disk_is_named_and_leaves_nothing(
         assert sorted(p.name for p in disk.iterdir()) == ["filler"]
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
-
-
-def test_the_server_route_refuses_a_foreign_folder_with_409(tmp_path: Path) -> None:
-    from mlprod_nb.server.handlers import status_of
-
-    nb = _notebook(tmp_path)
-    mine = tmp_path / "mine"
-    mine.mkdir()
-    (mine / "keep.txt").write_text("x")
-    with pytest.raises(OutputPathError) as caught:
-        export(nb, mine, use_tracer=False)
-    assert status_of(caught.value) == 409
