@@ -20,6 +20,10 @@ from ..errors import NotebookError
 NAME_MAX = 255
 CELL_TYPES = ("code", "markdown", "raw")
 _REPAIR = "open it in JupyterLab and save it again, or restore it from version control"
+_REPAIR_CELL = (
+    "the file is damaged: restore it from version control, or fix that cell in a text "
+    'editor (a cell is an object like {"cell_type": "code", "metadata": {}, "source": ""})'
+)
 
 
 def check_notebook_path(path: Path) -> None:
@@ -45,7 +49,7 @@ def check_notebook_path(path: Path) -> None:
 
 def _cell_error(path: Path, index: int, cell_id: str | None, problem: str) -> NotebookError:
     name = f"cell {index}" + (f" (id {cell_id!r})" if cell_id else "")
-    return NotebookError(f"{name}: {problem}", path=path, cell_id=cell_id, hint=_REPAIR)
+    return NotebookError(f"{name}: {problem}", path=path, cell_id=cell_id, hint=_REPAIR_CELL)
 
 
 def _kind(value: object) -> str:
@@ -134,7 +138,11 @@ def read_notebook(path: Path) -> tuple[dict[str, Any], bytes]:
         )
     version = data.get("nbformat", 4)
     if type(version) is not int:
-        raise NotebookError(f"nbformat is {version!r}, not an integer", path=path, hint=_REPAIR)
+        raise NotebookError(
+            f"nbformat is {version!r}, not an integer",
+            path=path,
+            hint='set "nbformat": 4 (a number) in the file, or restore it from version control',
+        )
     if version < 4:
         raise NotebookError(
             f"nbformat {version} is too old",

@@ -71,7 +71,8 @@ def _check_tag(tag: str, path: Path, index: int, cell_id: str) -> None:
     Other tools' tags (``hide-input``, ``remove-cell``) are left alone.
     """
     head = tag.split(":", 1)[0].strip().lower()
-    ours = [PARAMETERS, SETUP, SKIP, CHECK, STEP_PREFIX[:-1], AFTER_PREFIX[:-1]]
+    prefixes = [STEP_PREFIX[:-1], AFTER_PREFIX[:-1]]
+    ours = prefixes if ":" in tag else [PARAMETERS, SETUP, SKIP, CHECK, *prefixes]
     if tag in (PARAMETERS, SETUP, SKIP, CHECK) or tag.startswith((STEP_PREFIX, AFTER_PREFIX)):
         return
     close = difflib.get_close_matches(head, ours, n=1, cutoff=0.75)
