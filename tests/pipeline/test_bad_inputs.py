@@ -9,6 +9,8 @@ Only the two values-crossing cases that export cannot see statically run a pipel
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -521,16 +523,21 @@ def _snapshot(tmp: Path) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in CASES])
-def test_bad_input(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    target = tmp_path / "nb.ipynb"
+def _prepare(case: Case, tmp: Path) -> set[str]:
+    """Write the case's notebook and files; what is there before the command runs."""
+    target = tmp / "nb.ipynb"
     if isinstance(case.notebook, bytes):
         target.write_bytes(case.notebook)
     elif case.notebook is not NO_FILE:
         target.write_text(json.dumps(case.notebook))
     if case.setup is not None:
-        case.setup(tmp_path)
-    before = _snapshot(tmp_path)
+        case.setup(tmp)
+    return _snapshot(tmp)
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in CASES])
+def test_bad_input(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = _prepare(case, tmp_path)
     capsys.readouterr()
 
     code = main([_fill(a, tmp_path) for a in case.args])
@@ -547,6 +554,33 @@ def test_bad_input(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str
     if case.args[0] == "run" and case.code == 1:  # a run that started records its failure
         written = {w for w in written if not w.startswith(".mlprod/runs")}
     assert not written, f"something was written: {sorted(written)}"
+
+
+@pytest.mark.parametrize("name", ["invalid-json", "tags-a-string", "output-folder-not-exported"])
+def test_bad_input_in_a_process(name: str, tmp_path: Path) -> None:
+    """The installed entry point, as a user runs it: same exit code, stderr only, no traceback."""
+    case = next(c for c in CASES if c.id == name)
+    before = _prepare(case, tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "mlprod_nb.cli", *(_fill(a, tmp_path) for a in case.args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == case.code, done.stderr
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    assert "\n  hint: " in done.stderr
+    assert _snapshot(tmp_path) == before
+
+
+def test_other_tools_tags_are_left_alone(tmp_path: Path) -> None:
+    tags = ["hide-input", "remove-cell", "injected-parameters", "raises-exception", "thebe-init"]
+    notebook = nb(cell("x = 1", ["step:a", *tags]), step("b", "y = x"))
+    (tmp_path / "nb.ipynb").write_text(json.dumps(notebook))
+    result = export(tmp_path / "nb.ipynb", use_tracer=False)
+    assert [s.name for s in result.manifest.steps] == ["a", "b"]
 
 
 def test_the_corpus_is_big_enough() -> None:
