@@ -11,7 +11,6 @@ its largest values cut and lists them in ``truncated`` (``mlprod_nb.fit``).
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal, NewType, NotRequired, TypedDict
 
 SCHEMA = 1
@@ -198,15 +197,5 @@ Record = (
     SessionRecord | ExecutionRecord | RunRecord | StepRecord | RunEndRecord | RenameRecord
 )
 
-_SECRET = re.compile(r"(token|passw(or)?d|secret|api[_-]?key|(^|_)key$|credential|auth)", re.I)
-REDACTED = "<redacted>"
-
-
-def is_secret_name(name: str) -> bool:
-    """Names that look like secrets (token, password, secret, key, ...)."""
-    return bool(_SECRET.search(name))
-
-
-def redact(params: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``params`` with secret-looking names' values replaced."""
-    return {k: (REDACTED if is_secret_name(k) else v) for k, v in params.items()}
+# the secret-name rule lives in one place (redaction.py); these names are its public face
+from .redaction import REDACTED, is_secret_name, redact  # noqa: E402, F401
