@@ -67,8 +67,12 @@ def _cmd_sql(args: argparse.Namespace) -> int:
 
 
 def _cmd_trace(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .pipeline.source import check_notebook_path
     from .store.commands import trace
 
+    check_notebook_path(Path(args.notebook).expanduser().resolve())  # before a store is made
     return trace(args.notebook, timeout=args.timeout, kernel=args.kernel)
 
 

@@ -110,7 +110,10 @@ def trace_notebook(
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+    from .pipeline.source import check_notebook_path
+
     notebook = Path(path).expanduser().resolve()
+    check_notebook_path(notebook)  # a directory or an over-long name: say so plainly
     try:
         nb = nbformat.read(notebook, as_version=4)  # type: ignore[no-untyped-call]
     except FileNotFoundError as error:

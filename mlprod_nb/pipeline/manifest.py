@@ -187,7 +187,13 @@ def load(path: str | Path) -> tuple[Manifest, Path]:
             path=file,
             hint="create it with `mlprod-nb export NOTEBOOK`",
         ) from None
-    except (OSError, ValueError) as error:
+    except OSError as error:
+        raise PipelineError(
+            f"cannot read pipeline.json: {error.strerror}",
+            path=file,
+            hint="pass the pipeline folder written by `mlprod-nb export` (check the path)",
+        ) from None
+    except ValueError as error:
         raise PipelineError(
             f"cannot read pipeline.json: {error}",
             path=file,

@@ -361,6 +361,21 @@ CASES = [
         ("steps/a.ipynb was changed", "--force"),
         setup=_exported_with("nb.pipeline/steps/a.ipynb", "edited"),
     ),
+    Case(
+        "trace-a-directory",
+        NO_FILE,
+        ("trace", "{tmp}"),
+        2,
+        ("is a directory, not a notebook file", "{tmp}"),
+    ),
+    Case("trace-missing-notebook", NO_FILE, ("trace", "{nb}"), 2, ("notebook not found", "{nb}")),
+    Case(
+        "run-name-too-long",
+        NO_FILE,
+        ("run", "{tmp}/" + LONG),
+        2,
+        ("File name too long", "pipeline folder"),
+    ),
     # -- values crossing steps, found at export ---------------------------------------------
     Case(
         "crossing-lambda",
