@@ -251,3 +251,42 @@ def test_a_full_disk_is_named_and_leaves_nothing(
         assert sorted(p.name for p in disk.iterdir()) == ["filler"]
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_without_an_atomic_exchange_the_users_files_still_survive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nb = _notebook(tmp_path)
+    folder = export(nb, use_tracer=False).folder
+    assert folder is not None
+    (folder / "params.yaml").write_text("n: 5\n")
+    monkeypatch.setattr(folder_module, "_exchange", lambda a, b: False)  # e.g. not Linux
+    _notebook(tmp_path, ("a", "c"))
+    export(nb, use_tracer=False)
+    tree = _tree(folder)
+    assert tree["params.yaml"] == b"n: 5\n"
+    assert sorted(p for p in tree if p.startswith("steps/")) == ["steps/a.ipynb", "steps/c.ipynb"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nb.ipynb", "nb.pipeline"]
+
+
+def test_force_moves_a_file_at_the_output_path_aside(tmp_path: Path) -> None:
+    nb = _notebook(tmp_path)
+    out = tmp_path / "out"
+    out.write_text("a file")
+    result = export(nb, out, use_tracer=False, force=True)
+    assert result.backup is not None
+    assert result.backup.read_text() == "a file"
+    assert (out / "pipeline.json").is_file()
+
+
+def test_a_tampered_marker_cannot_reach_outside_the_folder(tmp_path: Path) -> None:
+    nb = _notebook(tmp_path)
+    folder = export(nb, use_tracer=False).folder
+    assert folder is not None
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep")
+    marker = json.loads((folder / MARKER).read_text())
+    marker["files"]["../outside.txt"] = "0" * 64
+    (folder / MARKER).write_text(json.dumps(marker))
+    export(nb, use_tracer=False)
+    assert outside.read_text() == "keep"
