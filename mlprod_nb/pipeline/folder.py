@@ -20,8 +20,8 @@ import errno
 import hashlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -169,6 +169,24 @@ def _sweep(target: Path) -> None:
             continue
 
 
+def _new_temp(target: Path) -> Path:
+    """An empty folder beside ``target``, with the mode of the folder it will replace.
+
+    (``tempfile.mkdtemp`` would make it 0700; a new one gets the umask's mode.)
+    """
+    while True:
+        temp = target.with_name(f".{target.name}{_TEMP}{os.getpid()}-{secrets.token_hex(4)}")
+        try:
+            temp.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise _write_error(error, target) from None
+        if target.is_dir():
+            os.chmod(temp, target.stat().st_mode & 0o7777)
+        return temp
+
+
 def _backup(target: Path) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     backup = target.with_name(f"{target.name}.backup-{stamp}")
@@ -230,7 +248,7 @@ def replace_folder(target: Path, files: Mapping[str, bytes], *, force: bool = Fa
             raise _write_error(error, target) from None
     _sweep(target)
     owned = _owned(target) if target.is_dir() else None
-    temp = Path(tempfile.mkdtemp(prefix=f".{target.name}{_TEMP}{os.getpid()}-", dir=target.parent))
+    temp = _new_temp(target)
     try:
         for path, data in files.items():
             (temp / path).parent.mkdir(parents=True, exist_ok=True)

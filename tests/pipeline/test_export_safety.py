@@ -290,3 +290,13 @@ def test_a_tampered_marker_cannot_reach_outside_the_folder(tmp_path: Path) -> No
     (folder / MARKER).write_text(json.dumps(marker))
     export(nb, use_tracer=False)
     assert outside.read_text() == "keep"
+
+
+def test_the_folder_keeps_its_mode_on_reexport(tmp_path: Path) -> None:
+    nb = _notebook(tmp_path)
+    folder = export(nb, use_tracer=False).folder
+    assert folder is not None
+    assert folder.stat().st_mode & 0o777 != 0o700  # the umask's mode, not mkdtemp's
+    os.chmod(folder, 0o750)
+    export(nb, use_tracer=False)
+    assert folder.stat().st_mode & 0o777 == 0o750
