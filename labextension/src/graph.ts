@@ -176,6 +176,23 @@ export function buildGraph(lineage: MlprodAPI.ILineage): Omit<IGraph, 'width' | 
   return { nodes: [...nodes.values()], edges: [...edges.values()] };
 }
 
+/** The graph with each cell node marked stale as the stale list says (same layout). */
+export function markStale(
+  graph: IGraph,
+  lineage: MlprodAPI.ILineage,
+  stale: MlprodAPI.IStaleCell[]
+): IGraph {
+  const executions = new Set(stale.map(cell => cell.execution));
+  const nodes = graph.nodes.map(node => {
+    if (node.kind !== 'cell') {
+      return node;
+    }
+    const isStale = executions.has(lineage.cells[node.ref]);
+    return isStale === node.stale ? node : { ...node, stale: isStale };
+  });
+  return { ...graph, nodes };
+}
+
 function box(label: string): Pick<IGraphNode, 'x' | 'y' | 'width' | 'height'> {
   return { x: 0, y: 0, width: Math.ceil(label.length * CHAR_WIDTH) + 16, height: NODE_HEIGHT };
 }

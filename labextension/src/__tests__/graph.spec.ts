@@ -1,5 +1,5 @@
 import { MlprodAPI } from '../api';
-import { buildGraph, layoutGraph } from '../graph';
+import { buildGraph, layoutGraph, markStale } from '../graph';
 import { execution, LINEAGE } from './data';
 
 describe('buildGraph', () => {
@@ -104,5 +104,18 @@ describe('buildGraph over history', () => {
     const fitAgain = execution('s2:2', 'fit', 2, { started: 1_700_000_200 });
     rerun.executions = [...history.executions, fitAgain];
     expect(buildGraph(rerun).edges.map(e => e.source)).toEqual(['cell:params']);
+  });
+});
+
+describe('markStale', () => {
+  it('marks cells as the stale list says without laying the graph out again', () => {
+    const laidOut = layoutGraph(buildGraph(LINEAGE));
+    const marked = markStale(laidOut, LINEAGE, [
+      { cell_id: 'load', execution: 's1:1', reasons: [] },
+    ]);
+    const staleNodes = marked.nodes.filter(n => n.stale).map(n => n.id);
+    expect(staleNodes).toEqual(['cell:load']); // train's lineage flag is dropped too
+    const at = (g: typeof laidOut) => g.nodes.map(n => [n.id, n.x, n.y]);
+    expect(at(marked)).toEqual(at(laidOut));
   });
 });

@@ -1,7 +1,7 @@
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import React from 'react';
 
-import { buildGraph, IGraph, layoutGraph } from '../graph';
+import { buildGraph, IGraph, layoutGraph, markStale } from '../graph';
 import { MlprodAPI } from '../api';
 import { PanelModel, Tab } from '../model';
 import { LineageView } from './LineageView';
@@ -49,18 +49,28 @@ export class MlprodPanel extends ReactWidget {
     );
   }
 
-  /** Lay out again only when the lineage itself changed. */
+  /**
+   * Lay out again only when the lineage itself changed; the stale marks follow the
+   * stale list (an input file changed, say) without a new layout.
+   */
   private _graph(): IGraph | null {
     const lineage = this.model.lineage;
     if (lineage !== this._laidOutFor) {
       this._laidOutFor = lineage;
       this._laidOut = lineage ? layoutGraph(buildGraph(lineage)) : null;
+      this._markedFor = null;
+    }
+    const stale = this.model.stale;
+    if (this._laidOut && lineage && stale !== this._markedFor) {
+      this._markedFor = stale;
+      this._laidOut = markStale(this._laidOut, lineage, stale);
     }
     return this._laidOut;
   }
 
   private _laidOutFor: MlprodAPI.ILineage | null = null;
   private _laidOut: IGraph | null = null;
+  private _markedFor: MlprodAPI.IStaleCell[] | null = null;
 }
 
 function PanelBody(props: {
