@@ -10,7 +10,8 @@ moved aside to ``<name>.backup-<time>`` next to it and a fresh folder is written
 The new folder is built beside the old one (a hidden ``.<name>.mlprod-tmp-<pid>-*``
 folder: the new files, then hard links to the user's files) and swapped in with one
 atomic ``renameat2(RENAME_EXCHANGE)``, so a process killed at any point leaves either the
-old folder or the new one, whole. Where the exchange is not available, two renames are used.
+old folder or the new one, whole. Where the exchange is not available, two renames are used;
+a process killed between them leaves the old folder aside, and the next export puts it back.
 """
 
 from __future__ import annotations
@@ -164,7 +165,10 @@ def _sweep(target: Path) -> None:
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
-            shutil.rmtree(leftover, ignore_errors=True)
+            if leftover.name.endswith("-old") and not target.exists():
+                os.rename(leftover, target)  # killed between the two renames: put it back
+            else:
+                shutil.rmtree(leftover, ignore_errors=True)
         except (ValueError, OSError):
             continue
 
@@ -231,6 +235,7 @@ def replace_folder(target: Path, files: Mapping[str, bytes], *, force: bool = Fa
         ) from None
     except OSError as error:
         raise _write_error(error, target) from None
+    _sweep(target)
     backup = None
     why = _conflict(target, files)
     if why is not None:
@@ -246,7 +251,6 @@ def replace_folder(target: Path, files: Mapping[str, bytes], *, force: bool = Fa
             backup = _backup(target)
         except OSError as error:
             raise _write_error(error, target) from None
-    _sweep(target)
     owned = _owned(target) if target.is_dir() else None
     temp = _new_temp(target)
     try:

@@ -300,3 +300,36 @@ def test_the_folder_keeps_its_mode_on_reexport(tmp_path: Path) -> None:
     os.chmod(folder, 0o750)
     export(nb, use_tracer=False)
     assert folder.stat().st_mode & 0o777 == 0o750
+
+
+_KILL_BETWEEN_RENAMES = """
+import os, sys
+from mlprod_nb.pipeline import folder
+from mlprod_nb.pipeline.export import export
+folder._exchange = lambda a, b: False
+real, calls = os.rename, []
+def rename(a, b):
+    calls.append(a)
+    if len(calls) == 2:
+        os._exit(9)  # the old folder is aside, the new one not yet in place
+    real(a, b)
+os.rename = rename
+export(sys.argv[1], use_tracer=False)
+"""
+
+
+def test_killed_between_the_two_renames_the_next_export_puts_the_folder_back(
+    tmp_path: Path,
+) -> None:
+    nb = _notebook(tmp_path)
+    folder = export(nb, use_tracer=False).folder
+    assert folder is not None
+    (folder / "params.yaml").write_text("n: 5\n")
+    done = subprocess.run(
+        [sys.executable, "-c", _KILL_BETWEEN_RENAMES, str(nb)], capture_output=True, check=False
+    )
+    assert done.returncode == 9, done.stderr
+    assert not folder.exists()
+    assert export(nb, use_tracer=False).folder == folder
+    assert _tree(folder)["params.yaml"] == b"n: 5\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nb.ipynb", "nb.pipeline"]
