@@ -270,7 +270,11 @@ def replace_folder(target: Path, files: Mapping[str, bytes], *, force: bool = Fa
         if not _exchange(temp, target):
             aside = target.with_name(f".{target.name}{_TEMP}{os.getpid()}-old")
             os.rename(target, aside)
-            os.rename(temp, target)
+            try:
+                os.rename(temp, target)
+            except OSError:
+                os.rename(aside, target)
+                raise
             temp = aside
         # files the user added while we copied: carry them over before dropping the old folder
         for path in _walk(temp):
