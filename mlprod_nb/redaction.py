@@ -110,7 +110,8 @@ def redact_source(source: str) -> str:
     """``source`` with literals given to secret names replaced by ``'<redacted>'``.
 
     Covers ``password = "..."`` (also annotated, and ``cfg.password``/``cfg["password"]``
-    targets), keyword arguments (``connect(password="...")``) and dict entries
+    targets), keyword arguments (``connect(password="...")``), a literal argument right
+    after a secret name (``log_param("db_pass", "...")``) and dict entries
     (``{"password": "..."}``). A cell that does not parse (IPython magics) is
     redacted line by line, for the lines that parse on their own.
     """
@@ -163,6 +164,11 @@ def _spans(tree: ast.AST) -> list[ast.expr]:
             pairs = [(_target_name(node.target), node.value)]
         elif isinstance(node, ast.keyword):
             pairs = [(node.arg, node.value)]
+        elif isinstance(node, ast.Call):  # log_param("db_pass", "..."), environ.setdefault
+            pairs = [
+                (k.value if isinstance(k, ast.Constant) and isinstance(k.value, str) else None, v)
+                for k, v in itertools.pairwise(node.args)
+            ]
         elif isinstance(node, ast.Dict):
             pairs = [
                 (k.value if isinstance(k, ast.Constant) and isinstance(k.value, str) else None, v)

@@ -45,6 +45,7 @@ def test_redact_keeps_plain_values() -> None:
         ("db_pass: str = 'hunter2'", "db_pass: str = '<redacted>'"),
         ('cfg["api_key"] = f"k{x}"', "cfg[\"api_key\"] = '<redacted>'"),
         ('c = connect(host="h", token="t0k")', "c = connect(host=\"h\", token='<redacted>')"),
+        ("log_param('db_pass', 'x1')", "log_param('db_pass', '<redacted>')"),
         ('d = {"secret": "s", "n": 1}', 'd = {"secret": \'<redacted>\', "n": 1}'),
         ('%time x = 1\npwd = "é-hunter2"  # é', "%time x = 1\npwd = '<redacted>'  # é"),
         ("password = None\ntoken = compute()\n", "password = None\ntoken = compute()\n"),

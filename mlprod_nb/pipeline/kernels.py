@@ -187,12 +187,15 @@ class StepKernel:
         """Run a step notebook with papermill in this kernel (raises papermill's errors)."""
         import papermill
 
+        from .handoff import step_input
+
         self.steps_run += 1
+        source, given = step_input(notebook, parameters)  # secrets come from the env
         try:
             papermill.execute_notebook(
-                str(notebook),
+                source,
                 str(output),
-                parameters=dict(parameters),
+                parameters=given,
                 kernel_name=self.kernel_name,
                 km=self.km,
                 progress_bar=False,

@@ -27,6 +27,7 @@ from ..hashing import sha256_file
 from ..journal import JournalWriter
 from ..paths import find_home
 from ..records import REDACTED, RUNNING, SCHEMA, redact
+from . import handoff
 from . import manifest as mf
 from .cache import Cache, Entry, full_key, prekey
 from .compiler import INPUTS_VAR, OUTPUTS_VAR
@@ -149,7 +150,9 @@ class _Run:
             values = {**kept, **values}
         if options.params_file:
             values.update(read_params_file(options.params_file))
-        self.params = resolve(self.manifest.parameters, options.params, values)
+        texts = [*handoff.from_environment(os.environ), *options.params]  # -p wins
+        self.params = resolve(self.manifest.parameters, texts, values)
+        self.env = handoff.kernel_env(self.env, self.params)  # secrets: in no file
         self.run_id = options.run_id or new_run_id()
         self.rundir = RunDir(self.layout, self.run_id)
         self.setting = Setting(
@@ -348,7 +351,8 @@ class _Run:
                 continue
             paths, hashes = self._inputs(step)
             state.params = {p: self.params[p] for p in step.parameters}
-            state.cache_key = prekey(step.code_hash, state.params, hashes)
+            keyed = handoff.fingerprinted(state.params, self.layout.home)  # no clear secret
+            state.cache_key = prekey(step.code_hash, keyed, hashes)
             if step.name not in self.force:
                 entry = self.cache.lookup(state.cache_key)
                 if entry is not None:

@@ -23,7 +23,9 @@ from typing import Any
 
 from ..errors import MlprodError, NotFoundError
 from ..paths import Layout
+from ..pipeline.handoff import PARAM_ENV
 from ..pipeline.liveness import alive, identity, settle_one
+from ..redaction import is_secret_name
 from .confine import BadRequestError
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -111,10 +113,15 @@ class Launcher:
         folder = layout.runs_dir / run_id
         folder.mkdir(parents=True, exist_ok=False)
         argv = [*self.command, str(pipeline), "--run-id", run_id]
-        if params:
-            (folder / PARAMS_FILE).write_text(yaml.safe_dump(dict(params), sort_keys=False))
+        plain = {k: v for k, v in params.items() if not is_secret_name(k)}
+        if plain:  # secret values go to the runner's environment only (pipeline/handoff.py)
+            (folder / PARAMS_FILE).write_text(yaml.safe_dump(plain, sort_keys=False))
             argv += ["-f", str(folder / PARAMS_FILE)]
-        env = {**os.environ, "MLPROD_NB_HOME": str(layout.home)}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(PARAM_ENV)}
+        env["MLPROD_NB_HOME"] = str(layout.home)
+        for name, value in params.items():
+            if name not in plain:
+                env[PARAM_ENV + name] = value if isinstance(value, str) else json.dumps(value)
         try:
             with (folder / LOG_FILE).open("ab") as log:
                 child = subprocess.Popen(

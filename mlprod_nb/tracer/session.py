@@ -36,6 +36,7 @@ from ..records import (
     SessionId,
     SessionRecord,
 )
+from ..redaction import redact_source
 from . import context, mutations
 from .adapters import Patcher
 from .analysis import CellAnalysis, analyse
@@ -401,7 +402,7 @@ class Tracer:
             "cell_id": cell.cell_id,  # type: ignore[typeddict-item]
             "execution_count": getattr(result, "execution_count", None),
             "source_hash": source_hash,
-            "source": cell.raw if first else None,
+            "source": redact_source(cell.raw) if first else None,  # no secret literals
             "started": cell.started,
             "duration_ms": round(duration_ms, 3),
             "status": "ok" if error is None else "error",

@@ -1,0 +1,125 @@
+"""Secret parameters handed to step kernels without being written anywhere.
+
+A run's parameters whose names look secret (``redaction.is_secret_name``) never go
+to papermill: its injected-parameters cell and ``metadata.papermill.parameters``
+show ``<redacted>``, and the step notebook's ``parameters`` cell has their
+defaults redacted too. Their values travel in the step kernel's environment
+(``SECRETS_ENV``, JSON, readable only by the user's processes), which the kernel
+takes out of ``os.environ`` on first use; a generated cell right after
+papermill's injected one (``SECRET_CELL``) binds them to the names the step's
+code uses. Nothing holding a value touches the disk, so nothing is left behind
+when the run fails or is killed.
+
+Users may give any parameter, and secrets in particular, through the environment
+as ``MLPROD_NB_PARAM_<name>=<text>`` (typed like ``-p NAME VALUE``), which keeps
+the value out of the command line (``ps``, shell history); the server passes a
+panel run's secret parameters to the runner the same way.
+
+The cache key holds an HMAC of each secret value under a random per-store salt
+(``.mlprod/secret-salt``, mode 0600), never the value: a changed secret is a
+cache miss, the same secret a hit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..redaction import REDACTED, is_secret_name, redact_source
+
+SECRETS_ENV = "MLPROD_NB_SECRETS"
+PARAM_ENV = "MLPROD_NB_PARAM_"
+SECRET_CELL = "mlprod-secrets"
+SALT_FILE = "secret-salt"
+
+_values: dict[str, Any] | None = None
+
+
+def secret(name: str) -> Any:
+    """In the step kernel: the value of secret parameter ``name`` (called by SECRET_CELL)."""
+    global _values
+    if _values is None:
+        _values = json.loads(os.environ.pop(SECRETS_ENV, "{}") or "{}")
+    return _values[name]
+
+
+def from_environment(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """``(name, text)`` of every ``MLPROD_NB_PARAM_<name>`` variable, sorted by name."""
+    return sorted((k[len(PARAM_ENV) :], v) for k, v in environ.items() if k.startswith(PARAM_ENV))
+
+
+def kernel_env(env: Mapping[str, str], params: Mapping[str, Any]) -> dict[str, str]:
+    """``env`` without parameter variables, plus the secret ``params`` for the kernel."""
+    out = {k: v for k, v in env.items() if not k.startswith(PARAM_ENV) and k != SECRETS_ENV}
+    secrets = {k: v for k, v in params.items() if is_secret_name(k)}
+    if secrets:
+        out[SECRETS_ENV] = json.dumps(secrets)
+    return out
+
+
+def step_input(notebook: Path, parameters: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """What papermill gets for a step: the notebook (or a patched copy) and parameters.
+
+    With secret parameters, the copy's ``parameters`` cell has secret literals redacted
+    and a cell after it binds the secrets from the kernel's environment.
+    """
+    names = [n for n in parameters if is_secret_name(n)]
+    if not names:
+        return str(notebook), dict(parameters)
+    import nbformat
+
+    nb = json.loads(notebook.read_text())
+    cells = nb["cells"]
+    tagged = [i for i, c in enumerate(cells) if "parameters" in c["metadata"].get("tags", [])]
+    index = tagged[0] if tagged else -1
+    if index >= 0:
+        cells[index]["source"] = redact_source("".join(cells[index]["source"]))
+    lines = ["from mlprod_nb.pipeline.handoff import secret as _mlprod_secret"]
+    lines += [f"{n} = _mlprod_secret({n!r})" for n in names]
+    lines.append("del _mlprod_secret")
+    cell: dict[str, Any] = {
+        "cell_type": "code",
+        "id": SECRET_CELL,
+        "metadata": {"tags": ["injected-secrets"]},
+        "execution_count": None,
+        "outputs": [],
+        "source": "\n".join(lines),
+    }
+    cells.insert(index + 1, cell)
+    node = nbformat.from_dict(nb)  # type: ignore[no-untyped-call]
+    return node, {k: (REDACTED if k in names else v) for k, v in parameters.items()}
+
+
+def salt(home: Path) -> bytes:
+    """The store's random salt for secret fingerprints (created on first use, 0600)."""
+    path = home / SALT_FILE
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    home.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(os.urandom(32))
+    return path.read_bytes()
+
+
+def fingerprinted(params: Mapping[str, Any], home: Path) -> dict[str, Any]:
+    """``params`` with each secret value replaced by its HMAC under the store's salt."""
+    out: dict[str, Any] = {}
+    key: bytes | None = None
+    for name, value in params.items():
+        if is_secret_name(name):
+            key = key or salt(home)
+            blob = json.dumps(value, sort_keys=True, default=repr).encode()
+            value = "hmac:" + hmac.new(key, blob, hashlib.sha256).hexdigest()
+        out[name] = value
+    return out
