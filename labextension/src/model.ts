@@ -357,7 +357,21 @@ export class PanelModel {
     }
     const path = this.notebook;
     await this._busy(check ? 'checking export' : 'exporting', async () => {
-      const result = await this.service.exportPipeline(path, check);
+      let result: MlprodAPI.IExportResult;
+      try {
+        result = await this.service.exportPipeline(path, check);
+      } catch (error) {
+        if (!(error instanceof ApiError) || !error.cellId) {
+          throw error;
+        }
+        // a malformed cell (tags that are not a list, ...): refused, and marked on it
+        result = {
+          ok: false,
+          pipeline: null,
+          steps: [],
+          errors: [{ message: error.message, cell_id: error.cellId, step: error.step }],
+        };
+      }
       if (path !== this.notebook) {
         return;
       }

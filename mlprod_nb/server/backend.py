@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import NotebookError, PipelineError, SerializationError
+from ..errors import PipelineError, SerializationError
 from ..paths import Layout, find_home
 from ..pipeline.liveness import settled_runs
 from .confine import BadRequestError, Root
@@ -284,12 +284,16 @@ def _pipeline_outline(notebook: Path) -> dict[str, Any]:
 
 
 def _export(notebook: Path, target: Path | None, check: bool) -> dict[str, Any]:
-    """The export's outcome; a notebook the compiler rejects is an answer, not an error."""
+    """The export's outcome; a notebook the compiler rejects is an answer, not an error.
+
+    A file that is not a readable notebook at all (``NotebookError``) is a bad request:
+    it answers 400 with the message, and the cell when one is to blame.
+    """
     from ..pipeline.export import export
 
     try:
         result = export(notebook, target, check=check)
-    except (NotebookError, PipelineError, SerializationError) as error:
+    except (PipelineError, SerializationError) as error:
         failure = {"message": error.render(), "cell_id": error.cell_id, "step": error.step}
         return {"ok": False, "pipeline": None, "steps": [], "errors": [failure]}
     manifest = result.manifest

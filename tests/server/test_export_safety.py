@@ -51,3 +51,33 @@ async def test_a_file_at_the_output_path_is_409(
     status, body = await api("export", method="POST", body={"path": "flow.ipynb", "output": "out"})
     assert status == 409, body
     assert (jp_root_dir / "out").read_text() == "a file"
+
+
+MALFORMED = [
+    ("tags-a-string", {"tags": "step:two"}, "c1"),
+    ("metadata-a-list", None, "c1"),
+    ("not-python", "R", None),
+]
+
+
+async def test_malformed_notebooks_are_400_naming_the_cell(
+    api: Api, make_notebook: Callable[..., Path], jp_root_dir: Path
+) -> None:
+    for case, change, cell in MALFORMED:
+        path = make_notebook(f"{case}.ipynb", FLOW)
+        notebook = json.loads(path.read_text())
+        if case == "metadata-a-list":
+            notebook["cells"][1]["metadata"] = ["step:two"]
+        elif case == "not-python":
+            notebook["metadata"]["kernelspec"]["language"] = change
+            notebook["metadata"]["language_info"] = {"name": "R"}
+        else:
+            notebook["cells"][1]["metadata"] = change
+        path.write_text(json.dumps(notebook))
+        status, body = await api("export", method="POST", body={"path": path.name})
+        assert status == 400, (case, body)
+        assert body["message"], case
+        assert body.get("cell_id") == cell, (case, body)
+        if case == "not-python":
+            assert "'R'" in body["message"] or " R " in body["message"], body
+        assert not (jp_root_dir / f"{case}.pipeline").exists(), case

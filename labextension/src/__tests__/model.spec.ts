@@ -323,6 +323,22 @@ describe('PanelModel', () => {
     expect(model.stale.map(c => c.cell_id)).toEqual(['c1']);
   });
 
+  it('marks the cell a malformed-notebook refusal names', async () => {
+    const { model } = makeModel(
+      notebookRoutes({
+        'POST export': () => ({
+          status: 400,
+          body: { message: "cell 2 (id c2): 'tags' must be a list of strings", cell_id: 'c2' },
+        }),
+      })
+    );
+    await model.setNotebook('churn.ipynb');
+    await model.exportPipeline(true);
+    expect(model.error).toBeNull();
+    expect([...model.problemsByCell.keys()]).toEqual(['c2']);
+    expect(model.exportResult?.ok).toBe(false);
+  });
+
   it('shows nothing of the previous notebook after a switch', async () => {
     const failed = { ...run('bad', 10, {}), source_notebook: '/srv/root/a.ipynb', status: 'failed' };
     let answerExport: (value: unknown) => void = () => undefined;
