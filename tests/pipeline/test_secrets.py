@@ -1,0 +1,59 @@
+"""Secret parameters across a failed run, its resume and fresh kernels per step."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mlprod_nb.pipeline.export import export
+from mlprod_nb.pipeline.runner import RunOptions, run
+
+from .conftest import project, write_notebook
+
+pytestmark = pytest.mark.slow
+
+KEY = "resume-api-key-Wq8"
+
+
+def test_resume_and_isolated_steps_get_the_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = project(tmp_path / "p")
+    notebook = write_notebook(
+        base / "nb.ipynb",
+        [
+            ("import mlprod_nb\nimport os", ["setup"]),
+            ("api_key = 'default-key'\nrounds = 1", ["parameters"]),
+            ("n = len(api_key) * rounds\nmlprod_nb.log_metric('a_len', n)", ["step:a"]),
+            (
+                "assert os.path.exists('go'), 'not yet'\n"
+                "mlprod_nb.log_metric('b_len', len(api_key) + n)",
+                ["step:b"],
+            ),
+        ],
+    )
+    folder = export(notebook, use_tracer=False).folder
+    assert folder is not None
+    monkeypatch.setenv("MLPROD_NB_PARAM_api_key", KEY)
+    failed = run(folder, RunOptions(isolate=True))
+    assert failed.status == "failed"
+    assert {s.name: s.metrics.get("a_len") for s in failed.steps}["a"] == len(KEY)
+    (base / "go").write_text("")
+    resumed = run(folder, RunOptions(isolate=True, resume=failed.run_id))
+    assert resumed.status == "ok", resumed.error
+    assert [s.status for s in resumed.steps] == ["cached", "ok"]
+    assert resumed.steps[1].metrics["b_len"] == 2 * len(KEY)
+    # the default stays a default when nothing is given (redacted in what is written)
+    monkeypatch.delenv("MLPROD_NB_PARAM_api_key")
+    plain = run(folder, RunOptions(no_cache=True))
+    assert plain.steps[0].metrics["a_len"] == len("default-key")
+    for result in (failed, resumed, plain):
+        for path in result.folder.rglob("*"):
+            if path.is_file():
+                assert KEY.encode() not in path.read_bytes(), path
+    executed = json.loads((plain.folder / "steps" / "a.ipynb").read_text())
+    sources = "".join("".join(c["source"]) for c in executed["cells"])
+    assert "default-key" not in sources
+    assert "api_key = '<redacted>'" in sources
