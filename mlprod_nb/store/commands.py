@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import NotFoundError
+from ..errors import NotebookError, NotFoundError
 from ..lineage.model import NotebookLineage
 from ..paths import Layout, find_home
 from .store import Store
@@ -44,6 +44,10 @@ def notebook_lineage(notebook: str | Path, timeout: float = 30.0) -> NotebookLin
     """The recorded lineage of a notebook; ``NotFoundError`` when nothing is recorded."""
     path = Path(notebook).expanduser().resolve()
     hint = _TRACE_HINT.format(name=Path(notebook).name)
+    if path.is_dir():
+        raise NotebookError(
+            "this is a folder, not a notebook", path=path, hint="name the .ipynb file in it"
+        )
     if not path.exists():
         hint = f"check the path; if it moved, {hint}"
     layout = _existing(find_home(path), path, hint)

@@ -74,3 +74,16 @@ def test_a_clean_run_all_leaves_no_cell_stale(tmp_path: Path) -> None:
     # a user moves fit1 above the cells that define X and y: Run All would fail there
     _notebook(tmp_path, [SECTIONS[i] for i in (0, 1, 3, 2, 4, 5, 6, 7)])
     assert _stale(notebook) == {"fit1": ["order", "order"]}
+
+
+@pytest.mark.parametrize("command", ["lineage", "stale"])
+def test_a_folder_given_for_a_notebook_is_named(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlprod_nb.cli import main
+
+    (tmp_path / "work.ipynb").mkdir()
+    assert main([command, str(tmp_path / "work.ipynb")]) == 2
+    err = capsys.readouterr().err
+    assert "a folder, not a notebook" in err
+    assert "Traceback" not in err
