@@ -97,8 +97,19 @@ def is_secret_name(name: str) -> bool:
 
 
 def redact(params: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``params`` with secret-named values replaced by ``REDACTED``."""
-    return {k: (REDACTED if is_secret_name(k) else v) for k, v in params.items()}
+    """A copy of ``params`` with secret-named values replaced by ``REDACTED``, also in
+    nested mappings (``{"db": {"password": ...}}``)."""
+    return {k: (REDACTED if is_secret_name(k) else scrub(v)) for k, v in params.items()}
+
+
+def scrub(value: Any) -> Any:
+    """``value`` with the values of secret-named keys of nested dicts redacted."""
+    if isinstance(value, dict):
+        return {
+            k: (REDACTED if isinstance(k, str) and is_secret_name(k) else scrub(v))
+            for k, v in value.items()
+        }
+    return value
 
 
 def secret_names(names: Any) -> list[str]:

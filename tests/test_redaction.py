@@ -36,6 +36,11 @@ def test_plain_names(name: str) -> None:
 
 def test_redact_keeps_plain_values() -> None:
     assert redact({"db_pass": "hunter2", "alpha": 0.5}) == {"db_pass": REDACTED, "alpha": 0.5}
+    nested = {"db": {"host": "h", "password": "x", "opts": {"dsn": "y"}}, "n": [1]}
+    assert redact(nested) == {
+        "db": {"host": "h", "password": REDACTED, "opts": {"dsn": REDACTED}},
+        "n": [1],
+    }
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import CheckFailedError, MlprodError
 from ..records import REDACTED, Check, Metric, is_secret_name
+from ..redaction import scrub
 from . import context
 
 
@@ -23,7 +24,7 @@ def log_param(name: str, value: Any) -> None:
     """Record a parameter of this execution (secret-looking names are redacted)."""
     if not isinstance(name, str) or not name:
         raise MlprodError(f"parameter name must be a non-empty string, got {name!r}")
-    context.add_param(name, REDACTED if is_secret_name(name) else value)
+    context.add_param(name, REDACTED if is_secret_name(name) else scrub(value))
 
 
 def log_metric(name: str, value: float, step: int | None = None) -> None:

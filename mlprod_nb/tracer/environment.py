@@ -2,7 +2,8 @@
 
 Captured once per session, off the kernel's start-up path (the tracer runs it
 in a background thread). Every probe has a short timeout and failing probes
-yield ``None`` or empty values, never an exception.
+yield ``None`` or empty values, never an exception. No environment variable is
+recorded: they often hold secrets (tests/server/test_secrets.py checks it).
 """
 
 from __future__ import annotations

@@ -41,9 +41,10 @@ REST = {
 LOGGED = "logged-passphrase-Tg9"  # log_param('passphrase', ...)
 LITERAL = "cell-literal-password-Nn4"  # password = "..." in a traced cell
 ENV_VAR = "env-var-api-token-Pp0"  # os.environ read by a cell, then log_param
+NESTED = "nested-password-Jj5"  # log_param('db', {'password': ...})
 CHANGED = "hunter3-changed-Xc2"
 SECRETS = [CLI_PASSWORD, FILE_DB_PASS, ENV_CONN_STR, *REST.values(), LOGGED, LITERAL]
-SECRETS += [ENV_VAR, CHANGED]
+SECRETS += [ENV_VAR, NESTED, CHANGED]
 
 FLOW = [
     ("import hashlib\nimport mlprod_nb", ["setup"]),
@@ -94,6 +95,7 @@ def _traced_session(home: Path, notebook: Path, monkeypatch: pytest.MonkeyPatch)
             f"mlprod_nb.log_param('passphrase', {LOGGED!r})\nmlprod_nb.log_param('alpha', 3)",
             f"password = {LITERAL!r}\nsize = len(password)",
             "mlprod_nb.log_param('auth', os.environ['MY_SERVICE_TOKEN'])",
+            f"mlprod_nb.log_param('db', {{'host': 'h', 'password': {NESTED!r}}})",
         ):
             assert shell.run_cell(code).success
         assert shell.user_ns["size"] == len(LITERAL)  # the cell itself ran on the real value
@@ -105,7 +107,12 @@ def _traced_session(home: Path, notebook: Path, monkeypatch: pytest.MonkeyPatch)
         for line in path.read_text().splitlines()
     ]
     params = {k: v for r in records if r["kind"] == "execution" for k, v in r["params"].items()}
-    assert params == {"passphrase": "<redacted>", "alpha": 3, "auth": "<redacted>"}
+    assert params == {
+        "passphrase": "<redacted>",
+        "alpha": 3,
+        "auth": "<redacted>",
+        "db": {"host": "h", "password": "<redacted>"},
+    }
 
 
 def _checkpoint(home: Path) -> None:
