@@ -26,10 +26,11 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..errors import ParameterError
 from ..redaction import REDACTED, is_secret_name, redact_source
 
 SECRETS_ENV = "MLPROD_NB_SECRETS"
@@ -48,9 +49,18 @@ def secret(name: str) -> Any:
     return _values[name]
 
 
-def from_environment(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+def from_environment(environ: Mapping[str, str], known: Iterable[str]) -> list[tuple[str, str]]:
     """``(name, text)`` of every ``MLPROD_NB_PARAM_<name>`` variable, sorted by name."""
-    return sorted((k[len(PARAM_ENV) :], v) for k, v in environ.items() if k.startswith(PARAM_ENV))
+    names = set(known)
+    found = sorted((k[len(PARAM_ENV) :], v) for k, v in environ.items() if k.startswith(PARAM_ENV))
+    for name, _ in found:
+        if name not in names:
+            raise ParameterError(
+                f"unknown parameter {name!r} (from the environment variable {PARAM_ENV}{name})",
+                hint=f"unset {PARAM_ENV}{name}; the pipeline's parameters are: "
+                + (", ".join(sorted(names)) or "none"),
+            )
+    return found
 
 
 def kernel_env(env: Mapping[str, str], params: Mapping[str, Any]) -> dict[str, str]:

@@ -150,7 +150,8 @@ class _Run:
             values = {**kept, **values}
         if options.params_file:
             values.update(read_params_file(options.params_file))
-        texts = [*handoff.from_environment(os.environ), *options.params]  # -p wins
+        known = [p.name for p in self.manifest.parameters]
+        texts = [*handoff.from_environment(os.environ, known), *options.params]  # -p wins
         self.params = resolve(self.manifest.parameters, texts, values)
         self.env = handoff.kernel_env(self.env, self.params)  # secrets: in no file
         self.run_id = options.run_id or new_run_id()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mlprod_nb.cli import main
 from mlprod_nb.pipeline.export import export
 from mlprod_nb.pipeline.runner import RunOptions, run
 
@@ -57,3 +58,22 @@ def test_resume_and_isolated_steps_get_the_secret(
     sources = "".join("".join(c["source"]) for c in executed["cells"])
     assert "default-key" not in sources
     assert "api_key = '<redacted>'" in sources
+
+
+def test_an_unknown_parameter_in_the_environment_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = project(tmp_path / "p")
+    notebook = write_notebook(
+        base / "nb.ipynb", [("token = ''", ["parameters"]), ("x = len(token)", ["step:a"])]
+    )
+    folder = export(notebook, use_tracer=False).folder
+    monkeypatch.setenv("MLPROD_NB_PARAM_tokn", "t")
+    assert main(["run", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown parameter 'tokn' (from the environment variable MLPROD_NB_PARAM_tokn)" in err
+    assert "unset MLPROD_NB_PARAM_tokn; the pipeline's parameters are: token" in err
+    assert "Traceback" not in err
+    assert not (base / ".mlprod" / "runs").exists() or not any(
+        (base / ".mlprod" / "runs").iterdir()
+    )
