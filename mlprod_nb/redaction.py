@@ -71,6 +71,12 @@ _DATA_KEYS = frozenset(
 )
 # a quick test a source must pass before it is parsed for secret assignments
 _MAYBE = re.compile(r"pass|pwd|token|secret|key|credential|dsn|auth|conn", re.I)
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_PARSED = 256 * 1024  # larger sources: only `name = value` lines, by a regex
+_ASSIGNMENT = re.compile(
+    r"^(?P<head>[ \t]*(?P<name>[A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=(?!=)[ \t]*)(?P<value>\S[^\n]*)$",
+    re.M,
+)
 
 
 def words(name: str) -> list[str]:
@@ -126,13 +132,25 @@ def redact_source(source: str) -> str:
     (``{"password": "..."}``). A cell that does not parse (IPython magics) is
     redacted line by line, for the lines that parse on their own.
     """
-    if not _MAYBE.search(source):
+    if not _MAYBE.search(source) or not _mentions_secret(source):
         return source
+    if len(source) > MAX_PARSED:  # parsing megabytes would stall the kernel
+        return _ASSIGNMENT.sub(_assignment, source)
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return "".join(_redact_parsed(line) for line in source.splitlines(keepends=True))
     return _apply(source, _spans(tree))
+
+
+def _mentions_secret(source: str) -> bool:
+    return any(is_secret_name(word) for word in set(_IDENT.findall(source)))
+
+
+def _assignment(match: re.Match[str]) -> str:
+    if not is_secret_name(match["name"]) or match["value"] in ("None", "True", "False"):
+        return match[0]
+    return match["head"] + repr(REDACTED)
 
 
 def _redact_parsed(line: str) -> str:

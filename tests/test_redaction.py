@@ -59,3 +59,14 @@ def test_redact_keeps_plain_values() -> None:
 )
 def test_redact_source(source: str, expected: str) -> None:
     assert redact_source(source) == expected
+
+
+def test_a_huge_source_is_redacted_by_lines_quickly() -> None:
+    import time
+
+    body = "x = {'a': [1, 2, 3]}\n" * 40_000  # over MAX_PARSED
+    source = body + "db_pass = 'hunter2'\nflag: bool = True\npassword = None\n"
+    started = time.perf_counter()
+    out = redact_source(source)
+    assert out == body + "db_pass = '<redacted>'\nflag: bool = True\npassword = None\n"
+    assert time.perf_counter() - started < 2.0
