@@ -133,3 +133,23 @@ def fingerprinted(params: Mapping[str, Any], home: Path) -> dict[str, Any]:
             value = "hmac:" + hmac.new(key, blob, hashlib.sha256).hexdigest()
         out[name] = value
     return out
+
+
+def fingerprints(params: Mapping[str, Any], home: Path) -> dict[str, str]:
+    """The HMAC of each secret among ``params`` (kept in a run's status for ``--resume``)."""
+    return {k: v for k, v in fingerprinted(params, home).items() if is_secret_name(k)}
+
+
+def check_resumed(
+    run_id: str, recorded: Mapping[str, str], now: Mapping[str, str], given: Iterable[str]
+) -> None:
+    """A resumed run's secrets are not stored: one not passed again must be its default."""
+    passed = set(given)
+    for name, fingerprint in recorded.items():
+        if name not in passed and now.get(name) != fingerprint:
+            raise ParameterError(
+                f"run {run_id!r} was given the secret parameter {name!r}, and secrets are "
+                "not stored",
+                run_id=run_id,
+                hint=f"pass it again: {PARAM_ENV}{name}=VALUE (or -p / -f)",
+            )

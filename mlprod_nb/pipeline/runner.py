@@ -154,6 +154,11 @@ class _Run:
         texts = [*handoff.from_environment(os.environ, known), *options.params]  # -p wins
         self.params = resolve(self.manifest.parameters, texts, values)
         self.env = handoff.kernel_env(self.env, self.params)  # secrets: in no file
+        self.secrets = handoff.fingerprints(self.params, self.layout.home)
+        if self.resumed is not None and options.resume:
+            given = {*values, *(name for name, _ in texts)}
+            recorded = self.resumed.get("secrets") or {}
+            handoff.check_resumed(options.resume, recorded, self.secrets, given)
         self.run_id = options.run_id or new_run_id()
         self.rundir = RunDir(self.layout, self.run_id)
         self.setting = Setting(
@@ -242,6 +247,7 @@ class _Run:
             "started": self.started,
             "finished": None if status == "running" else time.time(),
             "params": redact(self.params),
+            "secrets": self.secrets,  # HMACs: --resume tells a secret not passed again
             "resumed_from": self.options.resume,
             "steps": [s.full() for s in planned],  # with artifacts: --resume needs them
             "progress": {

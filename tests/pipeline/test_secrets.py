@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlprod_nb.cli import main
+from mlprod_nb.errors import ParameterError
 from mlprod_nb.pipeline.export import export
 from mlprod_nb.pipeline.runner import RunOptions, run
 
@@ -42,6 +43,11 @@ def test_resume_and_isolated_steps_get_the_secret(
     assert failed.status == "failed"
     assert {s.name: s.metrics.get("a_len") for s in failed.steps}["a"] == len(KEY)
     (base / "go").write_text("")
+    monkeypatch.delenv("MLPROD_NB_PARAM_api_key")  # not passed again: refused, not defaulted
+    with pytest.raises(ParameterError, match="given the secret parameter 'api_key'") as caught:
+        run(folder, RunOptions(isolate=True, resume=failed.run_id))
+    assert "MLPROD_NB_PARAM_api_key=VALUE" in str(caught.value)
+    monkeypatch.setenv("MLPROD_NB_PARAM_api_key", KEY)
     resumed = run(folder, RunOptions(isolate=True, resume=failed.run_id))
     assert resumed.status == "ok", resumed.error
     assert [s.status for s in resumed.steps] == ["cached", "ok"]
