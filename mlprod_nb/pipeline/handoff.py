@@ -41,12 +41,18 @@ SALT_FILE = "secret-salt"
 _values: dict[str, Any] | None = None
 
 
-def secret(name: str) -> Any:
-    """In the step kernel: the value of secret parameter ``name`` (called by SECRET_CELL)."""
+def take() -> dict[str, Any]:
+    """In the step kernel: move the secrets out of ``os.environ`` (so the step's own
+    subprocesses do not inherit them) into this module; the kernel's set-up calls it."""
     global _values
     if _values is None:
         _values = json.loads(os.environ.pop(SECRETS_ENV, "{}") or "{}")
-    return _values[name]
+    return _values
+
+
+def secret(name: str) -> Any:
+    """In the step kernel: the value of secret parameter ``name`` (called by SECRET_CELL)."""
+    return take()[name]
 
 
 def from_environment(environ: Mapping[str, str], known: Iterable[str]) -> list[tuple[str, str]]:

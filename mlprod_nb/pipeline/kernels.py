@@ -29,6 +29,7 @@ try:
     from mlprod_nb.tracer.context import set_context as _mlprod_set_context
     _mlprod_set_context(run={run!r}, step={step!r})
     del _mlprod_set_context
+    __import__("mlprod_nb.pipeline.handoff").pipeline.handoff.take()  # secrets off os.environ
 except ImportError:
     pass
 """
