@@ -105,7 +105,8 @@ class Launcher:
 
         Parameters go through a YAML file in the run's folder rather than ``-p NAME
         VALUE``: typed values arrive as they are, and a value such as ``-x`` cannot be
-        mistaken for an option.
+        mistaken for an option. Secret-named parameters go to the runner's environment
+        instead (``MLPROD_NB_PARAM_<name>``, pipeline/handoff.py), never to a file.
         """
         import yaml
 
