@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ParameterError
-from ..redaction import REDACTED, is_secret_name, redact_source
+from ..redaction import REDACTED, is_secret_name, redact_source, scrub
 
 SECRETS_ENV = "MLPROD_NB_SECRETS"
 PARAM_ENV = "MLPROD_NB_PARAM_"
@@ -55,6 +55,11 @@ def secret(name: str) -> Any:
     return take()[name]
 
 
+def is_secret(name: str, value: Any) -> bool:
+    """A parameter handed over as a secret: a secret name, or a dict with secrets inside."""
+    return is_secret_name(name) or scrub(value) != value
+
+
 def from_environment(environ: Mapping[str, str], known: Iterable[str]) -> list[tuple[str, str]]:
     """``(name, text)`` of every ``MLPROD_NB_PARAM_<name>`` variable, sorted by name."""
     names = set(known)
@@ -72,7 +77,7 @@ def from_environment(environ: Mapping[str, str], known: Iterable[str]) -> list[t
 def kernel_env(env: Mapping[str, str], params: Mapping[str, Any]) -> dict[str, str]:
     """``env`` without parameter variables, plus the secret ``params`` for the kernel."""
     out = {k: v for k, v in env.items() if not k.startswith(PARAM_ENV) and k != SECRETS_ENV}
-    secrets = {k: v for k, v in params.items() if is_secret_name(k)}
+    secrets = {k: v for k, v in params.items() if is_secret(k, v)}
     if secrets:
         out[SECRETS_ENV] = json.dumps(secrets)
     return out
@@ -84,7 +89,7 @@ def step_input(notebook: Path, parameters: Mapping[str, Any]) -> tuple[Any, dict
     With secret parameters, the copy's ``parameters`` cell has secret literals redacted
     and a cell after it binds the secrets from the kernel's environment.
     """
-    names = [n for n in parameters if is_secret_name(n)]
+    names = [n for n, v in parameters.items() if is_secret(n, v)]
     if not names:
         return str(notebook), dict(parameters)
     import nbformat
@@ -133,7 +138,7 @@ def fingerprinted(params: Mapping[str, Any], home: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     key: bytes | None = None
     for name, value in params.items():
-        if is_secret_name(name):
+        if is_secret(name, value):
             key = key or salt(home)
             blob = json.dumps(value, sort_keys=True, default=repr).encode()
             value = "hmac:" + hmac.new(key, blob, hashlib.sha256).hexdigest()
@@ -143,14 +148,32 @@ def fingerprinted(params: Mapping[str, Any], home: Path) -> dict[str, Any]:
 
 def fingerprints(params: Mapping[str, Any], home: Path) -> dict[str, str]:
     """The HMAC of each secret among ``params`` (kept in a run's status for ``--resume``)."""
-    return {k: v for k, v in fingerprinted(params, home).items() if is_secret_name(k)}
+    return {k: v for k, v in fingerprinted(params, home).items() if is_secret(k, params[k])}
+
+
+def holds_redacted(value: Any) -> bool:
+    """Whether a recorded value had secrets redacted inside it (a dict parameter)."""
+    return REDACTED in json.dumps(value, default=str)
 
 
 def check_resumed(
-    run_id: str, recorded: Mapping[str, str], now: Mapping[str, str], given: Iterable[str]
+    run_id: str,
+    recorded: Mapping[str, str],
+    now: Mapping[str, str],
+    given: Iterable[str],
+    before: Mapping[str, Any],
 ) -> None:
     """A resumed run's secrets are not stored: one not passed again must be its default."""
     passed = set(given)
+    nested = [n for n, v in before.items() if not is_secret_name(n) and holds_redacted(v)]
+    for name in nested:
+        if name not in passed:
+            raise ParameterError(
+                f"run {run_id!r} was given parameter {name!r} with secrets inside, and "
+                "secrets are not stored",
+                run_id=run_id,
+                hint="pass it again with -f (a YAML file)",
+            )
     for name, fingerprint in recorded.items():
         if name not in passed and now.get(name) != fingerprint:
             raise ParameterError(

@@ -26,7 +26,7 @@ from ..errors import MlprodError, NotFoundError, PipelineError
 from ..hashing import sha256_file
 from ..journal import JournalWriter
 from ..paths import find_home
-from ..records import REDACTED, RUNNING, SCHEMA, redact
+from ..records import RUNNING, SCHEMA, redact
 from . import handoff
 from . import manifest as mf
 from .cache import Cache, Entry, full_key, prekey
@@ -146,7 +146,7 @@ class _Run:
                     hint="resume it with that pipeline folder, or start a new run",
                 )
             before = self.resumed.get("params", {})
-            kept = {k: v for k, v in before.items() if v != REDACTED}  # secrets: pass again
+            kept = {k: v for k, v in before.items() if not handoff.holds_redacted(v)}
             values = {**kept, **values}
         if options.params_file:
             values.update(read_params_file(options.params_file))
@@ -158,7 +158,8 @@ class _Run:
         if self.resumed is not None and options.resume:
             given = {*values, *(name for name, _ in texts)}
             recorded = self.resumed.get("secrets") or {}
-            handoff.check_resumed(options.resume, recorded, self.secrets, given)
+            before = self.resumed.get("params", {})
+            handoff.check_resumed(options.resume, recorded, self.secrets, given, before)
         self.run_id = options.run_id or new_run_id()
         self.rundir = RunDir(self.layout, self.run_id)
         self.setting = Setting(

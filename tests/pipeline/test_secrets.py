@@ -87,3 +87,34 @@ def test_an_unknown_parameter_in_the_environment_is_named(
     assert not (base / ".mlprod" / "runs").exists() or not any(
         (base / ".mlprod" / "runs").iterdir()
     )
+
+
+def test_a_dict_parameter_with_a_secret_inside(tmp_path: Path) -> None:
+    base = project(tmp_path / "p")
+    notebook = write_notebook(
+        base / "nb.ipynb",
+        [
+            ("import mlprod_nb\nimport os", ["setup"]),
+            ("db = {'host': 'h'}", ["parameters"]),
+            (
+                "assert os.path.exists('go')\nmlprod_nb.log_metric('n', len(db['password']))",
+                ["step:a"],
+            ),
+        ],
+    )
+    folder = export(notebook, use_tracer=False).folder
+    assert folder is not None
+    given = tmp_path / "params.yaml"
+    given.write_text("db: {host: h, password: nested-pw-Rr3}\n")
+    failed = run(folder, RunOptions(params_file=given))
+    assert failed.status == "failed"
+    (base / "go").write_text("")
+    with pytest.raises(ParameterError, match="'db' with secrets inside"):
+        run(folder, RunOptions(resume=failed.run_id))
+    resumed = run(folder, RunOptions(resume=failed.run_id, params_file=given))
+    assert resumed.status == "ok", resumed.error
+    assert resumed.steps[0].metrics == {"n": len("nested-pw-Rr3")}
+    for result in (failed, resumed):
+        for path in result.folder.rglob("*"):
+            if path.is_file():
+                assert b"nested-pw-Rr3" not in path.read_bytes(), path
