@@ -198,4 +198,6 @@ Record = (
 )
 
 # the secret-name rule lives in one place (redaction.py); these names are its public face
-from .redaction import REDACTED, is_secret_name, redact  # noqa: E402, F401
+from .redaction import REDACTED as REDACTED  # noqa: E402
+from .redaction import is_secret_name as is_secret_name  # noqa: E402
+from .redaction import redact as redact  # noqa: E402
