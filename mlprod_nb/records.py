@@ -193,9 +193,7 @@ class RenameRecord(TypedDict):
     renamed: float
 
 
-Record = (
-    SessionRecord | ExecutionRecord | RunRecord | StepRecord | RunEndRecord | RenameRecord
-)
+Record = SessionRecord | ExecutionRecord | RunRecord | StepRecord | RunEndRecord | RenameRecord
 
 # the secret-name rule lives in one place (redaction.py); these names are its public face
 from .redaction import REDACTED as REDACTED  # noqa: E402

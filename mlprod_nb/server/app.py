@@ -82,9 +82,7 @@ class MlprodApp(ExtensionApp):
 
         events = self.serverapp.event_logger if self.serverapp is not None else None
         if events is not None:
-            events.add_listener(
-                schema_id=CONTENTS_EVENTS, listener=self._contents_changed
-            )
+            events.add_listener(schema_id=CONTENTS_EVENTS, listener=self._contents_changed)
 
     async def _contents_changed(self, logger: Any, schema_id: str, data: dict[str, Any]) -> None:
         """A file was renamed or moved in Lab: its lineage follows it (see ``moves``)."""
