@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ParameterError, PipelineError
+from ..redaction import REDACTED, is_secret_name
 from .names import strip_ipython
 from .tags import SourceCell
 
@@ -88,7 +89,10 @@ def read_parameters(cells: Iterable[SourceCell], notebook: Path) -> list[Paramet
                     hint="parameters must be literals (numbers, strings, booleans, None, "
                     "lists, dicts); compute derived values in a step",
                 ) from None
-            found[target.id] = Parameter(target.id, default, TYPES[type(default)], cell.id)
+            kind = TYPES[type(default)]
+            if is_secret_name(target.id) and default not in (None, ""):
+                default = REDACTED  # a secret typed in the notebook stays in the notebook
+            found[target.id] = Parameter(target.id, default, kind, cell.id)
     return list(found.values())
 
 
@@ -164,6 +168,14 @@ def resolve(
         result[name] = check_value(name, lookup(name).type, value)
     for name, text in texts:
         result[name] = coerce_text(name, lookup(name).type, text)
+    for name, value in result.items():
+        if value == REDACTED and known[name].default == REDACTED:
+            raise ParameterError(
+                f"parameter {name!r} looks secret, so the pipeline does not keep the value "
+                "the notebook gives it",
+                hint=f"pass it at run time: -p {name} VALUE, a -f params file, or the "
+                f"environment variable MLPROD_NB_PARAM_{name}=VALUE",
+            )
     return result
 
 

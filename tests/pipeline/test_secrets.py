@@ -48,7 +48,7 @@ def test_resume_and_isolated_steps_get_the_secret(
     assert failed.steps[0].metrics == {"a_len": len(KEY), "env_clean": 1.0}  # taken off environ
     (base / "go").write_text("")
     monkeypatch.delenv("MLPROD_NB_PARAM_api_key")  # not passed again: refused, not defaulted
-    with pytest.raises(ParameterError, match="given the secret parameter 'api_key'") as caught:
+    with pytest.raises(ParameterError, match="secret parameter 'api_key'|'api_key' looks secret") as caught:
         run(folder, RunOptions(isolate=True, resume=failed.run_id))
     assert "MLPROD_NB_PARAM_api_key=VALUE" in str(caught.value)
     monkeypatch.setenv("MLPROD_NB_PARAM_api_key", KEY)
@@ -56,9 +56,16 @@ def test_resume_and_isolated_steps_get_the_secret(
     assert resumed.status == "ok", resumed.error
     assert [s.status for s in resumed.steps] == ["cached", "ok"]
     assert resumed.steps[1].metrics["b_len"] == 2 * len(KEY)
-    # the default stays a default when nothing is given (redacted in what is written)
+    # a secret typed in the notebook stays there: the exported pipeline keeps no copy,
+    # and a run that is not given the secret says how to give it
+    for path in folder.rglob("*"):
+        if path.is_file():
+            assert b"default-key" not in path.read_bytes(), path
     monkeypatch.delenv("MLPROD_NB_PARAM_api_key")
-    plain = run(folder, RunOptions(no_cache=True))
+    with pytest.raises(ParameterError, match="'api_key' looks secret") as missing:
+        run(folder, RunOptions(no_cache=True))
+    assert "-p api_key VALUE" in str(missing.value)
+    plain = run(folder, RunOptions(no_cache=True, params=[("api_key", "default-key")]))
     assert plain.steps[0].metrics["a_len"] == len("default-key")
     for result in (failed, resumed, plain):
         for path in result.folder.rglob("*"):
