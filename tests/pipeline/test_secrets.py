@@ -48,7 +48,8 @@ def test_resume_and_isolated_steps_get_the_secret(
     assert failed.steps[0].metrics == {"a_len": len(KEY), "env_clean": 1.0}  # taken off environ
     (base / "go").write_text("")
     monkeypatch.delenv("MLPROD_NB_PARAM_api_key")  # not passed again: refused, not defaulted
-    with pytest.raises(ParameterError, match="secret parameter 'api_key'|'api_key' looks secret") as caught:
+    refused = r"secret parameter 'api_key'|'api_key' looks secret"
+    with pytest.raises(ParameterError, match=refused) as caught:
         run(folder, RunOptions(isolate=True, resume=failed.run_id))
     assert "MLPROD_NB_PARAM_api_key=VALUE" in str(caught.value)
     monkeypatch.setenv("MLPROD_NB_PARAM_api_key", KEY)
