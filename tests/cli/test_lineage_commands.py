@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-import nbformat
 import pytest
 from store.records import execution
 
@@ -16,32 +13,11 @@ from mlprod_nb.cli import main
 from mlprod_nb.journal import JournalWriter
 from mlprod_nb.paths import Layout
 
+from .helpers import cli, write_cells
+
 
 def _notebook(folder: Path, cells: list[tuple[str, str]]) -> Path:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    for cell_id, source in cells:
-        cell = nbformat.v4.new_code_cell(source)
-        cell["id"] = cell_id
-        nb.cells.append(cell)
-    nb.cells.insert(1, nbformat.v4.new_markdown_cell("# notes"))
-    path = folder / "small.ipynb"
-    nbformat.write(nb, path)
-    return path
-
-
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mlprod_nb.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    return write_cells(folder / "small.ipynb", cells, notes=True)
 
 
 CELLS = [
@@ -57,14 +33,14 @@ def test_trace_then_lineage_and_stale(home: Path, tmp_path: Path) -> None:
     notebook = _notebook(tmp_path, CELLS)
     before = notebook.read_bytes()
 
-    traced = _cli("trace", notebook.name, cwd=tmp_path)
+    traced = cli("trace", notebook.name, cwd=tmp_path)
     assert traced.returncode == 0, traced.stderr
     assert "[1/3] cell load" in traced.stderr
     assert "[3/3] cell count" in traced.stderr
     assert "3 executions recorded" in traced.stdout
     assert notebook.read_bytes() == before  # the notebook itself is left alone
 
-    shown = _cli("lineage", notebook.name, "--json", cwd=tmp_path)
+    shown = cli("lineage", notebook.name, "--json", cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     lineage = json.loads(shown.stdout)
     assert lineage["notebook"] == str(notebook.resolve())
@@ -77,24 +53,24 @@ def test_trace_then_lineage_and_stale(home: Path, tmp_path: Path) -> None:
     assert written["sha256"] == hashlib.sha256(b"HELLO LINEAGE\n").hexdigest()
     assert {"name": "text", "execution": by_cell["load"]["id"]} in by_cell["count"]["deps"]
 
-    text = _cli("lineage", notebook.name, cwd=tmp_path)
+    text = cli("lineage", notebook.name, cwd=tmp_path)
     assert text.returncode == 0
     assert f"data.txt@{read['sha256'][:12]}" in text.stdout
     assert read["sha256"] not in text.stdout  # short hashes in the table
 
-    fresh = _cli("stale", notebook.name, cwd=tmp_path)
+    fresh = cli("stale", notebook.name, cwd=tmp_path)
     assert fresh.returncode == 0
     assert "no stale cells" in fresh.stdout
 
     (tmp_path / "data.txt").write_text("changed\n")
-    stale = _cli("stale", notebook.name, "--json", cwd=tmp_path)
+    stale = cli("stale", notebook.name, "--json", cwd=tmp_path)
     assert stale.returncode == 0
     reasons = {c["cell_id"]: c["reasons"] for c in json.loads(stale.stdout)["stale"]}
     assert set(reasons) == {"load", "write", "count"}
     assert reasons["load"][0]["kind"] == "file"
     assert reasons["load"][0]["path"] == str(tmp_path / "data.txt")
     assert reasons["count"][0]["name"] == "text"
-    table = _cli("stale", notebook.name, cwd=tmp_path)
+    table = cli("stale", notebook.name, cwd=tmp_path)
     assert "data.txt changed" in table.stdout
 
 
@@ -103,12 +79,12 @@ def test_trace_stops_at_a_failing_cell(home: Path, tmp_path: Path) -> None:
     notebook = _notebook(
         tmp_path, [("ok", "a = 1"), ("boom", "raise ValueError('bad data')"), ("never", "b = 2")]
     )
-    traced = _cli("trace", notebook.name, cwd=tmp_path)
+    traced = cli("trace", notebook.name, cwd=tmp_path)
     assert traced.returncode == 1
     assert "cell boom" in traced.stderr
     assert "ValueError: bad data" in traced.stderr
     assert "never" not in traced.stderr
-    shown = _cli("lineage", notebook.name, "--json", cwd=tmp_path)
+    shown = cli("lineage", notebook.name, "--json", cwd=tmp_path)
     statuses = {e["cell_id"]: e["status"] for e in json.loads(shown.stdout)["executions"]}
     assert statuses == {"ok": "ok", "boom": "error"}
 
@@ -160,9 +136,9 @@ def test_example_notebook_shows_file_hashes_and_the_duckdb_scan(home: Path, tmp_
     example = Path(__file__).parents[2] / "notebooks"
     shutil.copy(example / "churn.ipynb", tmp_path / "churn.ipynb")
     shutil.copytree(example / "data", tmp_path / "data")
-    traced = _cli("trace", "churn.ipynb", cwd=tmp_path)
+    traced = cli("trace", "churn.ipynb", cwd=tmp_path)
     assert traced.returncode == 0, traced.stderr
-    lineage = json.loads(_cli("lineage", "churn.ipynb", "--json", cwd=tmp_path).stdout)
+    lineage = json.loads(cli("lineage", "churn.ipynb", "--json", cwd=tmp_path).stdout)
     parquet = str(tmp_path / "build" / "clean.parquet")
     sha = hashlib.sha256(Path(parquet).read_bytes()).hexdigest()
     accesses = [
@@ -180,7 +156,7 @@ def test_example_notebook_shows_file_hashes_and_the_duckdb_scan(home: Path, tmp_
         "kind": "file",
         "label": parquet,
     } in lineage["edges"]
-    text = _cli("lineage", "churn.ipynb", cwd=tmp_path).stdout
+    text = cli("lineage", "churn.ipynb", cwd=tmp_path).stdout
     assert f"build/clean.parquet@{sha[:12]} via duckdb" in text
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-import nbformat
 import pytest
+
+from .helpers import cli, write_cells
 
 SECTIONS = [
     ("imports", "import math\nfrom collections import Counter"),
@@ -23,33 +22,11 @@ SECTIONS = [
 
 
 def _notebook(folder: Path, cells: list[tuple[str, str]]) -> Path:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    for cell_id, source in cells:
-        cell = nbformat.v4.new_code_cell(source)
-        cell["id"] = cell_id
-        nb.cells.append(cell)
-    path = folder / "sections.ipynb"
-    nbformat.write(nb, path)
-    return path
-
-
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mlprod_nb.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    return write_cells(folder / "sections.ipynb", cells)
 
 
 def _stale(notebook: Path, *extra: str) -> dict[str, list[str]]:
-    done = _cli("stale", notebook.name, "--json", *extra, cwd=notebook.parent)
+    done = cli("stale", notebook.name, "--json", *extra, cwd=notebook.parent)
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     return {c["cell_id"]: [r["kind"] for r in c["reasons"]] for c in answer["stale"]}
@@ -59,11 +36,11 @@ def _stale(notebook: Path, *extra: str) -> dict[str, list[str]]:
 @pytest.mark.usefixtures("home")
 def test_a_clean_run_all_leaves_no_cell_stale(tmp_path: Path) -> None:
     notebook = _notebook(tmp_path, SECTIONS)
-    traced = _cli("trace", notebook.name, cwd=tmp_path)
+    traced = cli("trace", notebook.name, cwd=tmp_path)
     assert traced.returncode == 0, traced.stderr
 
     assert _stale(notebook) == {}
-    text = _cli("stale", notebook.name, cwd=tmp_path)
+    text = cli("stale", notebook.name, cwd=tmp_path)
     assert "no stale cells" in text.stdout, text.stdout
 
     # the live-namespace view still sees the later section's re-bindings

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from store.scripts import TRACED_SHELL
 
 from mlprod_nb.errors import MlprodError, StoreLockedError
 from mlprod_nb.hashing import sha256_file
@@ -56,16 +57,6 @@ PIPELINE = [
 ]
 TOTAL = str(sum(v * 2 for v in range(50)))
 
-TRACER = """
-import sys
-from IPython.core.interactiveshell import InteractiveShell
-
-shell = InteractiveShell.instance()
-shell.run_cell("%load_ext mlprod_nb")
-print("ready", flush=True)
-for i in range(int(sys.argv[1])):
-    shell.run_cell(f"x{i % 10} = {i}\\ny = x{i % 10} + 1", store_history=True)
-"""
 
 INGESTER = """
 import sys
@@ -162,7 +153,7 @@ def _kill(process: subprocess.Popen[str], group: bool) -> None:
 
 
 def kill_tracer(world: World, rng: random.Random) -> None:
-    tracer = _spawn(world, [sys.executable, "-c", TRACER, "100000"])
+    tracer = _spawn(world, [sys.executable, "-c", TRACED_SHELL, "100000"])
     assert tracer.stdout is not None
     assert tracer.stdout.readline().strip() == "ready", world.where()
     time.sleep(rng.uniform(0.05, 0.6))
@@ -170,7 +161,7 @@ def kill_tracer(world: World, rng: random.Random) -> None:
 
 
 def kill_ingester(world: World, rng: random.Random) -> None:
-    tracer = _spawn(world, [sys.executable, "-c", TRACER, "400"])  # something to ingest
+    tracer = _spawn(world, [sys.executable, "-c", TRACED_SHELL, "400"])  # something to ingest
     tracer.wait(timeout=60)
     assert tracer.stdout is not None
     tracer.stdout.close()

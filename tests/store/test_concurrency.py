@@ -16,17 +16,7 @@ from mlprod_nb.paths import Layout
 from mlprod_nb.store import Store
 
 from .records import execution
-
-TRACED = """
-import sys
-from IPython.core.interactiveshell import InteractiveShell
-
-shell = InteractiveShell.instance()
-shell.run_cell("%load_ext mlprod_nb")
-print("ready", flush=True)
-for i in range(int(sys.argv[1])):
-    shell.run_cell(f"x{i % 10} = {i}\\ny = x{i % 10} + 1", store_history=True)
-"""
+from .scripts import TRACED_SHELL
 
 INGESTER = """
 import sys, time
@@ -55,7 +45,7 @@ def _env(layout: Layout, notebook: Path) -> dict[str, str]:
 
 def _tracer(layout: Layout, notebook: Path, cells: int) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-c", TRACED, str(cells)],
+        [sys.executable, "-c", TRACED_SHELL, str(cells)],
         env=_env(layout, notebook),
         cwd=notebook.parent,
         stdout=subprocess.PIPE,
