@@ -39,8 +39,9 @@ def record_move(old: str | Path, new: str | Path, home: Layout | None = None) ->
         "renamed": time.time(),
     }
     layouts = {home} if home is not None else {find_home(old), find_home(new)}
+    name = f"moves-{socket.gethostname()}-{os.getpid()}"  # one journal file per process
     for layout in layouts:
-        writer = JournalWriter(layout.journal_dir, name=f"moves-{socket.gethostname()}")
+        writer = JournalWriter(layout.journal_dir, name=name)
         try:
             writer.append(record)
         finally:
