@@ -14,6 +14,12 @@ from pathlib import Path
 ENV_HOME = "MLPROD_NB_HOME"
 DIRNAME = ".mlprod"
 ROOT_MARKERS = (".git", "pyproject.toml", "setup.cfg", "setup.py", ".hg")
+NAME_MAX = 255  # bytes in one path component (Linux); longer names fail with ENAMETOOLONG
+
+
+def overlong_part(path: str | Path) -> str | None:
+    """The first component of ``path`` longer than ``NAME_MAX`` bytes, if any."""
+    return next((p for p in Path(path).parts if len(os.fsencode(p)) > NAME_MAX), None)
 
 
 @dataclass(frozen=True)

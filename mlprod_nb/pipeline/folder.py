@@ -29,10 +29,11 @@ from pathlib import Path
 
 from .._version import __version__
 from ..errors import OutputPathError, OutputWriteError
+from ..paths import NAME_MAX, overlong_part
 
 MARKER = ".mlprod-export.json"
 TOOL = "mlprod-nb"
-NAME_MAX = 255
+
 _TEMP = ".mlprod-tmp-"
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -40,13 +41,13 @@ _AT_FDCWD = -100
 
 def check_path(path: Path, what: str = "output path") -> None:
     """Refuse a path with a component over 255 bytes (the OS would fail half-way)."""
-    for part in path.parts:
-        if len(os.fsencode(part)) > NAME_MAX:
-            raise OutputPathError(
-                f"the {what} has a name longer than {NAME_MAX} bytes ({part[:40]}...)",
-                path=path,
-                hint=f"shorten that name to at most {NAME_MAX} bytes (pass another -o)",
-            )
+    part = overlong_part(path)
+    if part is not None:
+        raise OutputPathError(
+            f"the {what} has a name longer than {NAME_MAX} bytes ({part[:40]}...)",
+            path=path,
+            hint=f"shorten that name to at most {NAME_MAX} bytes (pass another -o)",
+        )
 
 
 def _sha256(data: bytes) -> str:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from ..errors import NotebookError
+from ..paths import NAME_MAX, overlong_part
 
-NAME_MAX = 255
 CELL_TYPES = ("code", "markdown", "raw")
 _REPAIR = "open it in JupyterLab and save it again, or restore it from version control"
 _REPAIR_CELL = (
@@ -28,13 +27,13 @@ _REPAIR_CELL = (
 
 def check_notebook_path(path: Path) -> None:
     """A notebook path that can be read: not a directory, no over-long name, existing."""
-    for part in path.parts:
-        if len(os.fsencode(part)) > NAME_MAX:
-            raise NotebookError(
-                f"the notebook path has a name longer than {NAME_MAX} bytes ({part[:40]}...)",
-                path=path,
-                hint=f"rename it to at most {NAME_MAX} bytes",
-            )
+    part = overlong_part(path)
+    if part is not None:
+        raise NotebookError(
+            f"the notebook path has a name longer than {NAME_MAX} bytes ({part[:40]}...)",
+            path=path,
+            hint=f"rename it to at most {NAME_MAX} bytes",
+        )
     if path.is_dir():
         raise NotebookError(
             "this is a directory, not a notebook file",

@@ -11,9 +11,9 @@ import os
 from pathlib import Path, PurePosixPath
 
 from ..errors import MlprodError, NotFoundError
+from ..paths import NAME_MAX, overlong_part
 
-# Linux's limits: longer paths fail in the OS with ENAMETOOLONG, so refuse them up front
-_NAME_MAX = 255
+# Linux's limit on a whole path (see paths.NAME_MAX): refused up front, not failed in the OS
 _PATH_MAX = 4096
 
 
@@ -42,10 +42,10 @@ class Root:
         except UnicodeError:
             raise BadRequestError(f"invalid {what}: not a valid file name encoding") from None
         parts = PurePosixPath(requested.replace("\\", "/")).parts
-        if len(encoded) > _PATH_MAX or any(len(os.fsencode(p)) > _NAME_MAX for p in parts):
+        if len(encoded) > _PATH_MAX or overlong_part(requested) is not None:
             raise BadRequestError(
                 f"{what} is too long",
-                hint=f"a path has at most {_PATH_MAX} bytes and {_NAME_MAX} bytes a component",
+                hint=f"a path has at most {_PATH_MAX} bytes and {NAME_MAX} bytes a component",
             )
         if ".." in parts:
             raise PathForbiddenError(

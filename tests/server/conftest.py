@@ -6,6 +6,7 @@ pytest-jupyter's fixtures are imported here rather than named in ``pytest_plugin
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -39,6 +40,20 @@ def jp_server_config(store_home: Path) -> dict[str, Any]:
 
 
 Fetch = Callable[..., Awaitable[Any]]
+Api = Callable[..., Awaitable[tuple[int, Any]]]
+
+
+async def finish_run(api: Api, run_id: str, timeout: float = 120.0) -> dict[str, Any]:
+    """Poll ``run/ID`` until the run is no longer running; its last status."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        status, body = await api(f"run/{run_id}")
+        assert status == 200, body
+        if body["status"] != "running":
+            return body
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"run {run_id} still running after {timeout} s: {body['log_tail']}")
+        await asyncio.sleep(0.3)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable
@@ -10,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from .conftest import finish_run
 
 Api = Callable[..., Awaitable[tuple[int, Any]]]
 
@@ -19,18 +20,6 @@ FLOW = [
     ("data = [1, 2, 3]", ["step:load"]),
     ("total = sum(data) * alpha\nmlprod_nb.log_metric('total', total)", ["step:train"]),
 ]
-
-
-async def _finish(api: Api, run_id: str, timeout: float = 120.0) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        status, body = await api(f"run/{run_id}")
-        assert status == 200, body
-        if body["status"] != "running":
-            return body
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"run {run_id} still running after {timeout} s: {body['log_tail']}")
-        await asyncio.sleep(0.3)
 
 
 @pytest.mark.slow
@@ -50,7 +39,7 @@ async def test_run_from_the_panel_end_to_end(
         assert os.getsid(launch["pid"]) != os.getsid(0)
     except ProcessLookupError:
         pass  # already finished
-    done = await _finish(api, first)
+    done = await finish_run(api, first)
     assert done["status"] == "ok", done["log_tail"]
     assert [s["name"] for s in done["steps"]] == ["load", "train"]
     assert done["progress"]["done"] == done["progress"]["total"] == 2
@@ -60,7 +49,7 @@ async def test_run_from_the_panel_end_to_end(
     status, body = await api("run", method="POST", body={"pipeline": pipeline, "params": params})
     assert status == 202, body
     second = body["run_id"]
-    assert (await _finish(api, second))["status"] == "ok"
+    assert (await finish_run(api, second))["status"] == "ok"
 
     status, body = await api("runs", params={"pipeline": pipeline})
     assert status == 200, body
@@ -90,7 +79,7 @@ async def test_run_from_the_panel_end_to_end(
     assert (status, body["ok"]) == (200, True), body
     status, body = await api("run", method="POST", body={"pipeline": pipeline, "params": {}})
     third = body["run_id"]
-    assert (await _finish(api, third))["status"] == "ok"
+    assert (await finish_run(api, third))["status"] == "ok"
     status, body = await api(
         "compare", params={"runs": f"{first},{second},{third}", "pipeline": pipeline}
     )

@@ -26,6 +26,8 @@ from mlprod_nb.pipeline.handoff import SALT_FILE
 from mlprod_nb.store import Store
 from mlprod_nb.tracer import extension
 
+from .conftest import finish_run
+
 Api = Callable[..., Awaitable[tuple[int, Any]]]
 
 # distinctive values, of distinct lengths so the metrics tell which arrived where
@@ -63,17 +65,6 @@ FLOW = [
 
 def _lengths(*values: str) -> dict[str, float]:
     return {f"len_{i}": float(len(v)) for i, v in enumerate(values)}
-
-
-async def _finish(api: Api, run_id: str, timeout: float = 120.0) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        status, body = await api(f"run/{run_id}")
-        assert status == 200, body
-        if body["status"] != "running":
-            return body
-        assert asyncio.get_running_loop().time() < deadline, body["log_tail"]
-        await asyncio.sleep(0.3)
 
 
 def _summary(home: Path, run_id: str) -> dict[str, Any]:
@@ -184,7 +175,7 @@ async def test_secrets_are_written_nowhere(
     status, body = await api("run", method="POST", body={"pipeline": pipeline, "params": REST})
     assert status == 202, body
     rest_id = body["run_id"]
-    done = await _finish(api, rest_id)
+    done = await finish_run(api, rest_id)
     assert done["status"] == "ok", done["log_tail"]
     assert done["metrics"] == {**_lengths(*REST.values()), "alpha_seen": 1.0}
     assert done["params"]["password"] == "<redacted>"
