@@ -79,7 +79,9 @@ def _cmd_trace(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from .pipeline import export
 
-    result = export.export(args.notebook, output=args.output, check=args.check, force=args.force)
+    result = export.export(
+        args.notebook, output=args.output, check=args.check, force=args.force, split=args.split
+    )
     for warning in result.manifest.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(export.describe(result), end="")
@@ -201,6 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", help="pipeline folder (default: <notebook>.pipeline next to it)"
     )
     p.add_argument("--check", action="store_true", help="validate only; write nothing")
+    p.add_argument(
+        "--split",
+        choices=("tags", "headings"),
+        default="tags",
+        help="where steps start: 'tags' (default: step:<name> tags, or Kale's block:<name>) "
+        "or 'headings' (also at each markdown heading of the split level: H2 as Ploomber's "
+        "soorgeon does, else the top level used more than once; steps named after them)",
+    )
     p.add_argument(
         "--force",
         action="store_true",

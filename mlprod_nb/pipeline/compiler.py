@@ -131,12 +131,14 @@ def _code_hash(notebook: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(code).encode()).hexdigest()
 
 
-def compile_notebook(path: str | Path, observed: Observed | None = None) -> Compiled:
+def compile_notebook(
+    path: str | Path, observed: Observed | None = None, *, split: str = "tags"
+) -> Compiled:
     """Compile a notebook; raises ``NotebookError``/``PipelineError``/``SerializationError``."""
     import networkx as nx
 
     source = Path(path).expanduser().resolve()
-    nb = parse(source)
+    nb = parse(source, split=split)
     params = read_parameters(nb.parameters, source)
     param_names = {p.name for p in params}
     setup = Names()

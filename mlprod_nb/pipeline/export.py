@@ -27,8 +27,12 @@ def export(
     check: bool = False,
     use_tracer: bool = True,
     force: bool = False,
+    split: str = "tags",
 ) -> ExportResult:
     """Compile ``notebook``; unless ``check``, write the pipeline folder atomically.
+
+    ``split`` says where steps start: ``"tags"`` (``step:`` tags, Kale's ``block:``) or
+    ``"headings"`` (markdown headings too; see ``pipeline.headings``).
 
     Export replaces only a folder it wrote, and only its own files in it; anything else
     at the output path is an ``OutputPathError`` unless ``force`` moves it aside.
@@ -36,7 +40,7 @@ def export(
     path = Path(notebook).expanduser().resolve()
     check_notebook_path(path)
     observed = observed_uses(path) if use_tracer else None
-    compiled: Compiled = compile_notebook(path, observed)
+    compiled: Compiled = compile_notebook(path, observed, split=split)
     if check:
         return ExportResult(compiled.manifest, None, observed is not None)
     folder, backup = write(compiled, output or default_output(path), force=force)

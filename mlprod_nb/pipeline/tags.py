@@ -89,7 +89,7 @@ def _check_tag(tag: str, path: Path, index: int, cell_id: str) -> None:
         )
 
 
-def parse(path: Path) -> TaggedNotebook:
+def parse(path: Path, split: str = "tags") -> TaggedNotebook:
     """Group a notebook's code cells by their tags. Raises ``NotebookError``/``PipelineError``."""
     data, raw = read_notebook(path)
     heading: str | None = None
