@@ -11,6 +11,7 @@ its largest values cut and lists them in ``truncated`` (``mlprod_nb.fit``).
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Literal, NewType, NotRequired, TypedDict
 
 SCHEMA = 1
@@ -85,6 +86,16 @@ class Check(TypedDict):
     passed: bool
 
 
+def source_hash(source: str) -> str:
+    """An execution's ``source_hash``: blake2b-128 hex of the cell's raw source.
+
+    The one definition: the tracer records it and the exporter and the staleness rules
+    compute it for a notebook's cells to find their executions (cells without ids).
+    """
+    data = source.encode("utf-8", "surrogatepass")  # JSON may hold a lone surrogate
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 class ExecutionRecord(TypedDict):
     """One run of one cell, written once when the cell finishes."""
 
@@ -96,7 +107,7 @@ class ExecutionRecord(TypedDict):
     notebook: str | None
     cell_id: CellId | None  # from JupyterLab's execute request, or set by the runner
     execution_count: int | None
-    source_hash: str  # blake2b-128 hex of the raw cell source
+    source_hash: str  # ``source_hash(raw cell source)``
     source: str | None  # the source, the first time this process records that hash
     started: float
     duration_ms: float
@@ -104,6 +115,9 @@ class ExecutionRecord(TypedDict):
     error_name: str | None
     error_message: str | None
     defines: list[str]
+    # "module.QualName" of the value of each defined name after the cell (the exporter
+    # refuses values no serializer can pass); absent in records of older tracers
+    types: NotRequired[dict[str, str]]
     uses: list[str]
     deletes: list[str]
     mutations: list[Mutation]

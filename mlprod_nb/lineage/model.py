@@ -93,6 +93,8 @@ class Execution:
     step: str | None = None
     source: str | None = None
     truncated: tuple[str, ...] = ()  # fields the tracer cut to fit its journal line
+    # defined name -> "module.QualName" of its value after the cell (older records: none)
+    types: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def cell_key(self) -> str:

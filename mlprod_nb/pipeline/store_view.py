@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import MlprodError
 from ..paths import Layout, find_home
+from .trace import Trace, build
 
 if TYPE_CHECKING:
-    from ..lineage.model import RunDetail, RunSummary
-    from .compiler import Observed
+    from ..lineage.model import NotebookLineage, RunDetail, RunSummary
+    from .dataflow import Observed
+
+__all__ = ["Trace", "observed_trace", "observed_uses", "runs"]
 
 
-def observed_uses(notebook: Path, timeout: float = 5.0) -> Observed | None:
-    """Per cell id, the names the tracer saw it use and the cell that bound each.
-
-    None when the notebook has no traced executions or the store is unavailable.
-    """
+def _lineage(notebook: Path, timeout: float) -> NotebookLineage | None:
+    """The notebook's lineage; None without traced executions or a usable store."""
     layout = find_home(notebook)
     if not layout.db_path.exists() and not layout.journal_dir.exists():
         return None
@@ -26,8 +27,32 @@ def observed_uses(notebook: Path, timeout: float = 5.0) -> Observed | None:
         from ..store import Store
 
         with Store.open(layout, timeout=timeout) as store:
-            lineage = store.notebook_lineage(notebook)
+            return store.notebook_lineage(notebook)
     except (ImportError, MlprodError):
+        return None
+
+
+def observed_trace(
+    notebook: Path, cells: Sequence[tuple[str, str]], timeout: float = 5.0
+) -> Trace | None:
+    """What the tracer saw each of ``cells`` (exporter cell id, source; every code cell
+    in page order) use and bind, matched by id or else by source (``trace.py``).
+
+    None when the notebook has no traced executions or the store is unavailable.
+    """
+    lineage = _lineage(notebook, timeout)
+    return build(lineage, cells) if lineage is not None else None
+
+
+def observed_uses(notebook: Path, timeout: float = 5.0) -> Observed | None:
+    """Per cell id, the names the tracer saw it use and the cell that bound each.
+
+    Only cells whose traced id is the notebook's own: ``observed_trace`` also matches
+    cells without ids. None when the notebook has no traced executions or the store is
+    unavailable.
+    """
+    lineage = _lineage(notebook, timeout)
+    if lineage is None:
         return None
     by_id = {e.id: e for e in lineage.executions}
     observed: dict[str, list[tuple[str, str | None]]] = {}

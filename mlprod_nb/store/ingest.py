@@ -72,6 +72,7 @@ _STRUCTURES: dict[str, object] = {
         "error_name": _V,
         "error_message": _V,
         "defines": [_V],
+        "types": "MAP(VARCHAR, VARCHAR)",
         "uses": [_V],
         "deletes": [_V],
         "mutations": [{"name": _V, "how": _V, "known": "BOOLEAN"}],
@@ -162,6 +163,9 @@ _INSERTS: dict[str, list[str]] = {
               AND r.source_hash NOT IN (SELECT hash FROM sources)
             GROUP BY r.source_hash""",
         "INSERT INTO definitions SELECT r.id, unnest(r.defines) FROM p",
+        """INSERT INTO value_types SELECT id, t.key, t.value
+            FROM (SELECT r.id AS id, unnest(map_entries(r.types)) AS t FROM p)
+            WHERE t.key IS NOT NULL AND t.value IS NOT NULL""",
         "INSERT INTO uses SELECT r.id, unnest(r.uses) FROM p",
         "INSERT INTO deletes SELECT r.id, unnest(r.deletes) FROM p",
         """INSERT INTO mutations SELECT id, m.name, m.how, m.known
@@ -218,6 +222,7 @@ _NEEDS: dict[str, list[str | None]] = {
         None,
         "count(r.source)",
         "sum(len(r.defines))",
+        "sum(cardinality(r.types))",
         "sum(len(r.uses))",
         "sum(len(r.deletes))",
         "sum(len(r.mutations))",

@@ -83,6 +83,7 @@ def _executions(
 
     where_ids = "WHERE execution IN ({ids}) ORDER BY rowid"
     defines = child(f"SELECT execution, name FROM definitions {where_ids}")
+    types = child(f"SELECT execution, name, type FROM value_types {where_ids}")
     uses = child(f"SELECT execution, name FROM uses {where_ids}")
     deletes = child(f"SELECT execution, name FROM deletes {where_ids}")
     mutations = child(f"SELECT execution, name, how, known FROM mutations {where_ids}")
@@ -115,6 +116,7 @@ def _executions(
                 source=row[14],
                 truncated=tuple(row[15] or ()),
                 defines=tuple(r[0] for r in defines.get(key, ())),
+                types={r[0]: r[1] for r in types.get(key, ())},
                 uses=tuple(r[0] for r in uses.get(key, ())),
                 deletes=tuple(r[0] for r in deletes.get(key, ())),
                 mutations=tuple(

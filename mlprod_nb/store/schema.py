@@ -84,7 +84,14 @@ _V3 = [
         old_path VARCHAR NOT NULL, new_path VARCHAR NOT NULL, renamed DOUBLE)"""
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
+# v4: the type ("module.QualName") of each value a cell bound, as the tracer saw it after
+# the cell: the exporter refuses a value no serializer can pass between steps
+_V4 = [
+    """CREATE TABLE value_types (
+        execution VARCHAR NOT NULL, name VARCHAR NOT NULL, type VARCHAR NOT NULL)"""
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4]
 VERSION = len(MIGRATIONS)
 
 

@@ -1,4 +1,5 @@
-"""The user namespace between two moments: what was rebound, what is gone, what is IPython's.
+"""The user namespace between two moments: what was rebound, what is gone, what is IPython's,
+and the type of a value left there.
 
 Rebinding is found by identity (``is``) against a shallow copy taken before the
 cell, which also catches names bound by ``exec``, magics and star imports.
@@ -67,3 +68,16 @@ def namespace_diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[list[
         return [*changed, *new_keys[len(old_keys) :]], []
     rebound = [k for k, v in after.items() if before.get(k, MISSING) is not v]
     return rebound, list(before.keys() - after.keys())
+
+
+def type_name(value: object) -> str:
+    """``module.QualName`` of ``value``'s type, as pickle would look the class up.
+
+    ``type()``, not ``__class__``: a proxy may claim another class, and the exporter
+    asks this to know whether a serializer can store the value. Cheap (two attribute
+    reads), since it runs for every name a cell binds.
+    """
+    kind = type(value)
+    module = getattr(kind, "__module__", None)
+    qualname = getattr(kind, "__qualname__", None) or kind.__name__
+    return f"{module}.{qualname}" if isinstance(module, str) else str(qualname)

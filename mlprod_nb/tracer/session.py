@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import hashlib
 import json
 import logging
 import os
@@ -35,6 +34,7 @@ from ..records import (
     Mutation,
     SessionId,
     SessionRecord,
+    source_hash,
 )
 from ..redaction import redact_source
 from . import context, mutations
@@ -44,7 +44,7 @@ from .duckdb_log import DuckLog
 from .environment import capture_environment
 from .files import FileCapture, route_audit_events
 from .hashing import FileHasher
-from .namespace import MISSING, HiddenNames, namespace_diff
+from .namespace import MISSING, HiddenNames, namespace_diff, type_name
 from .outbox import Outbox
 
 log = logging.getLogger("mlprod_nb.tracer")
@@ -386,10 +386,10 @@ class Tracer:
         for name in gone:
             del before[name]
         self._last_namespace = before
-        source_hash = self._source_hash(cell.raw)
-        first = source_hash not in self._sources
+        digest = self._source_hash(cell.raw)
+        first = digest not in self._sources
         if first:
-            self._sources.add(source_hash)
+            self._sources.add(digest)
         pending = context.drain()
         notebook = self.notebook()
         record: ExecutionRecord = {
@@ -401,7 +401,7 @@ class Tracer:
             "notebook": notebook,
             "cell_id": cell.cell_id,  # type: ignore[typeddict-item]
             "execution_count": getattr(result, "execution_count", None),
-            "source_hash": source_hash,
+            "source_hash": digest,
             "source": redact_source(cell.raw) if first else None,  # no secret literals
             "started": cell.started,
             "duration_ms": round(duration_ms, 3),
@@ -409,6 +409,7 @@ class Tracer:
             "error_name": type(error).__name__ if error is not None else None,
             "error_message": _message(error) if error is not None else None,
             "defines": defines,
+            "types": {name: type_name(ns[name]) for name in defines},
             "uses": uses,
             "deletes": deleted,
             "mutations": mutations,
@@ -428,7 +429,7 @@ class Tracer:
         memo = self._hashes
         digest = memo.get(raw)
         if digest is None:
-            digest = hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
+            digest = source_hash(raw)
             if len(memo) >= MAX_CACHED_ANALYSES:
                 del memo[next(iter(memo))]
             memo[raw] = digest
