@@ -77,14 +77,42 @@ def _cmd_trace(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from .errors import ParameterError
     from .pipeline import export
 
+    if args.verify and args.check:
+        raise ParameterError(
+            "--verify runs the pipeline it writes; --check writes nothing",
+            hint="drop --check to export and verify, or --verify to only validate",
+        )
     result = export.export(
         args.notebook, output=args.output, check=args.check, force=args.force, split=args.split
     )
     for warning in result.manifest.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(export.describe(result), end="")
+    print(export.describe(result), end="", flush=True)
+    if args.verify and result.folder is not None:
+        return _verify(result.folder, args.tolerance)
+    return 0
+
+
+def _verify(folder: str | os.PathLike[str], tolerance: float) -> int:
+    from .errors import VerifyError
+    from .pipeline.compare import Tolerance
+    from .pipeline.verify import verify
+
+    outcome = verify(folder, tolerance=Tolerance(rtol=tolerance), stream=sys.stdout)
+    found = outcome.difference
+    if found is not None:
+        raise VerifyError(
+            f"the pipeline differs from Run All: {found.text()}",
+            step=found.step,
+            cell_id=found.cell_id,
+            hint="find what changes it outside the pipeline's steps (a skip cell, a "
+            "function changing a global, a file read before it is written); for float "
+            "noise, pass a larger --tolerance",
+        )
+    print(outcome.summary())
     return 0
 
 
@@ -203,6 +231,22 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", help="pipeline folder (default: <notebook>.pipeline next to it)"
     )
     p.add_argument("--check", action="store_true", help="validate only; write nothing")
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="after writing, run the notebook top to bottom (as Run All: every code cell, "
+        "skip cells too) and the pipeline (default parameters, no cache), each in a "
+        "temporary copy of the notebook's folder, and compare every value crossing a "
+        "step boundary and every file the steps write; exit 1 at the first difference",
+    )
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=1e-9,
+        metavar="RTOL",
+        help="relative tolerance for floats with --verify, as numpy.allclose with "
+        "atol 0 (default 1e-9)",
+    )
     p.add_argument(
         "--split",
         choices=("tags", "headings"),

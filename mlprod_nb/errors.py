@@ -108,3 +108,10 @@ class CheckFailedError(MlprodError):
     """Raised in user code by ``mlprod_nb.require`` when a validation gate fails."""
 
     exit_code = 1
+
+
+class VerifyError(MlprodError):
+    """``export --verify``: the pipeline computes something other than Run All, or the two
+    could not be compared (the notebook fails top to bottom)."""
+
+    exit_code = 1
