@@ -1,11 +1,19 @@
-"""Static names of a piece of cell code: what it reads from outside and what it binds.
+"""Static facts of cell code, statement by statement: what it reads, binds, changes, defines.
 
-Pure and cheap: one ``ast`` walk per cell, statement by statement, so a name bound
-earlier in the same code does not count as an input. IPython syntax (magics, ``!``
-lines) is stripped before parsing. Names read inside function bodies count as
-inputs (conservative: the function may be called). An in-place change of a name
-(``x[k] = v``, ``x.attr = v``, ``x.append(...)``, ``inplace=True``) counts as a
-binding too, so a later step sees the changed value.
+Pure and cheap: one ``ast`` walk per cell, on the Python IPython really runs (see
+``ipysyntax``). The exporter's data flow (``dataflow``) walks these facts in page
+order; this module only describes one piece of code.
+
+- **Loads** are the free names a statement reads at module level. Names read inside a
+  function body are not loads of the statement that defines the function: they are the
+  function's *needs*, read when it is called (``def fit(q): return mod.fit(q)`` needs
+  ``mod`` wherever ``fit`` is called).
+- **Definitions** are code, not values: imports, ``def``, ``class`` and ``f = lambda``.
+  They are replayed in the steps that use them, never passed.
+- **Mutations**: ``x[k] = v``, ``x.a = v``, ``del x[k]``, ``x += v`` and calls the tracer's
+  mutation registry knows (``x.append``, ``model.fit``, ``inplace=True``) change ``x``
+  in place; a function changing a global (``global n``, ``df['b'] = ...`` on a free
+  ``df``) lists it in ``changes``.
 """
 
 from __future__ import annotations
@@ -13,7 +21,10 @@ from __future__ import annotations
 import ast
 import builtins
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
+
+from ..tracer.mutations import classify
+from .ipysyntax import cell_magic, inner_code, to_python
 
 # Names IPython puts in every user namespace.
 IPYTHON_NAMES = frozenset(
@@ -21,69 +32,84 @@ IPYTHON_NAMES = frozenset(
 )
 BUILTIN_NAMES = frozenset(dir(builtins)) | IPYTHON_NAMES
 
-# Methods known to change their receiver (a registry: extend as needed).
-MUTATING_METHODS = frozenset(
-    {
-        "append",
-        "extend",
-        "insert",
-        "remove",
-        "pop",
-        "clear",
-        "sort",
-        "reverse",
-        "update",
-        "add",
-        "discard",
-        "setdefault",
-        "fit",
-        "partial_fit",
-        "set_params",
-    }
-)
-
 _MAGIC = re.compile(r"^(\s*)([%!]|\w+\s*=\s*[%!])")
+_QUOTED = re.compile(r"'([^'\n]+)'|\"([^\"\n]+)\"")
+_AT_NAME = re.compile(r"@([A-Za-z_]\w*)")  # pandas query/eval: df.query('year == @year')
+
+# Calls whose first argument is a file they write (a registry: extend as needed).
+WRITERS = {
+    "to_parquet",
+    "to_csv",
+    "to_json",
+    "to_pickle",
+    "to_feather",
+    "to_excel",
+    "to_hdf",
+    "write_parquet",
+    "write_csv",
+    "write_table",
+    "write_text",
+    "write_bytes",
+    "save",
+    "savez",
+    "savez_compressed",
+    "savetxt",
+    "savefig",
+    "dump_model",
+    "save_model",
+}
+# Calls whose value cannot cross a step boundary, by what they return.
+_UNSENDABLE_CALLS = {"open": "open file", "connect": "connection"}
+
+
+@dataclass(frozen=True)
+class Definition:
+    """Code that binds a name and is replayed where the name is used."""
+
+    name: str
+    kind: str  # "import", "function", "class"
+    source: str  # the whole statement
+    cell_id: str
+    index: int  # the cell's position in the notebook (page order)
+    line: int
+    needs: tuple[str, ...] = ()  # globals read, when defined or when called
+    changes: tuple[str, ...] = ()  # globals a call changes
+    eager: tuple[str, ...] = ()  # needs read when the statement runs (decorators, defaults)
+    module: str = ""  # for imports: the module imported (warmed up in new kernels)
 
 
 @dataclass(frozen=True)
 class Binding:
-    """How a name was bound, when it is something that cannot cross a step boundary."""
+    """A name bound to something that can never cross a step boundary."""
 
     name: str
-    what: str  # "module", "lambda", "generator", "open file", "connection"
+    what: str  # "generator", "open file", "connection"
     line: int
 
 
-@dataclass
-class Names:
-    """Free names read (inputs), names bound (defines), and unsendable bindings."""
-
-    uses: list[str] = field(default_factory=list)
-    defines: list[str] = field(default_factory=list)
+@dataclass(frozen=True)
+class Statement:
+    line: int
+    loads: tuple[str, ...]  # free names read (including those changed in place)
+    binds: tuple[str, ...]  # names (re)bound
+    mutates: tuple[str, ...]  # names changed in place
+    definitions: tuple[Definition, ...] = ()
+    unsendable: tuple[Binding, ...] = ()
+    writes: tuple[str, ...] = ()  # literal paths passed to writers
+    strings: tuple[str, ...] = ()  # literal strings (maybe paths read, maybe query text)
     star_import: bool = False
-    unsendable: dict[str, Binding] = field(default_factory=dict)
-    writes: list[str] = field(default_factory=list)  # literal paths passed to writers
-    strings: list[str] = field(default_factory=list)  # literal strings (maybe paths read)
-    imports: list[str] = field(default_factory=list)  # modules imported at top level
 
-    def merge(self, other: Names) -> None:
-        """Append ``other`` (code that runs after this one)."""
-        bound = set(self.defines)
-        for name in other.uses:
-            if name not in bound and name not in self.uses:
-                self.uses.append(name)
-        for name in other.defines:
-            if name not in bound:
-                self.defines.append(name)
-                bound.add(name)
-            if name in other.unsendable:
-                self.unsendable[name] = other.unsendable[name]
-            else:
-                self.unsendable.pop(name, None)
-        self.star_import = self.star_import or other.star_import
-        self.writes += [w for w in other.writes if w not in self.writes]
-        self.strings += [t for t in other.strings if t not in self.strings]
-        self.imports += [m for m in other.imports if m not in self.imports]
+
+@dataclass(frozen=True)
+class Code:
+    """One cell's statements, in order."""
+
+    cell_id: str
+    statements: tuple[Statement, ...]
+
+    @property
+    def star_import(self) -> bool:
+        return any(s.star_import for s in self.statements)
 
 
 def strip_ipython(source: str) -> str:
@@ -94,17 +120,6 @@ def strip_ipython(source: str) -> str:
     return "\n".join("pass" if _MAGIC.match(line) else line for line in lines)
 
 
-def _target_names(node: ast.AST) -> list[str]:
-    """Names bound by an assignment target (tuples unpacked)."""
-    if isinstance(node, ast.Name):
-        return [node.id]
-    if isinstance(node, ast.Starred):
-        return _target_names(node.value)
-    if isinstance(node, ast.Tuple | ast.List):
-        return [n for elt in node.elts for n in _target_names(elt)]
-    return []
-
-
 def _root_name(node: ast.AST) -> str | None:
     """``x`` for ``x``, ``x.a``, ``x[k]``, ``x.a[k].b``."""
     while isinstance(node, ast.Attribute | ast.Subscript):
@@ -112,34 +127,14 @@ def _root_name(node: ast.AST) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-_CONNECTORS = frozenset({"connect"})
-_QUOTED = re.compile(r"'([^'\n]+)'|\"([^\"\n]+)\"")
-# Calls whose first argument is a file they write (a registry: extend as needed).
-WRITERS = frozenset(
-    {
-        "to_parquet",
-        "to_csv",
-        "to_json",
-        "to_pickle",
-        "to_feather",
-        "to_excel",
-        "write_parquet",
-        "write_csv",
-        "write_table",
-        "save",
-        "savez",
-        "savez_compressed",
-        "savetxt",
-        "savefig",
-        "dump_model",
-    }
-)
+def _call_name(call: ast.Call) -> str | None:
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
 
 
 def _written_path(call: ast.Call) -> str | None:
     """The literal path a call writes to, if it is a known writer."""
-    func = call.func
-    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    name = _call_name(call)
     first = call.args[0] if call.args else None
     if name == "open" and isinstance(first, ast.Constant):
         mode = call.args[1] if len(call.args) > 1 else None
@@ -152,88 +147,91 @@ def _written_path(call: ast.Call) -> str | None:
     return None
 
 
-def _unsendable(value: ast.AST) -> str | None:
-    if isinstance(value, ast.Lambda):
-        return "lambda"
-    if isinstance(value, ast.GeneratorExp):
-        return "generator"
-    if isinstance(value, ast.Call):
-        func = value.func
-        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-        if name == "open":
-            return "open file"
-        if name in _CONNECTORS:
-            return "connection"
-    return None
+def _inplace(call: ast.Call) -> bool:
+    return any(
+        k.arg == "inplace" and isinstance(k.value, ast.Constant) and k.value.value is True
+        for k in call.keywords
+    )
 
 
-class _Statement(ast.NodeVisitor):
-    """Loads and stores of one top-level statement (function bodies included)."""
+class _Scope(ast.NodeVisitor):
+    """Loads, stores and in-place changes of code in one scope (nested scopes folded in)."""
 
-    def __init__(self) -> None:
-        self.loads: list[str] = []
-        self.stores: list[str] = []
-        self.local: set[str] = set()
+    def __init__(self, local: set[str] | None = None) -> None:
+        self.loads: dict[str, None] = {}
+        self.stores: dict[str, None] = {}
+        self.mutated: dict[str, None] = {}
+        self.local = set(local or ())
         self.globals: set[str] = set()
         self.star = False
         self.writes: list[str] = []
         self.strings: list[str] = []
 
+    def load(self, name: str) -> None:
+        if name not in self.stores:
+            self.loads.setdefault(name, None)
+
+    def store(self, name: str) -> None:
+        self.stores.setdefault(name, None)
+
+    def mutate(self, target: ast.AST) -> None:
+        name = _root_name(target)
+        if name is not None:
+            self.load(name)
+            self.mutated.setdefault(name, None)
+
     def visit_Constant(self, node: ast.Constant) -> None:
         if isinstance(node.value, str) and len(node.value) < 4096:
             self.strings.append(node.value)
             self.strings += [a or b for a, b in _QUOTED.findall(node.value)]
-
-    def _load(self, name: str) -> None:
-        if name not in self.loads and name not in self.stores:
-            self.loads.append(name)
-
-    def _store(self, name: str) -> None:
-        if name not in self.stores:
-            self.stores.append(name)
+            for name in _AT_NAME.findall(node.value):
+                self.load(name)
 
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
-            self._load(node.id)
+            self.load(node.id)
         else:
-            self._store(node.id)
+            self.store(node.id)
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
-            self._store(alias.asname or alias.name.split(".")[0])
+            self.store(alias.asname or alias.name.split(".")[0])
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         for alias in node.names:
             if alias.name == "*":
                 self.star = True
             else:
-                self._store(alias.asname or alias.name)
+                self.store(alias.asname or alias.name)
 
-    def _scope(self, node: ast.AST, params: ast.arguments | None) -> None:
-        """A nested scope: its own bindings are local, its free names are loads."""
-        inner = _Statement()
-        if params is not None:
-            for arg in [*params.posonlyargs, *params.args, *params.kwonlyargs]:
-                inner.local.add(arg.arg)
-            for extra in (params.vararg, params.kwarg):
-                if extra is not None:
-                    inner.local.add(extra.arg)
+    def nested(self, node: ast.AST, params: ast.arguments | None) -> None:
+        """A nested scope: its bindings are its own; its free reads and changes are ours."""
+        inner = _Scope(_params(params))
         body = getattr(node, "body", [])
         for child in body if isinstance(body, list) else [body]:
             inner.visit(child)
-        for gen in getattr(node, "generators", []):
-            inner.visit(gen)
-        for attr in ("elt", "key", "value"):
-            if isinstance(node, ast.DictComp | ast.ListComp | ast.SetComp | ast.GeneratorExp):
-                part = getattr(node, attr, None)
-                if isinstance(part, ast.AST):
-                    inner.visit(part)
-        bound = inner.local | (set(inner.stores) - inner.globals)
-        for name in inner.loads:
-            if name not in bound:
-                self._load(name)
-        for name in inner.globals & set(inner.stores):
-            self._store(name)
+        if isinstance(node, ast.DictComp | ast.ListComp | ast.SetComp | ast.GeneratorExp):
+            for gen in node.generators:
+                inner.visit(gen)
+            parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+            for part in parts:
+                inner.visit(part)
+        for name, read, changed in inner.free():
+            if read:
+                self.load(name)
+            if changed:
+                self.mutated.setdefault(name, None)
+        self.writes += inner.writes
+        self.strings += inner.strings
+
+    def free(self) -> list[tuple[str, bool, bool]]:
+        """Names this scope reads or changes outside itself: (name, read, changed)."""
+        bound = self.local | (set(self.stores) - self.globals)
+        changed = set(self.mutated) | (self.globals & set(self.stores))
+        names = [n for n in self.loads if n not in bound]
+        written = [*sorted(self.globals & set(self.stores)), *self.mutated]
+        names += [n for n in dict.fromkeys(written) if n not in self.loads and n not in bound]
+        return [(n, n in self.loads, n in changed) for n in names]
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
         for default in [*node.args.defaults, *node.args.kw_defaults]:
@@ -242,8 +240,8 @@ class _Statement(ast.NodeVisitor):
         if not isinstance(node, ast.Lambda):
             for deco in node.decorator_list:
                 self.visit(deco)
-            self._store(node.name)
-        self._scope(node, node.args)
+            self.store(node.name)
+        self.nested(node, node.args)
 
     visit_FunctionDef = _function
     visit_AsyncFunctionDef = _function
@@ -252,11 +250,11 @@ class _Statement(ast.NodeVisitor):
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         for expr in [*node.bases, *node.decorator_list, *(k.value for k in node.keywords)]:
             self.visit(expr)
-        self._scope(node, None)
-        self._store(node.name)
+        self.nested(node, None)
+        self.store(node.name)
 
     def _comprehension(self, node: ast.AST) -> None:
-        self._scope(node, None)
+        self.nested(node, None)
 
     visit_ListComp = _comprehension
     visit_SetComp = _comprehension
@@ -267,11 +265,13 @@ class _Statement(ast.NodeVisitor):
         self.globals.update(node.names)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
-        name = _root_name(node.target)
-        if name is not None:
-            self._load(name)
-            self._store(name)
         self.visit(node.value)
+        if isinstance(node.target, ast.Name):
+            self.load(node.target.id)
+            self.store(node.target.id)
+        else:
+            self.mutate(node.target)
+            self.visit(node.target)
 
     def visit_Call(self, node: ast.Call) -> None:
         self.generic_visit(node)
@@ -279,82 +279,204 @@ class _Statement(ast.NodeVisitor):
         if written is not None:
             self.writes.append(written)
         func = node.func
-        if isinstance(func, ast.Attribute):
-            inplace = any(
-                k.arg == "inplace" and isinstance(k.value, ast.Constant) and k.value.value is True
-                for k in node.keywords
-            )
-            name = _root_name(func.value)
-            if name is not None and (func.attr in MUTATING_METHODS or inplace):
-                self._load(name)
-                self._store(name)
-
-    def _mutate_target(self, target: ast.AST) -> None:
-        if isinstance(target, ast.Attribute | ast.Subscript):
-            name = _root_name(target)
-            if name is not None:
-                self._load(name)
-                self._store(name)
+        if isinstance(func, ast.Attribute) and classify(func.attr, _inplace(node)):
+            self.mutate(func.value)
 
     def visit_Assign(self, node: ast.Assign) -> None:
         self.visit(node.value)
         for target in node.targets:
-            self._mutate_target(target)
-            self.visit(target)
+            self._target(target)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.visit(node.value)
+            self._target(node.target)
+
+    def _target(self, target: ast.AST) -> None:
+        if isinstance(target, ast.Attribute | ast.Subscript):
+            self.mutate(target)
+        elif isinstance(target, ast.Tuple | ast.List):
+            for element in target.elts:
+                self._target(element)
+            return
+        self.visit(target)
 
     def visit_Delete(self, node: ast.Delete) -> None:
         for target in node.targets:
             if isinstance(target, ast.Name):
-                self._load(target.id)
+                self.load(target.id)
             else:
-                self._mutate_target(target)
+                self.mutate(target)
                 self.visit(target)
 
 
-def analyse(source: str) -> Names:
-    """Inputs and bindings of ``source``, statement by statement. Raises ``SyntaxError``."""
-    tree = ast.parse(strip_ipython(source))
-    names = Names()
-    bound: set[str] = set()
-    for stmt in tree.body:
-        visitor = _Statement()
-        visitor.visit(stmt)
-        for name in visitor.loads:
-            if name not in bound and name not in BUILTIN_NAMES and name not in names.uses:
-                names.uses.append(name)
-        for name in visitor.stores:
-            if name not in bound:
-                names.defines.append(name)
-                bound.add(name)
-            names.unsendable.pop(name, None)
-        names.star_import = names.star_import or visitor.star
-        names.writes += [w for w in visitor.writes if w not in names.writes]
-        names.strings += [t for t in visitor.strings if t not in names.strings]
-        if isinstance(stmt, ast.Import):
-            names.imports += [a.name for a in stmt.names if a.name not in names.imports]
-        elif isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and stmt.module:
-            names.imports += [stmt.module] if stmt.module not in names.imports else []
-        for name, what in _unsendable_bindings(stmt):
-            names.unsendable[name] = Binding(name, what, stmt.lineno)
-    return names
+def _params(params: ast.arguments | None) -> set[str]:
+    if params is None:
+        return set()
+    names = {a.arg for a in [*params.posonlyargs, *params.args, *params.kwonlyargs]}
+    return names | {a.arg for a in (params.vararg, params.kwarg) if a is not None}
 
 
-def _unsendable_bindings(stmt: ast.stmt) -> list[tuple[str, str]]:
+def _segment(lines: list[str], stmt: ast.stmt) -> str:
+    """A top-level statement's source lines, decorators included."""
+    first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", []))])
+    return "\n".join(lines[first - 1 : stmt.end_lineno or stmt.lineno])
+
+
+def _definitions(
+    stmt: ast.stmt,
+    lines: list[str],
+    cell_id: str,
+    index: int,
+    facts: _Scope,
+    eager_loads: tuple[str, ...],
+) -> tuple[Definition, ...]:
+    def make(name: str, kind: str, module: str = "") -> Definition:
+        free = facts.free()
+        eager = tuple(n for n in eager_loads if n != name and n not in BUILTIN_NAMES)
+        return Definition(
+            name,
+            kind,
+            _segment(lines, stmt),
+            cell_id,
+            index,
+            stmt.lineno,
+            needs=tuple(n for n, read, _ in free if read and n != name and n not in BUILTIN_NAMES),
+            changes=tuple(n for n, _, changed in free if changed and n != name),
+            eager=eager,
+            module=module,
+        )
+
     if isinstance(stmt, ast.Import):
-        return [(alias.asname or alias.name.split(".")[0], "module") for alias in stmt.names]
+        return tuple(
+            make(a.asname or a.name.split(".")[0], "import", a.name) for a in stmt.names
+        )
+    if isinstance(stmt, ast.ImportFrom):
+        module = stmt.module if stmt.level == 0 and stmt.module else ""
+        return tuple(make(n, "import", module) for n in facts.stores)
     if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
-        return [(stmt.name, "function defined in a step")]
+        return (make(stmt.name, "function"),)
     if isinstance(stmt, ast.ClassDef):
-        return [(stmt.name, "class defined in a step")]
-    if isinstance(stmt, ast.Assign):
-        what = _unsendable(stmt.value)
-        if what:
-            return [(n, what) for t in stmt.targets for n in _target_names(t)]
+        return (make(stmt.name, "class"),)
+    if isinstance(stmt, ast.Try | ast.If) and _only_definitions(stmt):
+        # try: import x / except ImportError: x = None: code that binds modules
+        return tuple(make(n, "import") for n in facts.stores)
+    if (
+        isinstance(stmt, ast.Assign)
+        and isinstance(stmt.value, ast.Lambda)
+        and all(isinstance(t, ast.Name) for t in stmt.targets)
+    ):
+        return tuple(make(t.id, "function") for t in stmt.targets if isinstance(t, ast.Name))
+    return ()
+
+
+_DEFINING = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _only_definitions(stmt: ast.Try | ast.If) -> bool:
+    """A ``try``/``if`` whose bodies only import, define, pass, or bind constants."""
+    imports = False
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.stmt) and node is not stmt:
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                imports = True
+            elif isinstance(node, ast.Assign):
+                if not isinstance(node.value, ast.Constant):
+                    return False
+            elif not isinstance(node, (*_DEFINING, ast.Pass, ast.Expr, ast.Raise)):
+                return False
+    return imports
+
+
+def _unsendable(stmt: ast.stmt) -> list[tuple[str, str]]:
+    def what(value: ast.AST) -> str | None:
+        if isinstance(value, ast.GeneratorExp):
+            return "generator"
+        if isinstance(value, ast.Call):
+            return _UNSENDABLE_CALLS.get(_call_name(value) or "")
+        return None
+
+    def targets(node: ast.AST) -> list[str]:
+        if isinstance(node, ast.Name):
+            return [node.id]
+        if isinstance(node, ast.Tuple | ast.List):
+            return [n for elt in node.elts for n in targets(elt)]
+        return []
+
+    found: list[tuple[str, str]] = []
+    if isinstance(stmt, ast.Assign) and (kind := what(stmt.value)):
+        found += [(n, kind) for t in stmt.targets for n in targets(t)]
     if isinstance(stmt, ast.With | ast.AsyncWith):
-        found = []
         for item in stmt.items:
-            what = _unsendable(item.context_expr)
-            if what and item.optional_vars is not None:
-                found += [(n, what) for n in _target_names(item.optional_vars)]
-        return found
-    return []
+            if (kind := what(item.context_expr)) and item.optional_vars is not None:
+                found += [(n, kind) for n in targets(item.optional_vars)]
+    return found
+
+
+def _statement(stmt: ast.stmt, lines: list[str], cell_id: str, index: int) -> list[Statement]:
+    code = inner_code(stmt)
+    if code is not None:  # %time x = f(), %%time, %%capture: the code runs in the namespace
+        inner = statements(code, cell_id, index, line=stmt.lineno)
+        magic = cell_magic(stmt)
+        extra = Statement(stmt.lineno, (), magic.binds if magic else (), ())
+        return [*inner, extra] if magic and magic.binds else inner
+    is_definition = isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    facts = _Scope()
+    if is_definition:
+        assert isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        facts.nested(stmt, getattr(stmt, "args", None))
+        outer = _Scope()  # what runs when the def statement runs: decorators, defaults, bases
+        for expr in getattr(stmt, "decorator_list", []):
+            outer.visit(expr)
+        if isinstance(stmt, ast.ClassDef):
+            for expr in [*stmt.bases, *(k.value for k in stmt.keywords)]:
+                outer.visit(expr)
+        else:
+            for expr in [*stmt.args.defaults, *stmt.args.kw_defaults]:
+                if expr is not None:
+                    outer.visit(expr)
+        for name in outer.loads:
+            facts.load(name)
+        facts.store(stmt.name)
+        eager = tuple(outer.loads)
+    else:
+        facts.visit(stmt)
+        eager = ()
+    definitions = _definitions(stmt, lines, cell_id, index, facts, eager)
+    magic = cell_magic(stmt)
+    if definitions and not isinstance(stmt, ast.Import | ast.ImportFrom):
+        loads: tuple[str, ...] = ()  # a def's reads happen when it is called
+    else:
+        loads = tuple(n for n in facts.loads if n not in BUILTIN_NAMES)
+    binds = tuple(n for n in facts.stores if n not in facts.globals)
+    return [
+        Statement(
+            line=stmt.lineno,
+            loads=loads,
+            binds=binds + (magic.binds if magic else ()),
+            mutates=() if definitions else tuple(facts.mutated),
+            definitions=definitions,
+            unsendable=tuple(Binding(n, w, stmt.lineno) for n, w in _unsendable(stmt)),
+            writes=tuple(facts.writes) + (magic.writes if magic else ()),
+            strings=tuple(dict.fromkeys(facts.strings)),
+            star_import=facts.star,
+        )
+    ]
+
+
+def statements(source: str, cell_id: str = "", index: int = 0, line: int = 0) -> list[Statement]:
+    """The facts of each top-level statement of ``source``. Raises ``SyntaxError``."""
+    python = to_python(source)
+    tree = ast.parse(python)
+    lines = python.splitlines()
+    found: list[Statement] = []
+    for stmt in tree.body:
+        found += _statement(stmt, lines, cell_id, index)
+    if line:  # code nested in a magic: report the magic's line
+        found = [replace(s, line=line) for s in found]
+    return found
+
+
+def code(source: str, cell_id: str = "", index: int = 0) -> Code:
+    """One cell's facts. Raises ``SyntaxError``."""
+    return Code(cell_id, tuple(statements(source, cell_id, index)))

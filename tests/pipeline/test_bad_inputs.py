@@ -378,11 +378,11 @@ CASES = [
     ),
     # -- values crossing steps, found at export ---------------------------------------------
     Case(
-        "crossing-lambda",
-        nb(step("a", "f = lambda v: v"), step("b", "y = f(1)")),
+        "function-reads-an-undefined-global",
+        nb(step("a", "def fit_model(q):\n    return mod.fit(q)"), step("b", "y = fit_model(1)")),
         EXPORT,
         2,
-        ("'f'", "lambda", "step 'b'", "setup cell"),
+        ("'mod'", "function 'fit_model'", "step 'b'", "earlier step"),
     ),
     Case(
         "crossing-generator",
@@ -399,11 +399,11 @@ CASES = [
         ("'fh'", "open file"),
     ),
     Case(
-        "crossing-module",
-        nb(step("a", "import json"), step("b", "s = json.dumps(1)")),
+        "setup-reads-a-step-name",
+        nb(step("a", "IMAGES = 'img'"), cell("where = IMAGES + '/x'", ["setup"])),
         EXPORT,
         2,
-        ("'json'", "module"),
+        ("setup cell", "'IMAGES'", "setup cells run first"),
     ),
     # -- run parameters (checked before any kernel starts) -----------------------------------
     Case(

@@ -173,18 +173,6 @@ FAILURES = [
     Failure("bad-step-name", [step("Bad Name", "x = 1")], PipelineError, ("invalid step name",)),
     Failure("syntax-error", [step("a", "x = (")], PipelineError, ("does not parse",), "c0"),
     Failure(
-        "module-crosses",
-        [step("a", "import json"), step("b", "s = json.dumps(1)")],
-        SerializationError,
-        ("'json'", "module", "setup"),
-    ),
-    Failure(
-        "lambda-crosses",
-        [step("a", "f = lambda v: v"), step("b", "y = f(1)")],
-        SerializationError,
-        ("'f'", "lambda"),
-    ),
-    Failure(
         "open-file-crosses",
         [step("a", "fh = open('x.txt')"), step("b", "t = fh.read()")],
         SerializationError,

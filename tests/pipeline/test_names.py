@@ -1,67 +1,142 @@
-"""Static names of cell code: table-driven."""
+"""Static facts of cell code, statement by statement: table-driven."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
-from mlprod_nb.pipeline.names import analyse
+from mlprod_nb.pipeline.names import code, statements
 
 
 @dataclass(frozen=True)
 class Case:
     id: str
     source: str
-    uses: set[str]
-    defines: set[str]
-    unsendable: set[str] = frozenset()  # type: ignore[assignment]
+    loads: set[str]  # free names read at module level, any statement
+    binds: set[str]
+    mutates: set[str] = field(default_factory=set)
+    definitions: dict[str, tuple[set[str], set[str]]] = field(
+        default_factory=dict
+    )  # needs, changes
+    unsendable: set[str] = field(default_factory=set)
+    writes: set[str] = field(default_factory=set)
 
 
 CASES = [
     Case("assign", "y = x + 1", {"x"}, {"y"}),
-    Case("rebind-before-use", "x = 1\ny = x", set(), {"x", "y"}),
     Case("use-then-rebind", "x = x + 1", {"x"}, {"x"}),
     Case("augassign", "total += 1", {"total"}, {"total"}),
-    Case("builtins-ignored", "n = len(range(3))\nprint(n)", set(), {"n"}),
-    Case("item-mutation", "df['c'] = 1", {"df"}, {"df"}),
-    Case("attr-mutation", "model.alpha = 2", {"model"}, {"model"}),
-    Case("method-mutation", "items.append(3)", {"items"}, {"items"}),
-    Case("inplace", "df.dropna(inplace=True)", {"df"}, {"df"}),
+    Case("builtins-ignored", "n = len(range(3))\nprint(n)", {"n"}, {"n"}),
+    Case("item-mutation", "df['c'] = 1", {"df"}, set(), {"df"}),
+    Case("attr-mutation", "model.alpha = 2", {"model"}, set(), {"model"}),
+    Case("method-mutation", "items.append(3)", {"items"}, set(), {"items"}),
+    Case("registry-mutation", "model.fit(X, y)", {"model", "X", "y"}, set(), {"model"}),
+    Case("inplace", "df.dropna(inplace=True)", {"df"}, set(), {"df"}),
     Case("pure-method", "h = df.head()", {"df"}, {"h"}),
-    Case("function-free-names", "def f(a):\n    return a + k\n", {"k"}, {"f"}, {"f"}),
-    Case("function-locals", "def f(a):\n    b = a\n    return b\n", set(), {"f"}, {"f"}),
-    Case("class", "class C(Base):\n    x = 1\n", {"Base"}, {"C"}, {"C"}),
+    Case(
+        "function-reads-when-called",
+        "def f(a):\n    return a + k\n",
+        set(),
+        {"f"},
+        definitions={"f": ({"k"}, set())},
+    ),
+    Case(
+        "function-changes-a-free-frame",
+        "def add():\n    df['b'] = df['a'] * 2\n",
+        set(),
+        {"add"},
+        definitions={"add": ({"df"}, {"df"})},
+    ),
+    Case(
+        "function-assigns-a-global",
+        "def reset():\n    global n\n    n = 0\n",
+        set(),
+        {"reset"},
+        definitions={"reset": (set(), {"n"})},
+    ),
+    Case(
+        "decorator-and-default-are-needs",
+        "@cache(size)\ndef f(a=LIMIT):\n    return a\n",
+        set(),
+        {"f"},
+        definitions={"f": ({"cache", "size", "LIMIT"}, set())},
+    ),
+    Case(
+        "class",
+        "class C(Base):\n    def m(self):\n        return helper(self)\n",
+        set(),
+        {"C"},
+        definitions={"C": ({"Base", "helper"}, set())},
+    ),
+    Case("lambda", "f = lambda a: a + off", set(), {"f"}, definitions={"f": ({"off"}, set())}),
+    Case("lambda-inline-is-read-now", "r = xs.map(lambda a: a + off)", {"xs", "off"}, {"r"}),
+    Case(
+        "import",
+        "import numpy as np\nimport os.path\nfrom math import pi",
+        set(),
+        {"np", "os", "pi"},
+        definitions={"np": (set(), set()), "os": (set(), set()), "pi": (set(), set())},
+    ),
+    Case(
+        "try-import-is-code",
+        "try:\n    import ujson as js\nexcept ImportError:\n    js = None",
+        set(),
+        {"js"},
+        definitions={"js": (set(), set())},
+    ),
     Case("comprehension", "sq = [i * i for i in xs if i > lim]", {"xs", "lim"}, {"sq"}),
-    Case("dict-comprehension", "d = {k: v for k, v in pairs}", {"pairs"}, {"d"}),
-    Case("lambda", "f = lambda a: a + off", {"off"}, {"f"}, {"f"}),
-    Case("import", "import numpy as np\nimport os.path", set(), {"np", "os"}, {"np", "os"}),
-    Case("from-import", "from math import pi", set(), {"pi"}),
-    Case("with-open", "with open(p) as fh:\n    data = fh.read()", {"p"}, {"fh", "data"}, {"fh"}),
-    Case("for-loop", "for i in items:\n    acc = i", {"items"}, {"i", "acc"}),
-    Case("generator", "g = (i for i in xs)", {"xs"}, {"g"}, {"g"}),
-    Case("connection", "con = sqlite3.connect(path)", {"sqlite3", "path"}, {"con"}, {"con"}),
-    Case("magics-stripped", "%matplotlib inline\n!ls\ny = x", {"x"}, {"y"}),
-    Case("cell-magic", "%%bash\necho $x", set(), set()),
-    Case("global", "def f():\n    global g\n    g = 1\n", set(), {"f", "g"}, {"f"}),
+    Case(
+        "with-open",
+        "with open(p) as fh:\n    data = fh.read()",
+        {"p"},
+        {"fh", "data"},
+        unsendable={"fh"},
+    ),
+    Case("generator", "g = (i for i in xs)", {"xs"}, {"g"}, unsendable={"g"}),
+    Case(
+        "connection",
+        "con = sqlite3.connect(path)",
+        {"sqlite3", "path"},
+        {"con"},
+        unsendable={"con"},
+    ),
+    Case("shell-assignment", "files = !ls", set(), {"files"}),
+    Case("time-line-magic", "%time model = fit(data)", {"fit", "data"}, {"model"}),
+    Case("time-cell-magic", "%%time\ny = x * 2\n", {"x"}, {"y"}),
+    Case("capture-cell-magic", "%%capture out\nprint(q)\n", {"q"}, {"out"}),
+    Case("writefile", "%%writefile -a notes.txt\nhello\n", set(), set(), writes={"notes.txt"}),
+    Case("other-cell-magic", "%%bash\necho $x\n", set(), set()),
+    Case("query-at-name", "r = df.query('year == @year')", {"df", "year"}, {"r"}),
+    Case("writer-call", "df.to_csv('out/x.csv')", {"df"}, set(), writes={"out/x.csv"}),
     Case("del", "del x", {"x"}, set()),
     Case("walrus", "if (n := len(xs)) > 1:\n    pass", {"xs"}, {"n"}),
-    Case("ipython-names", "display(df)", {"df"}, set()),
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_names(case: Case) -> None:
-    names = analyse(case.source)
-    assert set(names.uses) == case.uses
-    assert set(names.defines) == case.defines
-    assert set(names.unsendable) == set(case.unsendable)
+def test_statement_facts(case: Case) -> None:
+    found = statements(case.source)
+    assert {n for s in found for n in s.loads} == case.loads
+    assert {n for s in found for n in s.binds} == case.binds
+    assert {n for s in found for n in s.mutates} == case.mutates
+    definitions = {d.name: (set(d.needs), set(d.changes)) for s in found for d in s.definitions}
+    assert definitions == case.definitions
+    assert {b.name for s in found for b in s.unsendable} == case.unsendable
+    assert {w for s in found for w in s.writes} == case.writes
+
+
+def test_definitions_keep_their_statement_for_replay() -> None:
+    source = "x = 1\n\n@decorate\ndef f(a):\n    return a\n"
+    (definition,) = [d for s in statements(source, "c3", 2) for d in s.definitions]
+    assert definition.source == "@decorate\ndef f(a):\n    return a"
+    assert (definition.cell_id, definition.index, definition.line) == ("c3", 2, 4)
 
 
 def test_star_import_is_flagged() -> None:
-    assert analyse("from os.path import *").star_import
+    assert code("from os.path import *").star_import
 
 
 def test_syntax_error_raises() -> None:
     with pytest.raises(SyntaxError):
-        analyse("x = (")
+        statements("x = (")
