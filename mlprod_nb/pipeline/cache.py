@@ -5,7 +5,12 @@ artifacts' hashes (the *prekey*, known before it runs) plus the content hashes o
 the data files it read (known from the tracer once it ran). An entry is a small
 JSON file ``.mlprod/cache/<prekey>/<run>-<step>.json`` written atomically, so the
 runner never needs the store's lock to look a step up: a lookup re-hashes the
-files the entry says were read (and written) and compares.
+files the entry says were read (and written) and compares. The runner takes a
+key only once the step's upstream steps finished, so those hashes are of the
+files as the step would read them now.
+
+A run record keeps every part of each step's key (``StepKey.parts``), so
+``--resume`` can say which part changed, not only that the key did.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +42,43 @@ def prekey(code_hash: str, params: Mapping[str, Any], inputs: Mapping[str, str])
 def full_key(pre: str, reads: Mapping[str, str | None]) -> str:
     blob = json.dumps({"pre": pre, "reads": reads}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def digest(value: Any) -> str:
+    """A parameter value as the run record keeps it in a key: a hash, never the value."""
+    blob = json.dumps(value, sort_keys=True, default=repr)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class StepKey:
+    """The parts of a step's key known before it runs."""
+
+    code: str  # the step notebook's code hash
+    params: Mapping[str, Any]  # the parameters it uses, secrets as their HMAC
+    inputs: Mapping[str, str]  # its input artifacts: name -> sha256
+
+    @cached_property
+    def pre(self) -> str:
+        return prekey(self.code, self.params, self.inputs)
+
+    def parts(
+        self,
+        reads: Mapping[str, str | None] | None = None,
+        writes: Mapping[str, str | None] | None = None,
+        *,
+        traced: bool = True,
+    ) -> dict[str, Any]:
+        """Every part of the key, for the run record (parameters as digests)."""
+        return {
+            "pre": self.pre,
+            "code": self.code,
+            "params": {name: digest(value) for name, value in self.params.items()},
+            "inputs": dict(self.inputs),
+            "reads": dict(reads or {}),
+            "writes": dict(writes or {}),
+            "traced": traced,
+        }
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ class RunDir:
                 hint="use letters, digits, '.', '_' and '-' (at most 100 characters)",
             )
         self.run_id = run_id
+        self.layout = layout
         self.folder = layout.runs_dir / run_id
         self._lock = threading.Lock()
         self._log_fd: int | None = None

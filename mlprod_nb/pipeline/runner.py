@@ -1,15 +1,16 @@
 """``mlprod-nb run``: execute an exported pipeline from one driver process.
 
-The main thread plans and schedules; worker threads each drive their own kernel
-through papermill. A step whose key matches an earlier successful step is taken
-from the cache without starting a kernel. Every change is written to the run's
-``status.json``; the run, its steps and their artifacts go into the journal, so
-the store sees pipeline runs next to interactive lineage.
+The main thread schedules; worker threads each drive their own kernel through
+papermill. A step's key is taken when it is about to run, once its upstream
+steps finished (they may have just rewritten a file it reads): a step whose key
+matches an earlier successful step is taken from the cache (with ``--resume``:
+from the resumed run only) without starting a kernel. What to run is in
+``plan``, what the resumed run still holds in ``resume``, the records in
+``recorder``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import queue
@@ -17,29 +18,30 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any, Literal, TextIO
 
 from ..errors import MlprodError, NotFoundError, PipelineError
 from ..hashing import sha256_file
-from ..journal import JournalWriter
 from ..paths import find_home
-from ..records import RUNNING, SCHEMA, redact
+from ..records import redact
 from . import handoff
 from . import manifest as mf
-from .cache import Cache, Entry, full_key, prekey
+from .cache import Cache, Entry, StepKey, full_key
 from .compiler import INPUTS_VAR, OUTPUTS_VAR
 from .kernels import kernel_env, kernel_name
-from .liveness import Heartbeat, identity, settle, settle_one
+from .liveness import Heartbeat, settle
 from .params import read_params_file, resolve
+from .plan import make_plan
 from .progress import Progress
-from .rundir import RunDir, new_run_id, read_summary, recent_durations
+from .recorder import DONE, Recorder, StepState
+from .resume import Resumed
+from .rundir import RunDir, new_run_id, recent_durations
 from .steplog import StepTrace, read_traces
 from .worker import Done, Setting, Task, Worker
 
-DONE = ("ok", "cached")
 NEW_KERNEL_MS = 1500.0  # about what starting and warming one more kernel costs here
 BROKEN = ("failed", "skipped", "aborted")
 
@@ -58,43 +60,6 @@ class RunOptions:
     cwd: Path | None = None
     run_id: str | None = None
     stream: TextIO | None = None  # progress output (None: silent)
-
-
-@dataclass
-class StepState:
-    name: str
-    status: str = "pending"  # pending|queued|running|ok|failed|cached|skipped|aborted
-    started: float | None = None
-    duration_ms: float | None = None
-    cache_key: str | None = None
-    cached_from: str | None = None
-    notebook: str | None = None
-    artifacts: list[dict[str, str]] = field(default_factory=list)
-    params: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    cell_id: str | None = None
-    metrics: dict[str, float] = field(default_factory=dict)  # last value of each, this step
-
-    def brief(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "status": self.status,
-            "duration_ms": self.duration_ms,
-            "cached": self.status == "cached",
-            "started": self.started,
-            "error": self.error,
-            "cell_id": self.cell_id,
-        }
-
-    def full(self) -> dict[str, Any]:
-        return self.brief() | {
-            "cache_key": self.cache_key,
-            "cached_from": self.cached_from,
-            "notebook": self.notebook,
-            "artifacts": self.artifacts,
-            "params": redact(self.params),
-            "metrics": self.metrics,
-        }
 
 
 @dataclass(frozen=True)
@@ -127,39 +92,19 @@ class _Run:
         self.workers: list[Worker] = []
         self.expected = recent_durations(self.layout, self.folder)
         self.ready: list[Task] = []
-        self.resumed: dict[str, Any] | None = None
-        values = dict(options.values or {})
-        if options.resume:
-            settle_one(self.layout, options.resume)  # a killed run is recorded as interrupted
-            self.resumed = read_summary(self.layout, options.resume)
-            if self.resumed.get("status") == RUNNING:
-                raise PipelineError(
-                    f"run {options.resume!r} is still running (pid {self.resumed.get('pid')})",
-                    run_id=options.resume,
-                    hint="wait for it to finish, or stop it, then resume it",
-                )
-            if self.resumed.get("pipeline") != str(self.folder):
-                raise PipelineError(
-                    f"run {options.resume!r} belongs to another pipeline "
-                    f"({self.resumed.get('pipeline')})",
-                    run_id=options.resume,
-                    hint="resume it with that pipeline folder, or start a new run",
-                )
-            before = self.resumed.get("params", {})
-            kept = {k: v for k, v in before.items() if not handoff.holds_redacted(v)}
-            values = {**kept, **values}
+        resumed = Resumed.load(self.layout, options.resume, self.folder) if options.resume else None
+        values = {**(resumed.params if resumed else {}), **(options.values or {})}
         if options.params_file:
             values.update(read_params_file(options.params_file))
         known = [p.name for p in self.manifest.parameters]
         texts = [*handoff.from_environment(os.environ, known), *options.params]  # -p wins
         self.params = resolve(self.manifest.parameters, texts, values)
         self.env = handoff.kernel_env(self.env, self.params)  # secrets: in no file
-        self.secrets = handoff.fingerprints(self.params, self.layout.home)
-        if self.resumed is not None and options.resume:
+        secrets = handoff.fingerprints(self.params, self.layout.home)
+        if resumed is not None:
             given = {*values, *(name for name, _ in texts)}
-            recorded = self.resumed.get("secrets") or {}
-            before = self.resumed.get("params", {})
-            handoff.check_resumed(options.resume, recorded, self.secrets, given, before)
+            before = resumed.record.get("params", {})
+            handoff.check_resumed(resumed.run_id, resumed.secrets, secrets, given, before)
         self.run_id = options.run_id or new_run_id()
         self.rundir = RunDir(self.layout, self.run_id)
         self.setting = Setting(
@@ -175,11 +120,18 @@ class _Run:
         )
         self.events = self.setting.events
         self.states = {s.name: StepState(s.name) for s in self.manifest.steps}
-        self.plan, self.force, self.from_cache = self._plan()
-        self.journal = JournalWriter(self.layout.journal_dir, f"run-{self.run_id}")
-        self.started = time.time()
-        self.driver = identity()
-        self.error: str | None = None
+        o = options
+        self.plan = make_plan(
+            self.manifest, only=o.only, from_step=o.from_step, no_cache=o.no_cache, resumed=resumed
+        )
+        facts = {
+            "pipeline": str(self.folder),
+            "source_notebook": str(self.source),
+            "params": redact(self.params),
+            "secrets": secrets,  # HMACs only
+            "resumed_from": options.resume,
+        }
+        self.record = Recorder(self.rundir, self.states, self.plan.order, facts)
         self.failed_step: StepState | None = None
 
     def _source_notebook(self) -> Path:
@@ -193,126 +145,18 @@ class _Run:
             return path
         return relative if relative.exists() else path
 
-    def _ancestors(self, names: set[str]) -> set[str]:
-        found: set[str] = set()
-        todo = list(names)
-        while todo:
-            for up in self.manifest.upstream(todo.pop()):
-                if up not in found:
-                    found.add(up)
-                    todo.append(up)
-        return found - names
-
-    def _plan(self) -> tuple[list[str], set[str], set[str]]:
-        """Steps of this run (in order), steps that must run, steps that must be cached."""
-        order = [s.name for s in self.manifest.steps]
-        o = self.options
-        if o.only and o.from_step:
-            raise PipelineError("use --only or --from, not both", hint="pick one")
-        chosen: set[str] | None = None
-        if o.only:
-            chosen = {self.manifest.step(o.only).name}
-        elif o.from_step:
-            chosen = self.manifest.downstream_closure({self.manifest.step(o.from_step).name})
-        if chosen is not None:
-            upstream = self._ancestors(chosen)
-            return [n for n in order if n in chosen | upstream], chosen, upstream
-        if self.resumed is not None:
-            old = {s["name"]: s for s in self.resumed.get("steps", [])}
-            redo = {n for n in order if not _kept(self.manifest.step(n), old.get(n, {}))}
-            redo = self.manifest.downstream_closure(redo)
-            for name in order:
-                if name not in redo:
-                    state, before = self.states[name], old[name]
-                    state.status = "cached"
-                    state.artifacts = list(before.get("artifacts", []))
-                    state.cached_from = before.get("cached_from") or self.resumed["id"]
-                    state.cache_key = before.get("cache_key")
-                    state.metrics = dict(before.get("metrics") or {})
-            return order, redo, set()
-        return order, (set(order) if o.no_cache else set()), set()
-
-    # -- recording -------------------------------------------------------------
-
-    def status(self, status: str = "running") -> dict[str, Any]:
-        planned = [self.states[n] for n in self.plan]
-        running = [s.name for s in planned if s.status == "running"]
-        return {
-            "id": self.run_id,
-            "pipeline": str(self.folder),
-            "source_notebook": str(self.source),
-            "status": status,
-            "pid": os.getpid(),
-            "driver": self.driver,  # liveness.alive tells a dead driver from a live one
-            "heartbeat": time.time(),
-            "started": self.started,
-            "finished": None if status == "running" else time.time(),
-            "params": redact(self.params),
-            "secrets": self.secrets,  # HMACs: --resume tells a secret not passed again
-            "resumed_from": self.options.resume,
-            "steps": [s.full() for s in planned],  # with artifacts: --resume needs them
-            "progress": {
-                "done": sum(s.status in DONE for s in planned),
-                "total": len(planned),
-                "current": running[0] if running else None,
-            },
-            "error": self.error,
-        }
-
-    def _record_step(self, state: StepState) -> None:
-        self.journal.append(
-            {
-                "v": SCHEMA,
-                "kind": "step",
-                "run": self.run_id,
-                "name": state.name,
-                "status": state.status,
-                "started": state.started or time.time(),
-                "duration_ms": state.duration_ms or 0.0,
-                "cache_key": state.cache_key,
-                "cached_from": state.cached_from,
-                "notebook": state.notebook,
-                "artifacts": state.artifacts,
-                "params": redact(state.params),
-                "error": state.error,
-                "cell_id": state.cell_id,
-            }
-        )
-
     # -- scheduling ------------------------------------------------------------
 
     def execute(self, progress: Progress) -> str:
-        pipeline_hash = hashlib.sha256((self.folder / mf.FILENAME).read_bytes()).hexdigest()
-        self.rundir.write_status(self.status())  # before the store can see the run: who runs it
-        self.journal.append(
-            {
-                "v": SCHEMA,
-                "kind": "run",
-                "id": self.run_id,
-                "pipeline": str(self.folder),
-                "pipeline_hash": pipeline_hash,
-                "source_notebook": str(self.source),
-                "params": redact(self.params),
-                "started": self.started,
-                "steps": self.plan,
-                "resumed_from": self.options.resume,
-            }
-        )
+        self.record.begin(self.folder)
         if sha256_file(str(self.source)) not in (None, self.manifest.source_sha256):
             progress.line(
                 f"warning: {self.source.name} changed since it was exported; "
                 "run `mlprod-nb export` again to run the new code"
             )
-        for name in self.plan:  # resumed steps are settled before anything runs
-            if self.states[name].status == "cached":
-                self.states[name].started = time.time()
-                self.states[name].duration_ms = 0.0
-                self._record_step(self.states[name])
-                progress.done += 1
-                progress.line(f"{name}: cached (from run {self.states[name].cached_from})")
         while True:
             self._dispatch(progress)
-            active = [n for n in self.plan if self.states[n].status in ("queued", "running")]
+            active = [n for n in self.plan.order if self.states[n].status in ("queued", "running")]
             if not active:
                 break
             try:
@@ -321,7 +165,7 @@ class _Run:
                 progress.tick([n for n in active if self.states[n].status == "running"])
                 continue
             self._finish(done, progress)
-        statuses = [self.states[n].status for n in self.plan]
+        statuses = [self.states[n].status for n in self.plan.order]
         return "ok" if all(s in DONE for s in statuses) else "failed"
 
     def _inputs(self, step: mf.Step) -> tuple[dict[str, str], dict[str, str]]:
@@ -343,49 +187,72 @@ class _Run:
         return paths, hashes
 
     def _dispatch(self, progress: Progress) -> None:
+        """Settle or queue every step whose upstream steps all finished (in order)."""
         for step in self.manifest.steps:
             state = self.states[step.name]
-            if step.name not in self.plan or state.status != "pending":
+            if step.name not in self.plan.order or state.status != "pending":
                 continue
             ups = [self.states[u].status for u in self.manifest.upstream(step.name)]
             if any(u in BROKEN for u in ups):
                 state.status = "skipped"
                 state.error = "an upstream step did not succeed"
-                self._record_step(state)
+                self.record.step(state)
                 progress.line(f"{step.name}: skipped (upstream failed)")
-                self.rundir.write_status(self.status())
+                self.record.changed()
                 continue
             if not all(u in DONE for u in ups):
                 continue
+            # the key is taken now: every upstream step (and file edge) has finished
             paths, hashes = self._inputs(step)
             state.params = {p: self.params[p] for p in step.parameters}
             keyed = handoff.fingerprinted(state.params, self.layout.home)  # no clear secret
-            state.cache_key = prekey(step.code_hash, keyed, hashes)
-            if step.name not in self.force:
-                entry = self.cache.lookup(state.cache_key)
-                if entry is not None:
-                    state.status, state.cached_from = "cached", entry.run
-                    state.artifacts, state.notebook = entry.artifacts, entry.notebook
-                    state.started, state.duration_ms = time.time(), 0.0
-                    state.cache_key = entry.key
-                    state.metrics = dict(entry.metrics)
-                    self._record_step(state)
-                    progress.done += 1
-                    progress.line(f"{step.name}: cached (from run {entry.run})")
-                    self.rundir.write_status(self.status())
-                    continue
-                if step.name in self.from_cache:
-                    raise PipelineError(
-                        f"step {step.name!r} has no cached result for these parameters",
-                        step=step.name,
-                        hint="run the whole pipeline first, or start earlier with --from",
-                    )
+            key = StepKey(step.code_hash, keyed, hashes)
+            state.cache_key, state.key = key.pre, key.parts()
+            if self._reused(step, state, key) or self._cached(step, state, key):
+                self.record.step(state)
+                progress.done += 1
+                progress.line(f"{step.name}: cached (from run {state.cached_from})")
+                self.record.changed()
+                continue
+            if state.rerun is not None:
+                progress.line(f"{step.name}: re-run: {state.rerun}")
             parameters = dict(state.params)
             parameters[INPUTS_VAR] = paths
             parameters[OUTPUTS_VAR] = str(self.rundir.artifacts_dir(step.name))
             state.status = "queued"
             self._submit(Task(step, parameters))
-            self.rundir.write_status(self.status())
+            self.record.changed()
+
+    def _reused(self, step: mf.Step, state: StepState, key: StepKey) -> bool:
+        """--resume: take the resumed run's result when the key is the same, else say why not."""
+        resumed = self.plan.resumed
+        if resumed is None:
+            return False
+        state.rerun = resumed.change(step, key, self.cwd)
+        if state.rerun is None:
+            state.reuse(resumed.step(step.name), resumed.run_id)
+        return state.rerun is None
+
+    def _cached(self, step: mf.Step, state: StepState, key: StepKey) -> bool:
+        """Take an earlier run's result with this key, if the plan allows and one is intact."""
+        if self.plan.resumed is not None or step.name in self.plan.force:
+            return False
+        entry = self.cache.lookup(key.pre)
+        if entry is None:
+            if step.name in self.plan.from_cache:
+                raise PipelineError(
+                    f"step {step.name!r} has no cached result for these parameters",
+                    step=step.name,
+                    hint="run the whole pipeline first, or start earlier with --from",
+                )
+            return False
+        state.status, state.cached_from = "cached", entry.run
+        state.artifacts, state.notebook = entry.artifacts, entry.notebook
+        state.started, state.duration_ms = time.time(), 0.0
+        state.cache_key = entry.key
+        state.key = key.parts(entry.reads, entry.writes, traced=entry.traced)
+        state.metrics = dict(entry.metrics)
+        return True
 
     def _submit(self, task: Task) -> None:
         """Queue a ready step; start as many workers as the pipeline can keep busy."""
@@ -424,7 +291,7 @@ class _Run:
         for step in self.manifest.steps:
             ups = [level[u] + 1 for u in self.manifest.upstream(step.name) if u in level]
             level[step.name] = max(ups, default=0)
-        todo = [n for n in self.plan if self.states[n].status in ("pending", "queued")]
+        todo = [n for n in self.plan.order if self.states[n].status in ("pending", "queued")]
         counts: dict[int, int] = {}
         for name in todo:
             if self._long(name):
@@ -447,11 +314,11 @@ class _Run:
         else:
             where = f" in cell {done.cell_id}" if done.cell_id else ""
             if self.failed_step is None:
-                self.error = f"step {done.step!r} failed{where}: {done.error}"
+                self.record.error = f"step {done.step!r} failed{where}: {done.error}"
                 self.failed_step = state
             progress.line(f"{done.step}: FAILED{where}: {done.error}")
-        self._record_step(state)
-        self.rundir.write_status(self.status())
+        self.record.step(state)
+        self.record.changed()
         self._assign()
 
     def _remember(self, state: StepState) -> None:
@@ -461,6 +328,8 @@ class _Run:
         seen = trace or StepTrace()
         reads = {p: h for p, h in seen.reads.items() if p not in seen.writes}
         state.cache_key = full_key(pre, reads)
+        state.key = {**(state.key or {}), "reads": reads, "writes": dict(seen.writes)}
+        state.key["traced"] = trace is not None
         state.metrics = dict(seen.metrics)
         self.cache.put(
             Entry(
@@ -479,7 +348,7 @@ class _Run:
         )
 
     def abort(self, progress: Progress) -> None:
-        self.error = "interrupted"
+        self.record.error = "interrupted"
         for worker in self.workers:
             if worker.busy is not None and worker.kernel is not None:
                 worker.kernel.interrupt()
@@ -498,12 +367,12 @@ class _Run:
             state.artifacts = done.artifacts
             if state.status == "ok":
                 self._remember(state)
-            self._record_step(state)
-        for name in self.plan:
+            self.record.step(state)
+        for name in self.plan.order:
             state = self.states[name]
             if state.status in ("pending", "queued", "running"):
                 state.status = "aborted"
-                self._record_step(state)
+                self.record.step(state)
         progress.line("interrupted: the run is recorded as aborted")
 
     def stop_workers(self) -> None:
@@ -516,30 +385,6 @@ class _Run:
         for worker in self.workers:
             worker.join(timeout=15)
 
-    # -- the end ---------------------------------------------------------------
-
-    def finish(self, status: str, progress: Progress) -> None:
-        finished = time.time()
-        self.journal.append(
-            {
-                "v": SCHEMA,
-                "kind": "run_end",
-                "id": self.run_id,
-                "status": status,
-                "finished": finished,
-                "error": self.error,
-            }
-        )
-        final = self.status(status)
-        final["finished"] = finished
-        final["duration_ms"] = (finished - self.started) * 1000
-        final["steps"] = [self.states[n].full() for n in self.plan]
-        final["cached_steps"] = sum(self.states[n].status == "cached" for n in self.plan)
-        final["metrics"] = {k: v for n in self.plan for k, v in self.states[n].metrics.items()}
-        self.rundir.write_summary(final)
-        self.rundir.write_status(final)
-        self.journal.close()
-
 
 def run(pipeline: str | Path, options: RunOptions | None = None) -> RunResult:
     """Run a pipeline; returns how it ended (a failed step does not raise)."""
@@ -549,7 +394,7 @@ def run(pipeline: str | Path, options: RunOptions | None = None) -> RunResult:
     state.rundir.create()
     heartbeat = Heartbeat(state.rundir.folder)
     heartbeat.start()
-    progress = Progress(options.stream, state.rundir.log, len(state.plan))
+    progress = Progress(options.stream, state.rundir.log, len(state.plan.order))
     restore = _on_sigterm()
     status: Literal["ok", "failed", "aborted"] = "failed"
     try:
@@ -559,13 +404,13 @@ def run(pipeline: str | Path, options: RunOptions | None = None) -> RunResult:
             status = "aborted"
             state.abort(progress)
         except MlprodError as error:
-            state.error = error.message
+            state.record.error = error.message
             raise
         finally:
             state.stop_workers()
             progress.close()
             try:
-                state.finish(status, progress)
+                state.record.finish(status)
             finally:
                 heartbeat.stop()
                 state.join_workers()
@@ -578,21 +423,10 @@ def run(pipeline: str | Path, options: RunOptions | None = None) -> RunResult:
         run_id=state.run_id,
         status=status,
         folder=state.rundir.folder,
-        steps=tuple(state.states[n] for n in state.plan),
-        error=state.error,
+        steps=tuple(state.record.steps),
+        error=state.record.error,
         cell_id=failed.cell_id if failed else None,
         step=failed.name if failed else None,
-    )
-
-
-def _kept(step: mf.Step, before: Mapping[str, Any]) -> bool:
-    """A step of the resumed run that need not run again: done, every artifact intact."""
-    if before.get("status") not in DONE:
-        return False
-    artifacts = before.get("artifacts") or []
-    names = {a.get("name") for a in artifacts}
-    return set(step.outputs) <= names and all(
-        sha256_file(str(a.get("path"))) == a.get("sha256") for a in artifacts
     )
 
 
