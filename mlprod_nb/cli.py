@@ -285,9 +285,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--from", dest="from_step", metavar="STEP", help="run this step and everything downstream"
     )
     p.add_argument(
-        "--resume", metavar="RUN_ID", help="re-run the failed and downstream steps of a run"
+        "--resume",
+        metavar="RUN_ID",
+        help="continue a run with its parameters: reuse its steps whose code, parameters, "
+        "inputs and data files are unchanged; re-run every other step (the output says why)",
     )
-    p.add_argument("--no-cache", action="store_true", help="run every step even if cached")
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="run every step even if cached (with --resume: except that run's unchanged steps)",
+    )
     p.add_argument("--isolate", action="store_true", help="a fresh kernel for every step")
     p.add_argument("--cwd", help="directory steps run in (default: the source notebook's)")
     p.add_argument("--run-id", help="the id of this run (default: a new time-based id)")
