@@ -3,8 +3,13 @@
 Tags (in ``metadata.tags``): ``parameters``, ``step:<name>`` (starts a step;
 untagged code cells join the step above), ``after:<name>`` (an extra ordering
 edge), ``setup`` (prepended to every step), ``skip`` (left out), ``check`` (a
-validation gate inside its step). Code cells before the first ``step:`` tag form
-a step named after the notebook's first heading, or ``main``.
+validation gate inside its step). Code cells before the first step form a step
+named after the notebook's first heading, or ``main``.
+
+Kale's tags are read as aliases of these (``aliases``). Where steps start is a
+registry, ``SPLITS``: ``tags`` (only ``step:`` tags) or ``headings`` (also each
+markdown heading of the split level, see ``headings``); the other tags mean the same
+under both.
 """
 
 from __future__ import annotations
@@ -12,17 +17,26 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import NotebookError, PipelineError
+from . import aliases
+from .headings import boundaries
+from .reorder import check_order
 from .source import read_notebook
+from .stepnames import STEP_NAME, slug, unique
 
-STEP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+__all__ = ["SPLITS", "STEP_NAME", "SourceCell", "StepCells", "TaggedNotebook", "parse", "slug"]
+
 PARAMETERS, SETUP, SKIP, CHECK = "parameters", "setup", "skip", "check"
 STEP_PREFIX, AFTER_PREFIX = "step:", "after:"
 KNOWN = (PARAMETERS, SETUP, SKIP, CHECK, "step:<name>", "after:<name>")
+KALE_KNOWN = ("block:<name>", "prev:<name>", *aliases.CARRIED)
+_BARE = (PARAMETERS, SETUP, SKIP, CHECK, *aliases.CARRIED)  # tags without a ':<name>'
+_PREFIXED = ("step", "after", "block", "prev")
 
 
 @dataclass(frozen=True)
@@ -54,131 +68,227 @@ class TaggedNotebook:
     steps: tuple[StepCells, ...]
 
 
-def _source(cell: dict[str, Any]) -> str:
+def _source(cell: Mapping[str, Any]) -> str:
     src = cell.get("source", "")
     return "".join(src) if isinstance(src, list) else str(src)
 
 
-def slug(text: str) -> str:
-    """A valid step name from free text (a heading)."""
-    name = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-_")
-    return name if name and STEP_NAME.match(name) else "main"
+def _tag_boundaries(cells: Sequence[Mapping[str, Any]], path: Path) -> dict[int, str]:
+    return {}  # only step: (and Kale's block:) tags start steps
+
+
+# How a notebook is split into steps: markdown cell index -> name of the step it starts.
+SPLITS: dict[str, Callable[[Sequence[Mapping[str, Any]], Path], dict[int, str]]] = {
+    "tags": _tag_boundaries,
+    "headings": boundaries,
+}
 
 
 def _check_tag(tag: str, path: Path, index: int, cell_id: str) -> None:
-    """Refuse a tag that looks like one of ours but is not (``setp:train``, ``step``).
+    """Refuse a tag that looks like one of ours or Kale's but is not (``setp:train``, ``step``).
 
     Other tools' tags (``hide-input``, ``remove-cell``) are left alone.
     """
-    head = tag.split(":", 1)[0].strip().lower()
-    prefixes = [STEP_PREFIX[:-1], AFTER_PREFIX[:-1]]
-    ours = prefixes if ":" in tag else [PARAMETERS, SETUP, SKIP, CHECK, *prefixes]
-    if tag in (PARAMETERS, SETUP, SKIP, CHECK) or tag.startswith((STEP_PREFIX, AFTER_PREFIX)):
+    if tag in _BARE or tag.startswith((STEP_PREFIX, AFTER_PREFIX)) or aliases.is_kale_tag(tag):
         return
+    head = tag.split(":", 1)[0].strip().lower()
+    ours = list(_PREFIXED) if ":" in tag else [*_BARE, *_PREFIXED]
     close = difflib.get_close_matches(head, ours, n=1, cutoff=0.75)
     if head in ours or close:
         word = close[0] if close else head
-        meant = f"{word}:{tag.split(':', 1)[1] if ':' in tag else '<name>'}"
-        if word in (PARAMETERS, SETUP, SKIP, CHECK):
-            meant = word
+        meant = (
+            word if word in _BARE else f"{word}:{tag.split(':', 1)[1] if ':' in tag else '<name>'}"
+        )
         raise PipelineError(
             f"unknown tag {tag!r} on cell {index}",
             path=path,
             cell_id=cell_id,
-            hint=f"did you mean {meant}? The tags export reads are: {', '.join(KNOWN)}",
+            hint=f"did you mean {meant}? The tags export reads are: {', '.join(KNOWN)} "
+            f"(and Kale's {', '.join(KALE_KNOWN)})",
         )
 
 
-def parse(path: Path, split: str = "tags") -> TaggedNotebook:
-    """Group a notebook's code cells by their tags. Raises ``NotebookError``/``PipelineError``."""
-    data, raw = read_notebook(path)
-    heading: str | None = None
-    setup: list[SourceCell] = []
-    params: list[SourceCell] = []
-    groups: list[tuple[str, list[SourceCell], list[tuple[str, str]], str | None]] = []
-    seen: dict[str, str] = {}
-    any_code = False
-    for index, cell in enumerate(data["cells"]):
-        kind = cell.get("cell_type")
-        text = _source(cell)
-        if kind == "markdown" and heading is None:
+@dataclass
+class _Group:
+    name: str
+    named_by: str  # "tag", "heading", or "" for the cells before the first step
+    cells: list[SourceCell] = field(default_factory=list)
+    after: list[tuple[str, str]] = field(default_factory=list)
+
+
+class _Grouping:
+    """One walk over the cells, in order: which step (or role) each code cell joins."""
+
+    def __init__(self, path: Path, kale: aliases.KaleNames | None) -> None:
+        self.path, self.kale = path, kale
+        self.setup: list[SourceCell] = []
+        self.params: list[SourceCell] = []
+        self.metrics: list[SourceCell] = []
+        self.groups: list[_Group] = []
+        self.tagged: dict[str, _Group] = {}
+        self.current: _Group | None = None
+        self.pending: str | None = None  # a heading's step, until its first code cell
+        self.carry: str | None = None  # a Kale role passed on to untagged cells
+        self.heading: str | None = None  # the notebook's first heading, any level
+
+    def markdown(self, text: str, starts: str | None) -> None:
+        if self.heading is None:
             match = re.search(r"^#+\s+(.+)$", text, re.M)
-            heading = match.group(1).strip() if match else None
+            self.heading = match.group(1).strip() if match else None
+        if starts is not None:
+            self.pending = starts
+
+    def code(self, cell: SourceCell) -> None:
+        for tag in cell.tags:
+            _check_tag(tag, self.path, cell.index, cell.id)
+        reading = (
+            aliases.translate(cell.tags, self.kale, cell.id)
+            if self.kale
+            else aliases.Reading(cell.tags, False)
+        )
+        if SKIP in reading.tags:
+            return  # left out; in Kale's dialect it passes no role on either
+        step_tags = [t[len(STEP_PREFIX) :] for t in reading.tags if t.startswith(STEP_PREFIX)]
+        roles = [t for t in (SETUP, PARAMETERS, aliases.METRICS) if t in reading.tags]
+        roles += ["step:"] if step_tags else []
+        if len(roles) > 1 or len(step_tags) > 1:
+            raise PipelineError(
+                f"a cell cannot carry both {' and '.join(roles + step_tags)} tags",
+                path=self.path,
+                cell_id=cell.id,
+                hint="keep one of setup, parameters or step:<name> on the cell",
+            )
+        role = roles[0] if roles else self.carry
+        if roles:
+            self.carry = role if reading.carries else None
+        if role == SETUP:
+            self.setup.append(cell)
+        elif role == PARAMETERS:
+            self.params.append(cell)
+        elif role == aliases.METRICS:
+            self.metrics.append(cell)
+        else:
+            group = self._start(step_tags[0], cell) if step_tags else self._join()
+            group.cells.append(cell)
+            group.after += [
+                (t[len(AFTER_PREFIX) :], cell.id)
+                for t in reading.tags
+                if t.startswith(AFTER_PREFIX)
+            ]
+
+    def _start(self, name: str, cell: SourceCell) -> _Group:
+        self.pending = None
+        if self.metrics:
+            raise PipelineError(
+                f"block {name!r} comes after the pipeline-metrics cell {self.metrics[0].id}",
+                path=self.path,
+                cell_id=cell.id,
+                step=name,
+                hint="pipeline metrics are the pipeline's result: move the pipeline-metrics "
+                "cell to the end of the notebook (Kale requires it too)",
+            )
+        if not STEP_NAME.match(name):
+            raise PipelineError(
+                f"invalid step name {name!r}",
+                path=self.path,
+                cell_id=cell.id,
+                hint="use lowercase letters, digits, '-' and '_' (for example step:train)",
+            )
+        group = self.tagged.get(name)
+        if group is not None and self.kale is None:
+            raise PipelineError(
+                f"duplicate step name {name!r} (also on cell {group.cells[0].id})",
+                path=self.path,
+                cell_id=cell.id,
+                step=name,
+                hint="give each step:<name> tag a different name",
+            )
+        if group is None:  # (in Kale's dialect a block named again gains the cells)
+            group = self.tagged[name] = _Group(name, "tag")
+            self.groups.append(group)
+        self.current = group
+        return group
+
+    def _join(self) -> _Group:
+        if self.pending is not None:
+            if self.current is not None and not self.current.named_by:
+                # cells before the first heading join the first heading's step
+                self.current.name, self.current.named_by = self.pending, "heading"
+            else:
+                self.current = _Group(self.pending, "heading")
+                self.groups.append(self.current)
+            self.pending = None
+        elif self.current is None:
+            self.current = _Group("", "")
+            self.groups.append(self.current)
+        return self.current
+
+    def steps(self) -> list[StepCells]:
+        taken = {g.name for g in self.groups if g.named_by == "tag"}
+        steps: list[StepCells] = []
+        for group in self.groups:
+            name = group.name
+            if not group.named_by:
+                name = unique(slug(self.heading) if self.heading else "main", taken)
+            elif group.named_by == "heading":
+                name = unique(name, taken)
+            steps.append(StepCells(name, tuple(group.cells), tuple(group.after)))
+        if self.metrics:
+            steps.append(self._metrics_step(unique(aliases.METRICS_STEP, taken)))
+        return steps
+
+    def _metrics_step(self, name: str) -> StepCells:
+        """Kale's metrics cells, then a generated cell logging what they list."""
+        listed = [n for c in self.metrics for n in aliases.metric_names(c.source, self.path, c.id)]
+        last = self.metrics[-1]
+        log = SourceCell("mlprod-metrics", last.index, aliases.log_metrics_source(listed), ())
+        return StepCells(name, (*self.metrics, log), ())
+
+
+def parse(path: Path, split: str = "tags") -> TaggedNotebook:
+    """Group a notebook's code cells by their tags. Raises ``NotebookError``/``PipelineError``.
+
+    ``split`` names an entry of ``SPLITS``: where steps start besides ``step:`` tags.
+    """
+    data, raw = read_notebook(path)
+    if split not in SPLITS:
+        raise PipelineError(
+            f"unknown split {split!r}", path=path, hint=f"use one of: {', '.join(SPLITS)}"
+        )
+    cells: list[dict[str, Any]] = data["cells"]
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    starts = SPLITS[split](cells, path)
+    kale = aliases.KaleNames(path) if aliases.is_kale(metadata or {}, cells) else None
+    walk = _Grouping(path, kale)
+    any_code = False
+    for index, cell in enumerate(cells):
+        kind = cell.get("cell_type")
+        if kind == "markdown":
+            walk.markdown(_source(cell), starts.get(index))
         if kind != "code":
             continue
         any_code = True
         meta = cell.get("metadata") or {}
-        tags = tuple(meta.get("tags") or [])
         cell_id = str(cell.get("id") or f"cell-{index}")
-        for tag in tags:
-            _check_tag(tag, path, index, cell_id)
-        source = SourceCell(cell_id, index, text, tags)
-        if SKIP in tags:
-            continue
-        step_tags = [t[len(STEP_PREFIX) :] for t in tags if t.startswith(STEP_PREFIX)]
-        roles = [t for t in (SETUP, PARAMETERS) if t in tags] + (["step:"] if step_tags else [])
-        if len(roles) > 1 or len(step_tags) > 1:
-            raise PipelineError(
-                f"a cell cannot carry both {' and '.join(roles + step_tags)} tags",
-                path=path,
-                cell_id=cell_id,
-                hint="keep one of setup, parameters or step:<name> on the cell",
-            )
-        if SETUP in tags:
-            setup.append(source)
-            continue
-        if PARAMETERS in tags:
-            params.append(source)
-            continue
-        if step_tags:
-            name = step_tags[0]
-            if not STEP_NAME.match(name):
-                raise PipelineError(
-                    f"invalid step name {name!r}",
-                    path=path,
-                    cell_id=cell_id,
-                    hint="use lowercase letters, digits, '-' and '_' (for example step:train)",
-                )
-            if name in seen:
-                raise PipelineError(
-                    f"duplicate step name {name!r} (also on cell {seen[name]})",
-                    path=path,
-                    cell_id=cell_id,
-                    step=name,
-                    hint="give each step:<name> tag a different name",
-                )
-            seen[name] = cell_id
-            groups.append((name, [], [], cell_id))
-        elif not groups:
-            groups.append(("", [], [], None))
-        groups[-1][1].append(source)
-        for tag in tags:
-            if tag.startswith(AFTER_PREFIX):
-                groups[-1][2].append((tag[len(AFTER_PREFIX) :], cell_id))
+        walk.code(SourceCell(cell_id, index, _source(cell), tuple(meta.get("tags") or [])))
     if not any_code:
         raise NotebookError(
             "the notebook has no code cell", path=path, hint="add code cells and tag them"
         )
-    steps: list[StepCells] = []
-    for name, cells, after, _ in groups:
-        if not name:  # cells before the first step tag
-            name = slug(heading) if heading else "main"
-            if name in seen:
-                name = f"{name}-0"
-            seen[name] = cells[0].id
-        steps.append(StepCells(name, tuple(cells), tuple(after)))
+    steps = walk.steps()
     if not steps:
         raise PipelineError(
             "the notebook has no step: every code cell is setup, parameters or skip",
             path=path,
             hint="tag the first cell of each step with step:<name>",
         )
-    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    if kale is not None:
+        check_order(steps, walk.setup, path)
     return TaggedNotebook(
         path=path,
         sha256=hashlib.sha256(raw).hexdigest(),
         metadata=dict(metadata or {}),
-        setup=tuple(setup),
-        parameters=tuple(params),
+        setup=tuple(walk.setup),
+        parameters=tuple(walk.params),
         steps=tuple(steps),
     )
