@@ -161,7 +161,10 @@ def _store(home: Path) -> Iterator[None]:
 
 
 def verify(
-    pipeline: str | Path, *, tolerance: Tolerance | None = None, stream: TextIO | None = None
+    pipeline: str | os.PathLike[str],
+    *,
+    tolerance: Tolerance | None = None,
+    stream: TextIO | None = None,
 ) -> VerifyResult:
     """Run the notebook top to bottom and the pipeline; compare what crosses step boundaries.
 
@@ -174,7 +177,7 @@ def verify(
     began = time.monotonic()
     tolerance = tolerance or Tolerance()
     say = _Say(stream)
-    manifest, folder = mf.load(pipeline)
+    manifest, folder = mf.load(Path(pipeline))
     source = Path(manifest.source)
     if sha256_file(str(source)) != manifest.source_sha256:
         raise VerifyError(
@@ -208,13 +211,13 @@ def verify(
                 lines = cast(TextIO, _Lines(say))
                 options = RunOptions(no_cache=True, cwd=boxes["pipeline"].folder, stream=lines)
                 result = run(folder, options)
+                if result.status == "aborted":  # Ctrl-C: the runner recorded it, stop too
+                    raise KeyboardInterrupt
             except BaseException:
                 kernel.interrupt()
                 raise
             finally:
                 side.join()
-        if result.status == "aborted":
-            raise KeyboardInterrupt
         if side.error is not None:
             raise _notebook_failed(side.error, side.output, plan.points, source)
         say(f"notebook done ({side.seconds:.1f}s); comparing")
