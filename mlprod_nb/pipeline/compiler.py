@@ -131,11 +131,12 @@ def _boundary_values(flow: Flow, path: Path) -> dict[tuple[str, str], list[str]]
         binding = flow.step(producer).unsendable.get(name)
         if binding is not None:
             raise SerializationError(
-                f"value {name!r} of step {producer!r} is a {binding.what} and cannot be "
+                f"value {name!r} of step {producer!r} is {binding.what} and cannot be "
                 f"passed to step {readers[0]!r}",
                 path=path,
+                cell_id=binding.cell_id or None,
                 step=producer,
-                hint="re-create it in the step that uses it (or in a setup cell)",
+                hint=f"re-create {name!r} in the step that uses it (or in a setup cell)",
             )
     return consumers
 

@@ -24,10 +24,10 @@ from pathlib import Path
 
 from ..errors import PipelineError
 from .names import BUILTIN_NAMES, Binding, Code, Definition, Statement
+from .unsendable import UNSENDABLE, unsendable_type
 
 # What the tracer saw, per cell id: (name used, cell id of the execution that bound it).
 Observed = Mapping[str, Sequence[tuple[str, str | None]]]
-
 
 
 @dataclass
@@ -161,7 +161,9 @@ class Flow:
         for definition in stmt.definitions:
             walk.visible[definition.name] = definition
         for binding in stmt.unsendable:
-            flow.unsendable[binding.name] = binding
+            what = self._constructed(walk, binding.what)
+            if what is not None:
+                flow.unsendable[binding.name] = Binding(binding.name, what, binding.line, cell_id)
         flow.star_import = flow.star_import or stmt.star_import
         flow.writes += [w for w in stmt.writes if w not in flow.writes]
         flow.strings += [t for t in stmt.strings if t not in flow.strings]
@@ -223,6 +225,16 @@ class Flow:
             return None
         raise self._undefined(flow, name, cell_id, via)
 
+    def _constructed(self, walk: _Walk, what: str) -> str | None:
+        """Why a value this call builds cannot cross a step, when the type registry knows."""
+        if not what.startswith("call:"):
+            return what
+        head, _, rest = what[5:].partition(".")
+        made = walk.visible.get(head) or self.setup.produced.get(head)
+        if made is None or made.kind != "import" or not made.target:
+            return None
+        return unsendable_call(f"{made.target}.{rest}" if rest else made.target)
+
     def _producer(self, name: str) -> StepFlow | None:
         return next((s for s in reversed(self.steps) if name in s.produced), None)
 
@@ -232,9 +244,7 @@ class Flow:
     def _undefined(
         self, flow: StepFlow, name: str, cell_id: str, via: Definition | None
     ) -> PipelineError:
-        later = next(
-            (step for step, cells in self._pending if name in _bound_names(cells)), None
-        )
+        later = next((step for step, cells in self._pending if name in _bound_names(cells)), None)
         where = "by no earlier step"
         if later == flow.name:
             where = "only further down in the same step, by no earlier step"
@@ -330,3 +340,22 @@ def _bind(produced: dict[str, Definition | None], stmt: Statement) -> None:
 
 def _bound_names(cells: Sequence[Code]) -> set[str]:
     return {n for c in cells for s in c.statements for n in (*s.binds, *s.mutates)}
+
+
+def unsendable_call(dotted: str) -> str | None:
+    """Why the value of calling ``dotted`` (``xgboost.DMatrix``) cannot cross a step.
+
+    Code names a class by its public path, the registry by its defining module
+    (``xgboost.core.DMatrix``): a key of the same package with the same last part counts.
+    """
+    top, last = dotted.split(".")[0], dotted.split(".")[-1]
+    if not last[:1].isupper():  # a function (asyncio.run): only an exact entry says
+        return UNSENDABLE.get(dotted)
+    reason = unsendable_type(dotted)
+    if reason is not None:
+        return reason
+    for key, why in UNSENDABLE.items():
+        parts = key.split(".")
+        if len(parts) > 1 and parts[0] == top and parts[-1] == last:
+            return why
+    return None

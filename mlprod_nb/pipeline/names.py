@@ -58,8 +58,9 @@ WRITERS = {
     "dump_model",
     "save_model",
 }
-# Calls whose value cannot cross a step boundary, by what they return.
-_UNSENDABLE_CALLS = {"open": "open file", "connect": "connection"}
+# Calls whose value cannot cross a step boundary, by what they return; other calls are
+# recorded by dotted name (``xgb.DMatrix``) for the type registry (``unsendable.py``).
+_UNSENDABLE_CALLS = {"open": "an open file", "connect": "a connection"}
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class Definition:
     changes: tuple[str, ...] = ()  # globals a call changes
     eager: tuple[str, ...] = ()  # needs read when the statement runs (decorators, defaults)
     module: str = ""  # for imports: the module imported (warmed up in new kernels)
+    target: str = ""  # for imports: the dotted object the name stands for ("xgboost.DMatrix")
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,9 @@ class Binding:
     """A name bound to something that can never cross a step boundary."""
 
     name: str
-    what: str  # "generator", "open file", "connection"
+    what: str  # "a generator", "an open file", "a connection", or "call:<dotted callee>"
     line: int
+    cell_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -331,7 +334,7 @@ def _definitions(
     facts: _Scope,
     eager_loads: tuple[str, ...],
 ) -> tuple[Definition, ...]:
-    def make(name: str, kind: str, module: str = "") -> Definition:
+    def make(name: str, kind: str, module: str = "", target: str = "") -> Definition:
         free = facts.free()
         eager = tuple(n for n in eager_loads if n != name and n not in BUILTIN_NAMES)
         return Definition(
@@ -345,15 +348,23 @@ def _definitions(
             changes=tuple(n for n, _, changed in free if changed and n != name),
             eager=eager,
             module=module,
+            target=target,
         )
 
-    if isinstance(stmt, ast.Import):
-        return tuple(
-            make(a.asname or a.name.split(".")[0], "import", a.name) for a in stmt.names
-        )
+    if isinstance(stmt, ast.Import):  # import a.b binds a (for a); import a.b as c: c is a.b
+        found = []
+        for alias in stmt.names:
+            top = alias.name.split(".")[0]
+            target = alias.name if alias.asname else top
+            found.append(make(alias.asname or top, "import", alias.name, target))
+        return tuple(found)
     if isinstance(stmt, ast.ImportFrom):
         module = stmt.module if stmt.level == 0 and stmt.module else ""
-        return tuple(make(n, "import", module) for n in facts.stores)
+        return tuple(
+            make(a.asname or a.name, "import", module, f"{module}.{a.name}" if module else "")
+            for a in stmt.names
+            if a.name != "*"
+        )
     if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
         return (make(stmt.name, "function"),)
     if isinstance(stmt, ast.ClassDef):
@@ -388,12 +399,25 @@ def _only_definitions(stmt: ast.Try | ast.If) -> bool:
     return imports
 
 
+def _dotted(node: ast.AST) -> str | None:
+    """``a.b.C`` for the expression ``a.b.C``, None for anything else."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return ".".join([node.id, *reversed(parts)])
+
+
 def _unsendable(stmt: ast.stmt) -> list[tuple[str, str]]:
     def what(value: ast.AST) -> str | None:
         if isinstance(value, ast.GeneratorExp):
-            return "generator"
+            return "a generator"
         if isinstance(value, ast.Call):
-            return _UNSENDABLE_CALLS.get(_call_name(value) or "")
+            known = _UNSENDABLE_CALLS.get(_call_name(value) or "")
+            dotted = _dotted(value.func)
+            return known or (f"call:{dotted}" if dotted else None)
         return None
 
     def targets(node: ast.AST) -> list[str]:

@@ -288,3 +288,34 @@ def test_a_global_read_by_a_called_function_but_never_defined_names_the_function
     assert "function 'fit_model'" in message
     assert "step 'b'" in message
     assert caught.value.cell_id == "c1"
+
+
+UNSENDABLE_AT_EXPORT = [
+    ("generator", "g = (i for i in range(3))", "t = list(g)", "a generator"),
+    ("open-file", "fh = open('x.txt', 'w')", "fh.write('1')", "an open file"),
+    ("lock", "import threading\nguard = threading.Lock()", "guard.acquire()", "a lock"),
+    ("from-import", "from threading import Lock\nguard = Lock()", "guard.release()", "a lock"),
+    ("aliased-module", "import sqlite3 as db\ncon = db.connect(':memory:')", "con.close()", "conn"),
+]
+
+
+@pytest.mark.parametrize(("label", "made", "used", "what"), UNSENDABLE_AT_EXPORT)
+def test_values_no_serializer_can_store_fail_at_export_naming_the_cell(
+    label: str, made: str, used: str, what: str, tmp_path: Path
+) -> None:
+    from mlprod_nb.errors import SerializationError
+
+    nb = write_notebook(tmp_path / "nb.ipynb", [step("make", made), step("use", used)])
+    with pytest.raises(SerializationError) as caught:
+        compile_notebook(nb)
+    assert what in str(caught.value)
+    assert caught.value.cell_id == "c0"
+    assert "re-create" in str(caught.value)
+
+
+def test_a_function_returning_a_plain_value_is_not_refused(tmp_path: Path) -> None:
+    nb = write_notebook(
+        tmp_path / "nb.ipynb",
+        [step("make", "import threading\nn = threading.active_count()"), step("use", "m = n")],
+    )
+    assert {i.name for i in compile_notebook(nb).manifest.step("use").inputs} == {"n"}
