@@ -11,11 +11,10 @@ notebook's folder, see ``sandbox`` for why one copy each and not the folder itse
 Then every value that crosses a step boundary (the manifest's ``values``, at the end
 of its producing step and, when other cells ran in between, at the start of each
 consuming step) and every file a step wrote in its sandbox are compared, in page
-order: the same sha256, or equal by ``compare`` (floats within the tolerance). The
-first difference is reported by step, cell and name; the cell named for a value is
-the last cell before that point whose source names it, for a file the cell the
-tracer saw write it. A value that cannot be loaded here (a pickle of a class defined
-in the notebook) is compared by its pickled bytes, and the report says so.
+order (``differences``): the same sha256, or equal by ``compare`` (floats within the
+tolerance). The first difference is reported by step, cell and name; the cell named
+for a value is the last cell before that point whose source names it, for a file the
+cell the tracer saw write it.
 """
 
 from __future__ import annotations
@@ -29,35 +28,18 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TextIO, cast
+from typing import Any, TextIO, cast
 
 from ..errors import VerifyError
 from ..paths import ENV_HOME, Layout, find_home
 from . import manifest as mf
-from .artifacts import INDEX, serializer_for
-from .compare import Tolerance, difference, file_difference
+from .compare import Tolerance
+from .differences import Difference, first_file, first_value, writers
 from .kernels import StepKernel, kernel_env, kernel_name
-from .runall import Point, RunAll, build
-from .sandbox import Sandbox, make
+from .runall import Point, build
+from .sandbox import make
 
-if TYPE_CHECKING:  # the runner is imported when verify runs
-    from .runner import RunResult
-
-
-@dataclass(frozen=True)
-class Difference:
-    step: str
-    name: str  # a value's name, or a file's path relative to the notebook's folder
-    cell_id: str | None
-    detail: str  # "notebook 0.8123, pipeline 0.8119"
-    kind: Literal["value", "file", "failure"] = "value"
-    note: str = ""
-
-    def text(self) -> str:
-        cell = f" (cell {self.cell_id})" if self.cell_id else ""
-        what = {"value": f", value {self.name!r}", "file": f", file {self.name!r}"}
-        head = f"step {self.step!r}{what.get(self.kind, '')}{cell}"
-        return f"{head}: {self.detail}" + (f"; {self.note}" if self.note else "")
+__all__ = ["Difference", "Tolerance", "VerifyResult", "verify"]
 
 
 @dataclass(frozen=True)
@@ -221,11 +203,11 @@ def verify(
         if side.error is not None:
             raise _notebook_failed(side.error, side.output, plan.points, source)
         say(f"notebook done ({side.seconds:.1f}s); comparing")
-        found = _compare_values(plan, base / "values", result, tolerance)
+        found = first_value(plan, base / "values", result, tolerance)
         written = boxes["pipeline"].written()
         if found is None:
-            owners = _writers(Layout(home), result.run_id, boxes["pipeline"].folder)
-            found = _compare_files(written, owners, plan.steps, boxes, tolerance)
+            owners = writers(Layout(home), result.run_id, boxes["pipeline"].folder)
+            found = first_file(written, owners, plan.steps, boxes, tolerance)
     values = len({(v.producer, v.name) for v in manifest.values})
     return VerifyResult(values, len(written), found, time.monotonic() - began)
 
@@ -259,116 +241,3 @@ def _notebook_failed(
         hint="verify runs every code cell in page order, as Run All does (skip cells "
         "too): make Run All pass, then verify again",
     )
-
-
-def _index(folder: Path) -> dict[str, dict[str, str]]:
-    try:
-        return {a["name"]: a for a in json.loads((folder / INDEX).read_text())}
-    except (OSError, ValueError):
-        return {}
-
-
-def _value_difference(notebook: Path, pipeline: Path, tolerance: Tolerance) -> tuple[str, str]:
-    """How two saved values differ ('' when they do not), and a note on how it was told."""
-    try:
-        left, right = (
-            serializer_for(notebook).load(notebook),
-            serializer_for(pipeline).load(pipeline),
-        )
-    except Exception as error:  # e.g. a pickle of a class the notebook defined
-        note = f"compared as pickled bytes: the value cannot be loaded here ({error})"
-        return "their pickled bytes differ", note
-    return difference(left, right, tolerance) or "", ""
-
-
-def _compare_values(
-    plan: RunAll, values: Path, result: RunResult, tolerance: Tolerance
-) -> Difference | None:
-    """The first value (in page order) the two runs disagree on, or a failed step."""
-    states = {s.name: s for s in result.steps}
-    for step in plan.steps:
-        state = states[step]
-        for point in (p for p in plan.points if p.step == step):
-            if point.kind == "end" and state.status not in ("ok", "cached"):
-                break
-            found = _point_difference(point, values, states, tolerance)
-            if found is not None:
-                return found
-        if state.status not in ("ok", "cached"):
-            why = (state.error or state.status).splitlines()[0]
-            return Difference(
-                step, "", state.cell_id, f"the pipeline's step failed: {why}", "failure"
-            )
-    return None
-
-
-def _point_difference(
-    point: Point, values: Path, states: Mapping[str, Any], tolerance: Tolerance
-) -> Difference | None:
-    saved = _index(values / point.folder)
-    for name in point.names:
-        produced = {a["name"]: a for a in states[point.producers[name]].artifacts}
-        ours, theirs = saved.get(name), produced.get(name)
-        if ours is None or theirs is None:
-            side = "notebook" if ours is None else "pipeline"
-            detail = f"the {side} has no value {name!r} at the {point.kind} of the step"
-            return Difference(point.step, name, point.cells[name], detail)
-        if ours["sha256"] == theirs["sha256"]:
-            continue
-        detail, note = _value_difference(Path(ours["path"]), Path(theirs["path"]), tolerance)
-        if not detail:
-            continue
-        if point.kind == "start":
-            ran = ", ".join(point.between[-5:])
-            changed = (
-                f"an input from step {point.producers[name]!r}, which matched at its end: "
-                f"the notebook changed it in cells run in between ({ran}), which the "
-                "pipeline does not run before this step"
-            )
-            note = f"{changed}; {note}" if note else changed
-        return Difference(point.step, name, point.cells[name], detail, note=note)
-    return None
-
-
-def _writers(layout: Layout, run_id: str, folder: Path) -> dict[str, tuple[str, str | None]]:
-    """Files the tracer saw the run's steps write: path in ``folder`` -> (step, cell id)."""
-    found: dict[str, tuple[str, str | None]] = {}
-    for journal in sorted(layout.journal_dir.glob("*.ndjson")):
-        for line in journal.read_bytes().splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if record.get("kind") != "execution" or record.get("run") != run_id:
-                continue
-            for access in record.get("files") or []:
-                if access.get("mode") == "read":
-                    continue
-                try:
-                    path = Path(access["path"]).resolve().relative_to(folder).as_posix()
-                except (KeyError, ValueError):
-                    continue
-                found.setdefault(path, (str(record.get("step")), record.get("cell_id")))
-    return found
-
-
-def _compare_files(
-    written: Sequence[str],
-    owners: Mapping[str, tuple[str, str | None]],
-    order: Sequence[str],
-    boxes: Mapping[str, Sandbox],
-    tolerance: Tolerance,
-) -> Difference | None:
-    def rank(path: str) -> tuple[int, str]:
-        step = owners[path][0] if path in owners else ""
-        return (order.index(step) if step in order else len(order), path)
-
-    for path in sorted(written, key=rank):
-        step, cell_id = owners.get(path, ("(a step)", None))
-        ours, theirs = boxes["notebook"].folder / path, boxes["pipeline"].folder / path
-        if not ours.is_file():
-            return Difference(step, path, cell_id, "the notebook did not write it", "file")
-        detail = file_difference(ours, theirs, tolerance)
-        if detail is not None:
-            return Difference(step, path, cell_id, detail, "file")
-    return None
