@@ -240,3 +240,26 @@ def test_every_shipped_notebook_verifies(tmp_path: Path, notebook: Path) -> None
     outcome = verify(result.folder)
     assert outcome.ok, outcome.summary()
     assert outcome.values == len({(v.producer, v.name) for v in result.manifest.values})
+
+
+def test_each_run_has_its_own_copy_and_the_folder_above_still_reads(tmp_path: Path) -> None:
+    base = project(tmp_path / "p")
+    (base / "data").mkdir()
+    (base / "data" / "rows.csv").write_text("a\n1\n2\n")
+    folder = base / "notebooks"
+    (folder / "build").mkdir(parents=True)
+    (folder / "build" / "out.csv").write_text("the user's own output\n")
+    cells: list[Cell] = [
+        SETUP,
+        step("load", "frame = pd.read_csv('../data/rows.csv')"),
+        # a step reading a file before any run wrote it sees the user's copy, on both sides
+        step("save", "seen = open('build/out.csv').read()\nframe.to_csv('build/out.csv')"),
+        step("count", "n = len(frame) + len(seen)"),
+    ]
+    pipeline = exported(folder, cells)
+    before = {p: p.read_bytes() for p in base.rglob("*") if p.is_file()}
+
+    result = verify(pipeline)
+    assert result.summary() == "verified: 2 values and 1 files identical"  # frame, seen
+    after = {p: p.read_bytes() for p in base.rglob("*") if p.is_file()}
+    assert after == before
