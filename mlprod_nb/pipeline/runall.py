@@ -25,6 +25,7 @@ from . import manifest as mf
 from .source import read_notebook
 
 GENERATED = "mlprod-verify-"
+EXPORTED = "mlprod-"  # cells export generates (not in the source notebook)
 
 
 @dataclass(frozen=True)
@@ -102,17 +103,26 @@ def build(source: Path, manifest: mf.Manifest, values_dir: Path) -> RunAll:
         if c.get("cell_type") == "code"
     ]
     position = {cell_id: index for index, cell_id, _ in code}
-    if any(c not in position for s in manifest.steps for c in s.cells):
+    known = {s.name: [c for c in s.cells if c in position] for s in manifest.steps}
+    lost = [c for s in manifest.steps for c in s.cells if c not in position]
+    if any(not c.startswith(EXPORTED) for c in lost):
         raise VerifyError(
-            "the pipeline's steps name cells the notebook does not have any more",
+            f"the pipeline's steps name cells the notebook does not have any more ({lost[0]})",
             path=source,
             hint="export the notebook again (mlprod-nb export NB --verify)",
         )
-    span = {s.name: (position[s.cells[0]], position[s.cells[-1]]) for s in manifest.steps}
+    # a step made only of cells export generated (Kale's metrics step) has no place on the
+    # page: it goes last, with no capture point (its failure is still a difference)
+    end = len(data["cells"])
+    span = {
+        name: (position[cells[0]], position[cells[-1]]) if cells else (end, end)
+        for name, cells in known.items()
+    }
     steps = sorted(manifest.steps, key=lambda s: span[s.name])
     points: list[Point] = []
-    for spec in steps:
+    for spec in (s for s in steps if known[s.name]):
         first, last = span[spec.name]
+        head, tail = known[spec.name][0], known[spec.name][-1]
         taken = [i for i in spec.inputs if any(span[i.producer][1] < n < first for n, _, _ in code)]
         if taken:
             since = min(span[i.producer][1] for i in taken)
@@ -123,7 +133,7 @@ def build(source: Path, manifest: mf.Manifest, values_dir: Path) -> RunAll:
                     spec.name,
                     tuple(i.name for i in taken),
                     {i.name: i.producer for i in taken},
-                    {i.name: _last_naming(gap, i.name, spec.cells[0]) for i in taken},
+                    {i.name: _last_naming(gap, i.name, head) for i in taken},
                     f"{GENERATED}start-{len(points)}",
                     tuple(cid for cid, _ in gap),
                 )
@@ -136,7 +146,7 @@ def build(source: Path, manifest: mf.Manifest, values_dir: Path) -> RunAll:
                     spec.name,
                     spec.outputs,
                     {n: spec.name for n in spec.outputs},
-                    {n: _last_naming(own, n, spec.cells[-1]) for n in spec.outputs},
+                    {n: _last_naming(own, n, tail) for n in spec.outputs},
                     f"{GENERATED}end-{len(points)}",
                 )
             )

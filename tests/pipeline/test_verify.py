@@ -263,3 +263,14 @@ def test_each_run_has_its_own_copy_and_the_folder_above_still_reads(tmp_path: Pa
     assert result.summary() == "verified: 2 values and 1 files identical"  # frame, seen
     after = {p: p.read_bytes() for p in base.rglob("*") if p.is_file()}
     assert after == before
+
+
+def test_a_step_with_cells_export_generated_verifies(tmp_path: Path) -> None:
+    base = project(tmp_path / "p")
+    cells: list[Cell] = [
+        ("import math", ["imports"]),
+        ("x = 2.0", ["block:load"]),
+        ("score = math.sqrt(x)", ["block:fit", "prev:load"]),
+        ("print(score)", ["pipeline-metrics"]),  # Kale's: a generated metrics step
+    ]
+    assert verify(exported(base, cells)).summary() == "verified: 2 values and 0 files identical"
