@@ -18,12 +18,13 @@ step *produces*: a value (passed to later steps as an artifact) or a definition
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import PipelineError
 from .names import BUILTIN_NAMES, Binding, Code, Definition, Statement
+from .randomstate import RandomStreams
 from .unsendable import UNSENDABLE, unsendable_type
 
 # What the tracer saw, per cell id: (name used, cell id of the execution that bound it).
@@ -89,11 +90,13 @@ class Flow:
         self.steps: list[StepFlow] = []
         self._observed = observed or {}
         self._cell_step = dict(cell_step or {})
+        self.random = RandomStreams()
         self.setup = self._setup(setup, {n for _, cells in steps for n in _bound_names(cells)})
         self._pending = list(steps)  # this step and those after it, for error messages
         for name, cells in steps:
             self.steps.append(self._step(StepFlow(name, tuple(cells))))
             self._pending.pop(0)
+        self.warnings += self.random.warnings
 
     def step(self, name: str) -> StepFlow:
         return next(s for s in self.steps if s.name == name)
@@ -117,6 +120,7 @@ class Flow:
                             "or take the tag setup off this cell",
                         )
                 _bind(produced, stmt)
+                self.random.calls(None, cell.cell_id, stmt.calls, _resolver(produced))
         return Setup(produced, star)
 
     # steps
@@ -141,6 +145,9 @@ class Flow:
                 named = param in string and re.search(rf"\b{re.escape(param)}\b", string)
                 if named and param not in walk.bound and not self._producer(param):
                     flow.params.setdefault(param, None)
+        called = [walk.visible.get(n) or self._setup_definition(n) for n in stmt.loads]
+        calls = [*stmt.calls, *(c for d in called if d is not None for c in d.calls)]
+        self.random.calls(flow.name, cell_id, calls, _resolver(walk.visible, self.setup.produced))
         for name in stmt.mutates:
             definition = walk.visible.get(name) or self._setup_definition(name)
             if definition is not None and definition.kind == "import":
@@ -359,3 +366,18 @@ def unsendable_call(dotted: str) -> str | None:
         if len(parts) > 1 and parts[0] == top and parts[-1] == last:
             return why
     return None
+
+
+def _resolver(
+    *scopes: Mapping[str, Definition | None],
+) -> Callable[[str], str | None]:
+    """What a local name stands for when an import bound it (``np`` -> ``numpy``)."""
+
+    def resolve(name: str) -> str | None:
+        for scope in scopes:
+            made = scope.get(name)
+            if made is not None:
+                return made.target if made.kind == "import" and made.target else None
+        return None
+
+    return resolve

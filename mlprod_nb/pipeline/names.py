@@ -76,6 +76,7 @@ class Definition:
     needs: tuple[str, ...] = ()  # globals read, when defined or when called
     changes: tuple[str, ...] = ()  # globals a call changes
     eager: tuple[str, ...] = ()  # needs read when the statement runs (decorators, defaults)
+    calls: tuple[str, ...] = ()  # dotted names its body calls
     module: str = ""  # for imports: the module imported (warmed up in new kernels)
     target: str = ""  # for imports: the dotted object the name stands for ("xgboost.DMatrix")
 
@@ -101,6 +102,7 @@ class Statement:
     writes: tuple[str, ...] = ()  # literal paths passed to writers
     strings: tuple[str, ...] = ()  # literal strings (maybe paths read, maybe query text)
     star_import: bool = False
+    calls: tuple[str, ...] = ()  # dotted names called (``np.random.seed``)
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,7 @@ class _Scope(ast.NodeVisitor):
         self.star = False
         self.writes: list[str] = []
         self.strings: list[str] = []
+        self.calls: list[str] = []
 
     def load(self, name: str) -> None:
         if name not in self.stores:
@@ -226,6 +229,7 @@ class _Scope(ast.NodeVisitor):
                 self.mutated.setdefault(name, None)
         self.writes += inner.writes
         self.strings += inner.strings
+        self.calls += inner.calls
 
     def free(self) -> list[tuple[str, bool, bool]]:
         """Names this scope reads or changes outside itself: (name, read, changed)."""
@@ -281,6 +285,9 @@ class _Scope(ast.NodeVisitor):
         written = _written_path(node)
         if written is not None:
             self.writes.append(written)
+        dotted = _dotted(node.func)
+        if dotted is not None:
+            self.calls.append(dotted)
         func = node.func
         if isinstance(func, ast.Attribute) and classify(func.attr, _inplace(node)):
             self.mutate(func.value)
@@ -347,6 +354,7 @@ def _definitions(
             needs=tuple(n for n, read, _ in free if read and n != name and n not in BUILTIN_NAMES),
             changes=tuple(n for n, _, changed in free if changed and n != name),
             eager=eager,
+            calls=tuple(dict.fromkeys(facts.calls)) if kind != "import" else (),
             module=module,
             target=target,
         )
@@ -484,6 +492,7 @@ def _statement(stmt: ast.stmt, lines: list[str], cell_id: str, index: int) -> li
             writes=tuple(facts.writes) + (magic.writes if magic else ()),
             strings=tuple(dict.fromkeys(facts.strings)),
             star_import=facts.star,
+            calls=() if definitions else tuple(dict.fromkeys(facts.calls)),
         )
     ]
 

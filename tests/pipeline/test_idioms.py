@@ -319,3 +319,58 @@ def test_a_function_returning_a_plain_value_is_not_refused(tmp_path: Path) -> No
         [step("make", "import threading\nn = threading.active_count()"), step("use", "m = n")],
     )
     assert {i.name for i in compile_notebook(nb).manifest.step("use").inputs} == {"n"}
+
+
+RANDOM_STREAMS = [
+    # (cells, steps warned about)
+    (
+        [
+            ("import numpy as np\nnp.random.seed(0)", ["setup"]),
+            step("a", "x = np.random.rand()"),
+            step("b", "y = np.random.rand()"),
+        ],
+        {"b"},
+    ),
+    (
+        [
+            ("import numpy as np", ["setup"]),
+            step("a", "np.random.seed(0)\nx = np.random.rand()"),
+            step("b", "y = np.random.rand()"),
+        ],
+        {"b"},
+    ),
+    (
+        [
+            ("import random", ["setup"]),
+            step("a", "random.seed(1)\nx = random.random()"),
+            step("b", "random.seed(2)\ny = random.random()"),
+        ],
+        set(),
+    ),
+    (
+        [
+            ("import numpy as np", ["setup"]),
+            step("a", "rng = np.random.default_rng(0)\nx = rng.random()"),
+            step("b", "y = rng.random()"),
+        ],
+        set(),
+    ),
+    (
+        [
+            ("from numpy.random import seed, rand\nseed(3)", ["setup"]),
+            step("a", "x = rand()"),
+            step("b", "def draw():\n    return rand()\n\ny = draw()"),
+        ],
+        {"b"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("cells", "warned"), RANDOM_STREAMS, ids=range(len(RANDOM_STREAMS)))
+def test_global_random_state_that_cannot_cross_steps_is_a_warning(
+    cells: list[Cell], warned: set[str], tmp_path: Path
+) -> None:
+    nb = write_notebook(tmp_path / "nb.ipynb", cells)
+    warnings = [w for w in compile_notebook(nb).manifest.warnings if "random" in w]
+    assert {w.split("'")[1] for w in warnings} == warned
+    assert all("differ from Run All" in w for w in warnings)
