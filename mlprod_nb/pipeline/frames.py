@@ -18,6 +18,7 @@ inside the functions.
 from __future__ import annotations
 
 import io
+import sys
 import warnings
 from pathlib import Path
 from typing import IO, Any
@@ -28,8 +29,6 @@ _EXACT_OBJECTS = ("string", "bytes")  # pandas.api.types.infer_dtype, None not a
 
 
 def _is(value: object, cls: str) -> bool:
-    import sys
-
     pandas = sys.modules.get("pandas")
     return pandas is not None and type(value) is getattr(pandas, cls)
 

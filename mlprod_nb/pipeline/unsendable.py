@@ -8,7 +8,9 @@ before anything runs, from a type name it saw statically or in the trace, and
 lets ``save`` refuse them with the same words: both read this one registry.
 
 A key is a full type name (``"sqlite3.Connection"``) or a dotted prefix of one
-(``"threading"`` covers ``threading.Event`` and ``threading.Condition``).
+(``"threading"`` covers ``threading.Event`` and ``threading.Condition``); a few
+keys name factories as code calls them (``"sqlite3.connect"``, ``"xgboost.DMatrix"``),
+for export, which sees the call and not yet the type.
 """
 
 from __future__ import annotations
@@ -95,6 +97,29 @@ UNSENDABLE: dict[str, str] = {
     "pyspark.sql.dataframe.DataFrame": A_SPARK_HANDLE,
     "pyspark.sql.classic.dataframe.DataFrame": A_SPARK_HANDLE,
     "pyspark.rdd.RDD": A_SPARK_HANDLE,
+    # factories, by the public name code calls them with: what they return is unsendable
+    "builtins.open": AN_OPEN_FILE,
+    "io.open": AN_OPEN_FILE,
+    "gzip.open": AN_OPEN_FILE,
+    "bz2.open": AN_OPEN_FILE,
+    "lzma.open": AN_OPEN_FILE,
+    "tempfile.TemporaryFile": AN_OPEN_FILE,
+    "tempfile.NamedTemporaryFile": AN_OPEN_FILE,
+    "h5py.File": "an open HDF5 file",
+    "socket.create_connection": A_SOCKET,
+    "sqlite3.connect": A_CONNECTION,
+    "duckdb.connect": "a DuckDB connection or relation",
+    "psycopg2.connect": A_CONNECTION,
+    "psycopg.connect": A_CONNECTION,
+    "pymysql.connect": A_CONNECTION,
+    "pyodbc.connect": A_CONNECTION,
+    "sqlalchemy.create_engine": A_CONNECTION,
+    "multiprocessing.Pool": "a worker pool",
+    "multiprocessing.Lock": A_LOCK,
+    "multiprocessing.RLock": A_LOCK,
+    "multiprocessing.Queue": "a queue between processes",
+    "xgboost.DMatrix": A_NATIVE_HANDLE,
+    "xgboost.QuantileDMatrix": A_NATIVE_HANDLE,
 }
 
 

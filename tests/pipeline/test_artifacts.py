@@ -68,6 +68,10 @@ NAMES = [
     Named("psycopg2.extensions.connection", "database connection"),
     Named("pyspark.sql.session.SparkSession", "Spark"),
     Named("__main__.make.<locals>.Thing", "class defined inside a function"),
+    Named("sqlite3.connect", "database connection"),  # factories, as code calls them
+    Named("duckdb.connect", "DuckDB"),
+    Named("xgboost.DMatrix", "native handle"),
+    Named("builtins.open", "open file"),
     Named("pandas.core.frame.DataFrame", None),
     Named("sklearn.linear_model._base.LinearRegression", None),
     Named("xgboost.core.Booster", None),  # pickles: it has __getstate__
