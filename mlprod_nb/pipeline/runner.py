@@ -40,9 +40,8 @@ from .recorder import DONE, Recorder, StepState
 from .resume import Resumed
 from .rundir import RunDir, new_run_id, recent_durations
 from .steplog import StepTrace, read_traces
-from .worker import Done, Setting, Task, Worker
+from .worker import Done, Pool, Setting, Task
 
-NEW_KERNEL_MS = 1500.0  # about what starting and warming one more kernel costs here
 BROKEN = ("failed", "skipped", "aborted")
 
 
@@ -87,11 +86,7 @@ class _Run:
         self.env = kernel_env(self.layout.home)
         first = self.manifest.steps[0]
         self.kernel_name = kernel_name(self.folder / first.notebook)
-        self.jobs = max(1, options.jobs or os.cpu_count() or 1)
         self.cache = Cache(self.layout.home)
-        self.workers: list[Worker] = []
-        self.expected = recent_durations(self.layout, self.folder)
-        self.ready: list[Task] = []
         resumed = Resumed.load(self.layout, options.resume, self.folder) if options.resume else None
         values = {**(resumed.params if resumed else {}), **(options.values or {})}
         if options.params_file:
@@ -119,6 +114,9 @@ class _Run:
             events=queue.Queue(),
         )
         self.events = self.setting.events
+        jobs = max(1, options.jobs or os.cpu_count() or 1)
+        expected = recent_durations(self.layout, self.folder)
+        self.pool = Pool(self.setting, jobs, expected, self._started)
         self.states = {s.name: StepState(s.name) for s in self.manifest.steps}
         o = options
         self.plan = make_plan(
@@ -220,7 +218,7 @@ class _Run:
             parameters[INPUTS_VAR] = paths
             parameters[OUTPUTS_VAR] = str(self.rundir.artifacts_dir(step.name))
             state.status = "queued"
-            self._submit(Task(step, parameters))
+            self.pool.submit(Task(step, parameters), self._width)
             self.record.changed()
 
     def _reused(self, step: mf.Step, state: StepState, key: StepKey) -> bool:
@@ -254,36 +252,8 @@ class _Run:
         state.metrics = dict(entry.metrics)
         return True
 
-    def _submit(self, task: Task) -> None:
-        """Queue a ready step; start as many workers as the pipeline can keep busy."""
-        self.ready.append(task)
-        if not self.workers:
-            for _ in range(max(1, min(self.jobs, self._width()))):
-                self._add_worker()
-        self._assign()
-
-    def _add_worker(self) -> None:
-        self.workers.append(Worker(self.setting, len(self.workers)))
-        self.workers[-1].start()
-
-    def _assign(self) -> None:
-        idle = [w for w in self.workers if w.busy is None]
-        waiting_long = any(self._long(t.step.name) for t in self.ready)
-        if waiting_long and not idle and len(self.workers) < self.jobs:
-            self._add_worker()  # a long step is waiting: worth a new kernel
-            idle = [self.workers[-1]]
-        for worker in idle:
-            if not self.ready:
-                return
-            task = self.ready.pop(0)
-            worker.busy = task.step.name
-            self.states[task.step.name].status = "running"
-            worker.tasks.put(task)
-
-    def _long(self, step: str) -> bool:
-        """Worth starting a kernel for: unknown, or it took longer than a kernel start."""
-        took = self.expected.get(step)
-        return took is None or took > NEW_KERNEL_MS
+    def _started(self, step: str) -> None:
+        self.states[step].status = "running"
 
     def _width(self) -> int:
         """How many long steps left could run at once (the widest level of the DAG)."""
@@ -294,15 +264,13 @@ class _Run:
         todo = [n for n in self.plan.order if self.states[n].status in ("pending", "queued")]
         counts: dict[int, int] = {}
         for name in todo:
-            if self._long(name):
+            if self.pool.long(name):
                 counts[level[name]] = counts.get(level[name], 0) + 1
         return max(counts.values(), default=1)
 
     def _finish(self, done: Done, progress: Progress) -> None:
         state = self.states[done.step]
-        for worker in self.workers:
-            if worker.busy == done.step:
-                worker.busy = None
+        self.pool.free(done.step)
         state.started, state.duration_ms = done.started, done.duration_ms
         state.notebook = str(self.rundir.steps_dir / f"{done.step}.ipynb")
         state.status, state.artifacts = done.status, done.artifacts
@@ -319,7 +287,7 @@ class _Run:
             progress.line(f"{done.step}: FAILED{where}: {done.error}")
         self.record.step(state)
         self.record.changed()
-        self._assign()
+        self.pool.assign()
 
     def _remember(self, state: StepState) -> None:
         """Complete a finished step's key from the tracer's record and cache it."""
@@ -349,18 +317,14 @@ class _Run:
 
     def abort(self, progress: Progress) -> None:
         self.record.error = "interrupted"
-        for worker in self.workers:
-            if worker.busy is not None and worker.kernel is not None:
-                worker.kernel.interrupt()
+        self.pool.interrupt()
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(w.busy for w in self.workers):
+        while time.monotonic() < deadline and self.pool.busy():
             try:
                 done = self.events.get(timeout=0.25)
             except queue.Empty:
                 continue
-            for worker in self.workers:
-                if worker.busy == done.step:
-                    worker.busy = None
+            self.pool.free(done.step)
             state = self.states[done.step]
             state.started, state.duration_ms = done.started, done.duration_ms
             state.status = "ok" if done.status == "ok" else "aborted"
@@ -374,16 +338,6 @@ class _Run:
                 state.status = "aborted"
                 self.record.step(state)
         progress.line("interrupted: the run is recorded as aborted")
-
-    def stop_workers(self) -> None:
-        """Ask workers to shut their kernels down (joined later, after the records)."""
-        self.ready.clear()
-        for worker in self.workers:
-            worker.tasks.put(None)
-
-    def join_workers(self) -> None:
-        for worker in self.workers:
-            worker.join(timeout=15)
 
 
 def run(pipeline: str | Path, options: RunOptions | None = None) -> RunResult:
@@ -407,13 +361,13 @@ def run(pipeline: str | Path, options: RunOptions | None = None) -> RunResult:
             state.record.error = error.message
             raise
         finally:
-            state.stop_workers()
+            state.pool.stop()
             progress.close()
             try:
                 state.record.finish(status)
             finally:
                 heartbeat.stop()
-                state.join_workers()
+                state.pool.join()
                 state.rundir.close()
     finally:
         restore()

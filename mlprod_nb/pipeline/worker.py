@@ -3,6 +3,8 @@
 A worker owns one kernel for the whole run (or a fresh one per step with
 ``isolate``) and its own event loop, so papermill never runs on the main thread
 (which keeps Ctrl-C for the driver). Results go back to the driver as ``Done``.
+The ``Pool`` starts workers as the run can keep them busy: a kernel costs about
+as much as a short step, so one is added only for a step expected to be long.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import queue
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,8 @@ from . import manifest as mf
 from .artifacts import INDEX
 from .kernels import StepKernel
 from .rundir import RunDir
+
+NEW_KERNEL_MS = 1500.0  # about what starting and warming one more kernel costs here
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,80 @@ class Worker(threading.Thread):
         except (OSError, ValueError) as error:
             return Done(step.name, "failed", started, duration, [], f"no artifacts: {error}")
         return Done(step.name, "ok", started, duration, artifacts)
+
+
+class Pool:
+    """The run's workers, and the steps waiting for one."""
+
+    def __init__(
+        self,
+        setting: Setting,
+        jobs: int,
+        expected: Mapping[str, float],
+        on_start: Callable[[str], None],
+    ) -> None:
+        """``expected``: how long steps took last time (ms); ``on_start``: a step got a kernel."""
+        self.setting = setting
+        self.jobs = jobs
+        self.expected = expected
+        self.on_start = on_start
+        self.workers: list[Worker] = []
+        self.ready: list[Task] = []
+
+    def long(self, step: str) -> bool:
+        """Worth starting a kernel for: unknown, or it took longer than a kernel start."""
+        took = self.expected.get(step)
+        return took is None or took > NEW_KERNEL_MS
+
+    def submit(self, task: Task, width: Callable[[], int]) -> None:
+        """Queue a ready step; the first one starts as many workers as ``width()`` can use."""
+        self.ready.append(task)
+        if not self.workers:
+            for _ in range(max(1, min(self.jobs, width()))):
+                self._add()
+        self.assign()
+
+    def _add(self) -> None:
+        self.workers.append(Worker(self.setting, len(self.workers)))
+        self.workers[-1].start()
+
+    def assign(self) -> None:
+        """Hand waiting steps to idle workers (a new one for a long step, within --jobs)."""
+        idle = [w for w in self.workers if w.busy is None]
+        waiting_long = any(self.long(t.step.name) for t in self.ready)
+        if waiting_long and not idle and len(self.workers) < self.jobs:
+            self._add()  # a long step is waiting: worth a new kernel
+            idle = [self.workers[-1]]
+        for worker in idle:
+            if not self.ready:
+                return
+            task = self.ready.pop(0)
+            worker.busy = task.step.name
+            self.on_start(task.step.name)
+            worker.tasks.put(task)
+
+    def free(self, step: str) -> None:
+        for worker in self.workers:
+            if worker.busy == step:
+                worker.busy = None
+
+    def busy(self) -> bool:
+        return any(w.busy for w in self.workers)
+
+    def interrupt(self) -> None:
+        for worker in self.workers:
+            if worker.busy is not None and worker.kernel is not None:
+                worker.kernel.interrupt()
+
+    def stop(self) -> None:
+        """Ask workers to shut their kernels down (joined later, after the records)."""
+        self.ready.clear()
+        for worker in self.workers:
+            worker.tasks.put(None)
+
+    def join(self) -> None:
+        for worker in self.workers:
+            worker.join(timeout=15)
 
 
 def failure(step: mf.Step, started: float, error: Exception, output: Path) -> Done:
