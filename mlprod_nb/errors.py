@@ -6,6 +6,7 @@ Every error carries its facts as attributes (``path``, ``cell_id``, ``step``,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -77,7 +78,25 @@ class NotebookError(MlprodError):
 
 
 class PipelineError(MlprodError):
-    """The notebook cannot be compiled into a pipeline (cycle, unknown tag, ...)."""
+    """The notebook cannot be compiled into a pipeline (cycle, unknown tag, ...).
+
+    ``cells`` names every cell to blame when it takes several to fix (a cycle's tag
+    cells); ``cell_id`` is the first of them.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        path: str | Path | None = None,
+        cell_id: str | None = None,
+        step: str | None = None,
+        run_id: str | None = None,
+        cells: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message, hint=hint, path=path, cell_id=cell_id, step=step, run_id=run_id)
+        self.cells = tuple(cells) or ((cell_id,) if cell_id else ())
 
 
 class OutputPathError(MlprodError):

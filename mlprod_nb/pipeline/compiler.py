@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,12 +92,29 @@ def _graph(nb: TaggedNotebook, flow: Flow, traced: Links) -> Any:
     except nx.NetworkXNoCycle:
         return graph
     steps_on_cycle = [u for u, _ in cycle] + [cycle[0][0]]
+    cells = _cycle_cells(nb, [(u, v) for u, v, *_ in cycle])
     raise PipelineError(
         f"the steps form a cycle: {' -> '.join(steps_on_cycle)}",
         path=nb.path,
+        cell_id=cells[0],
         step=steps_on_cycle[0],
+        cells=cells,
         hint="remove an after: tag on one of these steps",
     )
+
+
+def _cycle_cells(nb: TaggedNotebook, edges: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """The cells to edit to break a cycle: each step's first cell (its step: tag) and the
+    cells whose after: tags make an edge of it, in notebook order."""
+    on_cycle = {v: u for u, v in edges}  # consumer -> its producer on the cycle
+    found: list[SourceCell] = []
+    for step in nb.steps:
+        if step.name in on_cycle:
+            found.append(step.cells[0])
+            carriers = {c for target, c in step.after if target == on_cycle[step.name]}
+            found += [c for c in step.cells if c.id in carriers]
+    ordered = sorted(dict.fromkeys(found), key=lambda c: c.index)
+    return tuple(c.id for c in ordered)
 
 
 def _traced_file_links(nb: TaggedNotebook, observed: Observed | None) -> Links:
@@ -157,16 +174,21 @@ def _step(
 
 
 def compile_notebook(
-    path: str | Path, observed: Observed | None = None, *, split: str = "tags"
+    path: str | Path,
+    observed: Observed | None = None,
+    *,
+    split: str = "tags",
+    content: Mapping[str, Any] | None = None,
 ) -> Compiled:
     """Compile a notebook; raises ``NotebookError``/``PipelineError``/``SerializationError``.
 
-    ``split`` says where steps start (see ``tags.parse``).
+    ``split`` says where steps start; ``content`` is the notebook as the editor holds
+    it, compiled instead of the file (see ``tags.parse``).
     """
     import networkx as nx
 
     source = Path(path).expanduser().resolve()
-    nb = parse(source, split=split)
+    nb = parse(source, split=split, content=content)
     params = read_parameters(nb.parameters, source)
     flow = _flow(nb, [p.name for p in params], observed)
     graph = _graph(nb, flow, _traced_file_links(nb, observed))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..textable import render
 from .compiler import Compiled, compile_notebook, default_output, write
@@ -28,6 +30,7 @@ def export(
     use_tracer: bool = True,
     force: bool = False,
     split: str = "tags",
+    content: Mapping[str, Any] | None = None,
 ) -> ExportResult:
     """Compile ``notebook``; unless ``check``, write the pipeline folder atomically.
 
@@ -36,11 +39,15 @@ def export(
 
     Export replaces only a folder it wrote, and only its own files in it; anything else
     at the output path is an ``OutputPathError`` unless ``force`` moves it aside.
+
+    ``content`` is the notebook as an editor holds it, unsaved edits included: compiled
+    instead of the file, which ``notebook`` still names (relative files, the default
+    output folder and the tracer's record are those of that path).
     """
     path = Path(notebook).expanduser().resolve()
-    check_notebook_path(path)
+    check_notebook_path(path, exists=content is None)
     observed = observed_uses(path) if use_tracer else None
-    compiled: Compiled = compile_notebook(path, observed, split=split)
+    compiled: Compiled = compile_notebook(path, observed, split=split, content=content)
     if check:
         return ExportResult(compiled.manifest, None, observed is not None)
     folder, backup = write(compiled, output or default_output(path), force=force)

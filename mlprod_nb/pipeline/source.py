@@ -25,8 +25,9 @@ _REPAIR_CELL = (
 )
 
 
-def check_notebook_path(path: Path) -> None:
-    """A notebook path that can be read: not a directory, no over-long name, existing."""
+def check_notebook_path(path: Path, *, exists: bool = True) -> None:
+    """A notebook path that can be read: not a directory, no over-long name, existing
+    (unless not ``exists``: the notebook's content comes from an editor, not the file)."""
     part = overlong_part(path)
     if part is not None:
         raise NotebookError(
@@ -40,7 +41,7 @@ def check_notebook_path(path: Path) -> None:
             path=path,
             hint="pass the path of the .ipynb file itself",
         )
-    if not path.exists():
+    if exists and not path.exists():
         raise NotebookError(
             "notebook not found", path=path, hint="check the path of the .ipynb file"
         )
@@ -129,6 +130,19 @@ def read_notebook(path: Path) -> tuple[dict[str, Any], bytes]:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise NotebookError(f"malformed notebook JSON: {error}", path=path, hint=_REPAIR) from None
+    return check_notebook(data, path), raw
+
+
+def content_notebook(content: object, path: Path) -> tuple[dict[str, Any], bytes]:
+    """Notebook JSON sent by the editor (not yet saved to ``path``), checked as a file
+    would be, and canonical bytes of it: what the pipeline's ``source_sha256`` hashes."""
+    data = check_notebook(content, path)
+    return data, json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+
+
+def check_notebook(data: object, path: Path) -> dict[str, Any]:
+    """``data`` if it is an nbformat 4 notebook of well-formed cells; ``NotebookError``
+    naming the problem (and the cell) otherwise. ``path`` is where the notebook lives."""
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise NotebookError(
             "not a notebook: no 'cells' list",
@@ -158,4 +172,4 @@ def read_notebook(path: Path) -> tuple[dict[str, Any], bytes]:
     _check_language(path, metadata)
     for index, cell in enumerate(data["cells"]):
         _check_cell(path, index, cell)
-    return data, raw
+    return data

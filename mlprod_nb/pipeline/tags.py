@@ -26,7 +26,7 @@ from ..errors import NotebookError, PipelineError
 from . import aliases
 from .headings import boundaries
 from .reorder import check_order
-from .source import read_notebook
+from .source import content_notebook, read_notebook
 from .stepnames import STEP_NAME, slug, unique
 
 __all__ = ["SPLITS", "STEP_NAME", "SourceCell", "StepCells", "TaggedNotebook", "parse", "slug"]
@@ -245,12 +245,16 @@ class _Grouping:
         return StepCells(name, (*self.metrics, log), ())
 
 
-def parse(path: Path, split: str = "tags") -> TaggedNotebook:
+def parse(
+    path: Path, split: str = "tags", content: Mapping[str, Any] | None = None
+) -> TaggedNotebook:
     """Group a notebook's code cells by their tags. Raises ``NotebookError``/``PipelineError``.
 
     ``split`` names an entry of ``SPLITS``: where steps start besides ``step:`` tags.
+    ``content`` is the notebook as an editor holds it (unsaved edits), read instead of
+    the file at ``path`` (which still names where it lives).
     """
-    data, raw = read_notebook(path)
+    data, raw = read_notebook(path) if content is None else content_notebook(content, path)
     if split not in SPLITS:
         raise PipelineError(
             f"unknown split {split!r}", path=path, hint=f"use one of: {', '.join(SPLITS)}"
