@@ -176,20 +176,31 @@ class Backend:
 
     # -- pipeline --------------------------------------------------------------------------
 
-    async def pipeline(self, path: str | None) -> dict[str, Any]:
-        notebook = self.root.notebook(path)
-        answer = await self._blocking(lambda: _pipeline_outline(notebook))
+    async def pipeline(self, path: Any, content: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The steps the tags make: of the file, or of ``content`` (the editor's notebook)."""
+        notebook = self.root.notebook(_text(path, "path"), exists=content is None)
+        answer = await self._blocking(lambda: _pipeline_outline(notebook, content))
         answer["notebook"] = self.root.relative(notebook)
         return answer
 
-    async def export(self, path: Any, *, check: bool, output: str | None) -> dict[str, Any]:
-        notebook = self.root.notebook(_text(path, "path"))
+    async def export(
+        self,
+        path: Any,
+        *,
+        check: bool,
+        output: str | None,
+        content: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Export (or only check) the notebook file, or ``content``: the notebook as the
+        editor holds it, living at ``path`` (its relative files, default output folder)."""
+        notebook = self.root.notebook(_text(path, "path"), exists=content is None)
         target = self.root.resolve(output, what="output folder") if output else None
         answer = await self.service.call_released(
-            self.layout(notebook), lambda: _export(notebook, target, check)
+            self.layout(notebook), lambda: _export(notebook, target, check, content)
         )
         if answer.get("pipeline"):
             answer["pipeline"] = self.root.relative(answer["pipeline"])
+        answer["source"] = "file" if content is None else "editor"
         return answer
 
     async def start_run(self, pipeline: Any, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -268,11 +279,11 @@ def _compare(layout: Layout, details: Sequence[RunDetail]) -> dict[str, Any]:
     return compare(runs, sources.get).to_json()
 
 
-def _pipeline_outline(notebook: Path) -> dict[str, Any]:
+def _pipeline_outline(notebook: Path, content: Mapping[str, Any] | None) -> dict[str, Any]:
     from ..pipeline.params import read_parameters
     from ..pipeline.tags import parse
 
-    tagged = parse(notebook)
+    tagged = parse(notebook, content=content)
     steps = [{"name": s.name, "cells": [c.id for c in s.cells]} for s in tagged.steps]
     return {
         "steps": steps,
@@ -283,18 +294,27 @@ def _pipeline_outline(notebook: Path) -> dict[str, Any]:
     }
 
 
-def _export(notebook: Path, target: Path | None, check: bool) -> dict[str, Any]:
+def _export(
+    notebook: Path, target: Path | None, check: bool, content: Mapping[str, Any] | None
+) -> dict[str, Any]:
     """The export's outcome; a notebook the compiler rejects is an answer, not an error.
 
-    A file that is not a readable notebook at all (``NotebookError``) is a bad request:
-    it answers 400 with the message, and the cell when one is to blame.
+    A file (or content) that is not a readable notebook at all (``NotebookError``) is a
+    bad request: it answers 400 with the message, and the cell when one is to blame.
+    Each error lists every cell it blames (``cells``: a cycle's tag cells).
     """
     from ..pipeline.export import export
 
     try:
-        result = export(notebook, target, check=check)
+        result = export(notebook, target, check=check, content=content)
     except (PipelineError, SerializationError) as error:
-        failure = {"message": error.render(), "cell_id": error.cell_id, "step": error.step}
+        cells = error.cells if isinstance(error, PipelineError) else (error.cell_id,)
+        failure = {
+            "message": error.render(),
+            "cell_id": error.cell_id,
+            "step": error.step,
+            "cells": [c for c in cells if c],
+        }
         return {"ok": False, "pipeline": None, "steps": [], "errors": [failure]}
     manifest = result.manifest
     return {

@@ -21,6 +21,10 @@ class BadRequestError(MlprodError):
     """A request is malformed: a missing or invalid argument or body."""
 
 
+class TooLargeError(BadRequestError):
+    """A request body is larger than the server accepts."""
+
+
 class PathForbiddenError(MlprodError):
     """A request names a path outside the server's root directory."""
 
@@ -65,12 +69,13 @@ class Root:
             )
         return candidate
 
-    def notebook(self, requested: str | None) -> Path:
-        """An existing ``.ipynb`` file inside the root."""
+    def notebook(self, requested: str | None, *, exists: bool = True) -> Path:
+        """An existing ``.ipynb`` file inside the root (or, unless ``exists``, where one
+        may be: the request carries the content and the path names where it lives)."""
         path = self.resolve(requested, what="notebook path")
         if path.suffix != ".ipynb":
             raise BadRequestError("not a notebook (expected a .ipynb file)", path=requested)
-        if not path.is_file():
+        if path.is_dir() or (exists and not path.is_file()):
             raise NotFoundError("no such notebook", path=requested)
         return path
 

@@ -25,14 +25,18 @@ from ..errors import (
     StoreError,
 )
 from .backend import Backend
-from .confine import BadRequestError, PathForbiddenError
+from .confine import BadRequestError, PathForbiddenError, TooLargeError
 from .launcher import LaunchError
 from .payload import encode, jsonable
+
+# a notebook's cells without outputs are far smaller; a larger body is refused unparsed
+MAX_BODY_BYTES = 16 * 2**20
 
 # most specific first; the first class an error is an instance of wins
 STATUS: tuple[tuple[type[MlprodError], int], ...] = (
     (NotFoundError, 404),
     (PathForbiddenError, 403),
+    (TooLargeError, 413),
     (BadRequestError, 400),
     (ParameterError, 400),
     (NotebookError, 400),
@@ -56,6 +60,8 @@ def error_body(error: MlprodError) -> dict[str, Any]:
         value = getattr(error, key)
         if value:
             body[key] = value
+    if isinstance(error, PipelineError) and error.cells:
+        body["cells"] = list(error.cells)  # every cell to blame
     return body
 
 
@@ -73,7 +79,12 @@ class BaseHandler(APIHandler):
         self.finish(data if isinstance(data, bytes) else encode(data))
 
     def body(self) -> dict[str, Any]:
-        """The JSON object in the request body."""
+        """The JSON object in the request body (at most ``MAX_BODY_BYTES``)."""
+        if len(self.request.body or b"") > MAX_BODY_BYTES:
+            raise TooLargeError(
+                f"request body is larger than {MAX_BODY_BYTES // 2**20} MiB",
+                hint="send the notebook's cells without their outputs",
+            )
         try:
             data = json.loads(self.request.body or b"null")
         except ValueError as error:  # includes UnicodeDecodeError and over-long integers
@@ -123,6 +134,12 @@ class PipelineHandler(BaseHandler):
     async def get(self) -> None:
         self.reply(await self.backend.pipeline(self.query("path")))
 
+    @web.authenticated
+    async def post(self) -> None:
+        """The outline of the notebook as the editor holds it: ``{path, content}``."""
+        body = self.body()
+        self.reply(await self.backend.pipeline(body.get("path"), _content(body, required=True)))
+
 
 class ExportHandler(BaseHandler):
     @web.authenticated
@@ -134,7 +151,24 @@ class ExportHandler(BaseHandler):
             raise BadRequestError("'check' must be true or false")
         if output is not None and not isinstance(output, str):
             raise BadRequestError("'output' must be a path")
-        self.reply(await self.backend.export(body.get("path"), check=check, output=output))
+        self.reply(
+            await self.backend.export(
+                body.get("path"), check=check, output=output, content=_content(body)
+            )
+        )
+
+
+def _content(body: dict[str, Any], *, required: bool = False) -> dict[str, Any] | None:
+    """The notebook's content sent with a request (nbformat JSON), checked by the backend."""
+    content = body.get("content")
+    if content is None and not required:
+        return None
+    if not isinstance(content, dict):
+        raise BadRequestError(
+            "'content' must be the notebook as an nbformat JSON object",
+            hint='send {"path": NB, "content": {"cells": [...], "metadata": {...}, ...}}',
+        )
+    return content
 
 
 class RunHandler(BaseHandler):
