@@ -186,6 +186,12 @@ def test_failure_then_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert resumed.status == "ok"
     assert statuses(resumed) == {"a": "cached", "b": "ok", "c": "ok", "d": "cached"}
     assert {s.name: s.cached_from for s in resumed.steps}["a"] == failed_run["id"]
+    assert {s.name: s.rerun for s in resumed.steps} == {
+        "a": None,
+        "b": f"it failed in run {failed_run['id']}",
+        "c": f"it was skipped in run {failed_run['id']}",
+        "d": None,
+    }
     assert (base / "z.txt").read_text() == "3"
 
     only = run(folder, RunOptions(only="c"))
