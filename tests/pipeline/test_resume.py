@@ -40,30 +40,30 @@ REUSED = None  # expected reason of a step taken from the resumed run
 @dataclass(frozen=True)
 class Case:
     name: str
-    change: Callable[[Path], None]  # edits the project before the resume
+    change: Callable[[Path, list[Cell]], None]  # edits the project (and its cells) first
     reasons: dict[str, str | None]  # step: expected re-run reason (REUSED: taken over)
     params: list[tuple[str, str]] = field(default_factory=list)
     status: str = "ok"
     k: int | None = None  # what check wrote, when it ran
 
 
-def nothing(base: Path) -> None:
+def nothing(base: Path, cells: list[Cell]) -> None:
     pass
 
 
-def edit_data(base: Path) -> None:
+def edit_data(base: Path, cells: list[Cell]) -> None:
     (base / "data.txt").write_text("hello, world")
 
 
-def delete_output(base: Path) -> None:
+def delete_output(base: Path, cells: list[Cell]) -> None:
     (base / "k.txt").unlink()
 
 
-def reexport(index: int, cell: Cell) -> Callable[[Path], None]:
-    def change(base: Path) -> None:
-        cells = list(CELLS)
+def reexport(index: int, cell: Cell) -> Callable[[Path, list[Cell]], None]:
+    """Edit one cell and export again (later cases keep the edit)."""
+
+    def change(base: Path, cells: list[Cell]) -> None:
         cells[index] = cell
-        CELLS[index] = cell  # later cases build on this edit
         exported(base, cells)
 
     return change
@@ -129,37 +129,34 @@ def reasons(result: RunResult) -> dict[str, str | None]:
 def test_resume_reruns_exactly_what_changed(tmp_path: Path) -> None:
     base = project(tmp_path / "p")
     (base / "data.txt").write_text("hello")
-    folder = exported(base, CELLS)
+    cells = list(CELLS)
+    folder = exported(base, cells)
     previous = run(folder, RunOptions(jobs=1))
     assert previous.status == "ok", previous.error
-    original = list(CELLS)
-    try:
-        for case in CASES:
-            case.change(base)
-            options = RunOptions(jobs=1, resume=previous.run_id, params=case.params)
-            result = run(folder, options)
-            assert result.status == case.status, (case.name, result.error)
-            got = reasons(result)
-            for name, reason in case.reasons.items():
-                if reason is REUSED:
-                    assert got[name] is None, (case.name, name, got[name])
-                    assert statuses(result)[name] == "cached", (case.name, name)
-                else:
-                    assert reason in (got[name] or ""), (case.name, name, got[name])
-                    assert statuses(result)[name] in ("ok", "failed"), (case.name, name)
-            if case.k is not None:
-                assert json.loads((base / "k.txt").read_text()) == case.k, case.name
-            # said in the progress output and kept in the run record
-            log = (result.folder / "driver.log").read_text()
-            summary = json.loads((result.folder / "summary.json").read_text())
-            for record in summary["steps"]:
-                if record["rerun"] is not None:
-                    assert f"{record['name']}: re-run: {record['rerun']}" in log, case.name
-                else:
-                    assert record["cached_from"] is not None, (case.name, record["name"])
-            previous = result
-    finally:
-        CELLS[:] = original
+    for case in CASES:
+        case.change(base, cells)
+        options = RunOptions(jobs=1, resume=previous.run_id, params=case.params)
+        result = run(folder, options)
+        assert result.status == case.status, (case.name, result.error)
+        got = reasons(result)
+        for name, reason in case.reasons.items():
+            if reason is REUSED:
+                assert got[name] is None, (case.name, name, got[name])
+                assert statuses(result)[name] == "cached", (case.name, name)
+            else:
+                assert reason in (got[name] or ""), (case.name, name, got[name])
+                assert statuses(result)[name] in ("ok", "failed"), (case.name, name)
+        if case.k is not None:
+            assert json.loads((base / "k.txt").read_text()) == case.k, case.name
+        # said in the progress output and kept in the run record
+        log = (result.folder / "driver.log").read_text()
+        summary = json.loads((result.folder / "summary.json").read_text())
+        for record in summary["steps"]:
+            if record["rerun"] is not None:
+                assert f"{record['name']}: re-run: {record['rerun']}" in log, case.name
+            else:
+                assert record["cached_from"] is not None, (case.name, record["name"])
+        previous = result
 
 
 WRITER_READER: list[Cell] = [
@@ -261,11 +258,11 @@ def test_why_a_step_runs_again(tmp_path: Path, case: Reason) -> None:
     for name, text in {"data.txt": "hello", "out.txt": "out", "k.json": "3"}.items():
         (tmp_path / name).write_text(text)
     before = recorded(tmp_path, **case.before)
-    for name, text in case.files.items():
-        if text is None:
+    for name, new in case.files.items():
+        if new is None:
             (tmp_path / name).unlink()
         else:
-            (tmp_path / name).write_text(text)
+            (tmp_path / name).write_text(new)
     resumed = Resumed("r1", {"id": "r1", "steps": [before]})
     step = mf.Step("s", "s.ipynb", ("c1",), (mf.Input("m", "up"),), ("k",), ("n",), (), "x")
     assert resumed.change(step, case.key, tmp_path) == case.expected
