@@ -107,10 +107,30 @@ export namespace MlprodAPI {
     message: string;
     cell_id?: string | null;
     step?: string | null;
+    /** every cell to blame (a cycle's step and after: cells), cell_id first */
+    cells?: string[] | null;
+  }
+
+  /** A cell as the panel sends it: what the compiler reads, outputs left out. */
+  export interface IContentCell {
+    id: string;
+    cell_type: string;
+    source: string;
+    metadata: Record<string, unknown>;
+  }
+
+  /** The notebook as the editor holds it, unsaved edits included (nbformat 4 JSON). */
+  export interface INotebookContent {
+    nbformat: number;
+    nbformat_minor: number;
+    metadata: Record<string, unknown>;
+    cells: IContentCell[];
   }
 
   export interface IExportResult {
     ok: boolean;
+    /** what the server compiled: the editor's content or the saved file */
+    source?: 'editor' | 'file';
     pipeline?: string | null;
     steps: { name: string; cells?: string[] }[];
     parameters?: IParameter[];

@@ -36,6 +36,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const panel = new MlprodPanel(model, {
       selectCell: cellId => void bridge.selectCell(cellId),
       setTracing: on => void bridge.setTracing(on),
+      setTags: (cellId, tags) => bridge.setTags(cellId, tags),
       root: PageConfig.getOption('serverRoot'),
     });
     panel.id = 'mlprod-nb-panel';

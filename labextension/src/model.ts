@@ -1,6 +1,7 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { MlprodAPI } from './api';
+import { IOpenNotebook } from './content';
 import { cellLabel } from './format';
 import { ApiError } from './request';
 import { MlprodService } from './service';
@@ -84,6 +85,16 @@ export function metricSeries(
     .map(run => ({ id: run.id, value: run.metrics[metric] }));
 }
 
+/** The active cell of the notebook, as the tag editor shows it. */
+export interface IActiveCell {
+  id: string;
+  cellType: string;
+  tags: string[];
+}
+
+/** How long tag edits pause before the pipeline is checked again. */
+export const RECHECK_MS = 400;
+
 export function isFinished(status: string): boolean {
   return !['running', 'pending', 'queued'].includes(status);
 }
@@ -127,6 +138,10 @@ export class PanelModel {
   error: string | null = null;
   busy: string | null = null;
   visible = false;
+  /** the notebook's active cell (the tag editor edits its tags) */
+  activeCell: IActiveCell | null = null;
+  /** unsaved changes in the editor when the shown export result was made; null: the file */
+  checkedUnsaved: number | null = null;
 
   /** The run started from this notebook's panel (each notebook keeps its own). */
   get activeRun(): MlprodAPI.IRunStatus | null {
@@ -150,11 +165,24 @@ export class PanelModel {
   get problemsByCell(): Map<string, MlprodAPI.IProblem[]> {
     const found = new Map<string, MlprodAPI.IProblem[]>();
     for (const problem of this.exportResult?.errors ?? []) {
-      if (problem.cell_id) {
-        found.set(problem.cell_id, [...(found.get(problem.cell_id) ?? []), problem]);
+      for (const cell of this.cellsOfProblem(problem)) {
+        found.set(cell, [...(found.get(cell) ?? []), problem]);
       }
     }
     return found;
+  }
+
+  /**
+   * The cells an export problem is about: those it names (every cell of a cycle), else
+   * the first cell of the step it names, so every problem links to a cell.
+   */
+  cellsOfProblem(problem: MlprodAPI.IProblem): string[] {
+    const named = [...(problem.cells ?? []), ...(problem.cell_id ? [problem.cell_id] : [])];
+    if (named.length > 0) {
+      return [...new Set(named)];
+    }
+    const step = this.pipeline?.steps.find(s => s.name === problem.step);
+    return step && step.cells.length > 0 ? [step.cells[0]] : [];
   }
 
   /** The execution ids of the current notebook, by cell, for labels. */
@@ -176,6 +204,16 @@ export class PanelModel {
     return cellLabel(execution.cell_id, execution.execution_count, source);
   }
 
+  /** How a cell is named in the panel: by its last execution, else by its source. */
+  labelOfCell(cellId: string): string {
+    const execution = this.lineage?.cells[cellId];
+    if (execution) {
+      return this.labelOfExecution(execution);
+    }
+    const open = this.notebook ? this._open(this.notebook) : null;
+    return cellLabel(cellId, null, open?.content.cells.find(c => c.id === cellId)?.source);
+  }
+
   async setNotebook(path: string | null): Promise<void> {
     if (path === this.notebook) {
       return;
@@ -194,8 +232,66 @@ export class PanelModel {
     this.selectedDataset = null;
     this.notice = null;
     this.error = null;
+    this.checkedUnsaved = null;
     this._emit(true);
     await this.refresh();
+  }
+
+  /**
+   * The notebook side: reads the notebook open in the editor (null when `path` is not
+   * open). Check, Export and the step list then use the editor's content, not the file.
+   */
+  setEditor(read: ((path: string) => IOpenNotebook | null) | null): void {
+    this._open = read ?? (() => null);
+  }
+
+  setActiveCell(cell: IActiveCell | null): void {
+    this.activeCell = cell;
+    this._emit();
+  }
+
+  /** Tags or cells changed in the editor: check the pipeline again once edits pause. */
+  contentChanged(): void {
+    if (this._recheckTimer !== null) {
+      this._timers.clear(this._recheckTimer);
+    }
+    this._recheckTimer = this._timers.set(() => {
+      this._recheckTimer = null;
+      void this.recheck();
+    }, RECHECK_MS);
+  }
+
+  /** The step list and an export check of the open notebook, without a busy state. */
+  async recheck(): Promise<void> {
+    const path = this.notebook;
+    const open = path ? this._open(path) : null;
+    if (!path || !open) {
+      return;
+    }
+    const turn = ++this._exportTurn;
+    const [outline, check] = await Promise.allSettled([
+      this.service.pipeline(path, open.content),
+      this.service.exportPipeline(path, true, open.content),
+    ]);
+    if (path !== this.notebook || turn !== this._exportTurn) {
+      return; // another notebook now, or a newer check or export answers instead
+    }
+    if (outline.status === 'fulfilled') {
+      this.pipeline = outline.value; // else keep the last steps: the check says what is wrong
+    }
+    if (check.status === 'fulfilled') {
+      this.exportResult = check.value;
+      this.checkedUnsaved = open.unsaved;
+    } else {
+      const refused = refusal(check.reason);
+      if (refused) {
+        this.exportResult = refused;
+        this.checkedUnsaved = open.unsaved;
+      } else {
+        this.error = messageOf(check.reason);
+      }
+    }
+    this._emit(true);
   }
 
   setTracing(on: boolean): void {
@@ -289,7 +385,7 @@ export class PanelModel {
     const [lineage, stale, pipeline] = await Promise.allSettled([
       this.service.lineage(path),
       this.service.stale(path, this.staleOrder),
-      this.service.pipeline(path),
+      this.service.pipeline(path, this._open(path)?.content),
     ]);
     if (path !== this.notebook) {
       return; // the user moved to another notebook meanwhile
@@ -307,6 +403,9 @@ export class PanelModel {
     this.stale = stale.status === 'fulfilled' ? stale.value.stale : [];
     if (pipeline.status === 'fulfilled') {
       this.pipeline = pipeline.value;
+    } else if (outlineRefused(pipeline.reason)) {
+      // the tags do not parse (as typed): the last steps stay, the problem shows on its cell
+      this.exportResult = refusal(pipeline.reason, true);
     } else if (!this.error && !(pipeline.reason instanceof ApiError && pipeline.reason.status === 404)) {
       this.error = messageOf(pipeline.reason);
     }
@@ -356,26 +455,24 @@ export class PanelModel {
       return;
     }
     const path = this.notebook;
+    const open = this._open(path); // the editor's notebook, unsaved edits included
+    const turn = ++this._exportTurn;
     await this._busy(check ? 'checking export' : 'exporting', async () => {
       let result: MlprodAPI.IExportResult;
       try {
-        result = await this.service.exportPipeline(path, check);
+        result = await this.service.exportPipeline(path, check, open?.content);
       } catch (error) {
-        if (!(error instanceof ApiError) || !error.cellId) {
+        const refused = refusal(error);
+        if (!refused) {
           throw error;
         }
-        // a malformed cell (tags that are not a list, ...): refused, and marked on it
-        result = {
-          ok: false,
-          pipeline: null,
-          steps: [],
-          errors: [{ message: error.message, cell_id: error.cellId, step: error.step }],
-        };
+        result = refused;
       }
-      if (path !== this.notebook) {
+      if (path !== this.notebook || turn !== this._exportTurn) {
         return;
       }
       this.exportResult = result;
+      this.checkedUnsaved = open ? open.unsaved : null;
       if (result.ok && result.pipeline) {
         this.pipelinePath = result.pipeline;
       }
@@ -464,8 +561,10 @@ export class PanelModel {
 
   dispose(): void {
     this._stopPolling();
-    if (this._debounce !== null) {
-      this._timers.clear(this._debounce);
+    for (const timer of [this._debounce, this._recheckTimer]) {
+      if (timer !== null) {
+        this._timers.clear(timer);
+      }
     }
     Signal.clearData(this);
   }
@@ -551,6 +650,31 @@ export class PanelModel {
   private _poll: unknown = null;
   private _debounce: unknown = null;
   private _dirty = false;
+  private _open: (path: string) => IOpenNotebook | null = () => null;
+  private _recheckTimer: unknown = null;
+  /** counts exports and checks: only the latest one's answer is shown */
+  private _exportTurn = 0;
+}
+
+/**
+ * A malformed cell (tags that are not a list, ...) refused with 400: an export problem
+ * on it. `anyCell`: also a refusal naming no cell (the step list's 400 and 422 answers).
+ */
+function refusal(error: unknown, anyCell = false): MlprodAPI.IExportResult | null {
+  if (!(error instanceof ApiError) || !(error.cellId || anyCell)) {
+    return null;
+  }
+  return {
+    ok: false,
+    pipeline: null,
+    steps: [],
+    errors: [{ message: error.message, cell_id: error.cellId, step: error.step }],
+  };
+}
+
+/** The step list was refused because of the notebook (bad tags, a damaged cell). */
+function outlineRefused(error: unknown): error is ApiError {
+  return error instanceof ApiError && (error.status === 400 || error.status === 422);
 }
 
 function messageOf(error: unknown): string {

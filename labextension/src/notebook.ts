@@ -1,5 +1,5 @@
 import { ISessionContext } from '@jupyterlab/apputils';
-import { Cell } from '@jupyterlab/cells';
+import { Cell, ICellModel } from '@jupyterlab/cells';
 import {
   INotebookTracker,
   Notebook,
@@ -8,7 +8,9 @@ import {
 } from '@jupyterlab/notebook';
 import { Kernel } from '@jupyterlab/services';
 
-import { PanelModel } from './model';
+import { MlprodAPI } from './api';
+import { fingerprints, IOpenNotebook, tagsOf, unsavedChanges } from './content';
+import { IActiveCell, PanelModel } from './model';
 
 export const STALE_CLASS = 'mlprod-stale';
 export const PROBLEM_CLASS = 'mlprod-problem';
@@ -38,6 +40,7 @@ export class NotebookBridge {
     _tracker.forEach(panel => this._watch(panel));
     _tracker.currentChanged.connect(() => this._follow());
     _model.marksChanged.connect(() => this.mark());
+    _model.setEditor(path => this.openNotebook(path));
     NotebookActions.executed.connect((_, { notebook }) => {
       if (this._tracker.currentWidget?.content === notebook) {
         this._model.cellExecuted();
@@ -47,6 +50,8 @@ export class NotebookBridge {
   }
 
   private _remark: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** each notebook's cells as last saved (or loaded), for the unsaved-changes count */
+  private _saved = new WeakMap<NotebookPanel, Map<string, string>>();
 
   get current(): NotebookPanel | null {
     return this._tracker.currentWidget;
@@ -64,6 +69,31 @@ export class NotebookBridge {
     const kernel = panel.sessionContext.session?.kernel;
     if (kernel && (await isPython(panel.sessionContext))) {
       silently(kernel, on ? LOAD_TRACER : UNLOAD_TRACER);
+    }
+  }
+
+  /** The current notebook's content as the editor holds it, if it is the one at `path`. */
+  openNotebook(path: string): IOpenNotebook | null {
+    const panel = this.current;
+    if (!panel?.model || panel.context.path !== path) {
+      return null;
+    }
+    const content = notebookContent(panel);
+    const saved = this._saved.get(panel);
+    const unsaved = panel.model.dirty && saved ? unsavedChanges(saved, content.cells) : 0;
+    return { content, unsaved };
+  }
+
+  /** Write a cell's tags through the notebook model: undo, dirty state and save as usual. */
+  setTags(cellId: string, tags: string[]): void {
+    const cell = this.current?.content.widgets.find(c => c.model.id === cellId);
+    if (!cell) {
+      return;
+    }
+    if (tags.length > 0) {
+      cell.model.setMetadata('tags', tags);
+    } else {
+      cell.model.deleteMetadata('tags');
     }
   }
 
@@ -115,6 +145,7 @@ export class NotebookBridge {
 
   private _follow(): void {
     const panel = this.current;
+    this._model.setActiveCell(activeCellOf(panel?.content.activeCell ?? null));
     if (panel) {
       this._model.setTracing(tracingOn(panel));
       void panel.context.ready.then(() => {
@@ -126,6 +157,46 @@ export class NotebookBridge {
     } else {
       void this._model.setNotebook(null);
     }
+  }
+
+  /**
+   * Follow the edits that change the pipeline: tags set (by the tag editor, the property
+   * inspector or undo) and cells added, removed or moved; remember what was saved.
+   */
+  private _watchEdits(panel: NotebookPanel): void {
+    const onTags = (cell: ICellModel, change: { key: string }) => {
+      if (change.key !== 'tags' || panel !== this.current) {
+        return;
+      }
+      const active = panel.content.activeCell;
+      if (active?.model === cell) {
+        this._model.setActiveCell(activeCellOf(active));
+      }
+      this._model.contentChanged();
+    };
+    // connecting the same slot again is a no-op: new cells are connected, others kept
+    const connectCells = () => {
+      for (const cell of panel.model?.cells ?? []) {
+        cell.metadataChanged.connect(onTags);
+      }
+    };
+    void panel.context.ready.then(() => {
+      const remember = () => this._saved.set(panel, fingerprints(notebookContent(panel).cells));
+      remember();
+      panel.context.fileChanged.connect(remember); // saved, or reloaded from disk
+      connectCells();
+      panel.model?.cells.changed.connect(() => {
+        connectCells();
+        if (panel === this.current) {
+          this._model.contentChanged();
+        }
+      });
+    });
+    panel.content.activeCellChanged.connect((_, cell) => {
+      if (panel === this.current) {
+        this._model.setActiveCell(activeCellOf(cell));
+      }
+    });
   }
 
   /** Load the tracer silently whenever this notebook's Python kernel (re)starts. */
@@ -186,6 +257,7 @@ export class NotebookBridge {
       }
     });
     session.ready.then(load).catch(() => undefined);
+    this._watchEdits(panel);
     // cells added or moved: redraw the marks once typing pauses
     panel.content.modelContentChanged.connect(() => {
       if (panel !== this.current) {
@@ -195,6 +267,42 @@ export class NotebookBridge {
       this._remark = setTimeout(() => this.mark(), 300);
     });
   }
+}
+
+/**
+ * The notebook as the editor holds it, for Check and Export: each cell's type, id,
+ * source and metadata, and the notebook's metadata; no outputs (widget state left out).
+ */
+export function notebookContent(panel: NotebookPanel): MlprodAPI.INotebookContent {
+  const model = panel.model;
+  if (!model) {
+    return { nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [] };
+  }
+  const shared = model.sharedModel;
+  const { widgets: _widgets, ...metadata } = shared.getMetadata() as Record<string, unknown>;
+  return {
+    nbformat: model.nbformat,
+    nbformat_minor: model.nbformatMinor,
+    metadata,
+    cells: shared.cells.map(cell => ({
+      id: cell.getId(),
+      cell_type: cell.cell_type,
+      source: cell.getSource(),
+      metadata: cell.getMetadata() as Record<string, unknown>,
+    })),
+  };
+}
+
+function activeCellOf(cell: Cell | null): IActiveCell | null {
+  if (!cell) {
+    return null;
+  }
+  const tags = cell.model.getMetadata('tags');
+  return {
+    id: cell.model.id,
+    cellType: cell.model.type,
+    tags: tagsOf({ metadata: { tags } }),
+  };
 }
 
 /** Tells the tracer its notebook was renamed (paths relative to the server root). */

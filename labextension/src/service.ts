@@ -18,12 +18,20 @@ export class MlprodService {
     return this._get(`stale?${query(order === 'run-all' ? { path } : { path, order })}`);
   }
 
-  pipeline(path: string): Promise<MlprodAPI.IPipeline> {
-    return this._get(`pipeline?${query({ path })}`);
+  /** The steps the tags make: of the saved file, or of `content` (the editor's notebook). */
+  pipeline(path: string, content?: MlprodAPI.INotebookContent): Promise<MlprodAPI.IPipeline> {
+    return content
+      ? this._post('pipeline', { path, content })
+      : this._get(`pipeline?${query({ path })}`);
   }
 
-  exportPipeline(path: string, check = false): Promise<MlprodAPI.IExportResult> {
-    return this._post('export', { path, check });
+  /** Export (or only check) the notebook at `path`: its `content` if given, else the file. */
+  exportPipeline(
+    path: string,
+    check = false,
+    content?: MlprodAPI.INotebookContent
+  ): Promise<MlprodAPI.IExportResult> {
+    return this._post('export', content ? { path, check, content } : { path, check });
   }
 
   startRun(

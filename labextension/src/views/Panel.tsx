@@ -12,6 +12,8 @@ import { RunsView } from './RunsView';
 export interface IPanelActions {
   selectCell: (cellId: string) => void;
   setTracing: (on: boolean) => void;
+  /** write a cell's tags (metadata.tags) in the current notebook */
+  setTags: (cellId: string, tags: string[]) => void;
   /** the server's root folder (absolute), for shorter paths */
   root: string;
 }
@@ -158,6 +160,11 @@ function PanelBody(props: {
             onCell={actions.selectCell}
             onExport={check => void model.exportPipeline(check)}
             onRun={values => void model.startRun(values)}
+            activeCell={model.activeCell}
+            onTags={actions.setTags}
+            checkedUnsaved={model.checkedUnsaved}
+            cellsOf={problem => model.cellsOfProblem(problem)}
+            labelOf={cell => model.labelOfCell(cell)}
           />
         )}
         {model.tab === 'runs' && (

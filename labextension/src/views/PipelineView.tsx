@@ -1,8 +1,10 @@
 import React, { useEffect, useState } from 'react';
 
 import { MlprodAPI } from '../api';
+import { openNotebookNote } from '../content';
 import { formatDuration, formatValue } from '../format';
-import { formValue, isFinished } from '../model';
+import { formValue, IActiveCell, isFinished } from '../model';
+import { TagEditor } from './TagEditor';
 
 export interface IPipelineViewProps {
   pipeline: MlprodAPI.IPipeline | null;
@@ -13,6 +15,14 @@ export interface IPipelineViewProps {
   onCell: (cellId: string) => void;
   onExport: (check: boolean) => void;
   onRun: (values: Record<string, string | boolean>) => void;
+  /** the notebook's active cell, for the tag editor */
+  activeCell: IActiveCell | null;
+  onTags: (cellId: string, tags: string[]) => void;
+  /** unsaved changes in the editor when the export result was made; null: the saved file */
+  checkedUnsaved: number | null;
+  /** the cells a problem links to (every cell of a cycle; a step's first cell) */
+  cellsOf: (problem: MlprodAPI.IProblem) => string[];
+  labelOf: (cellId: string) => string;
 }
 
 /** Steps from the tags, export (and its check), the run form and the live run status. */
@@ -21,6 +31,12 @@ export function PipelineView(props: IPipelineViewProps): JSX.Element {
   const parameters = exportResult?.parameters ?? pipeline?.parameters ?? [];
   return (
     <div className="mlprod-Pipeline">
+      <h3>Active cell</h3>
+      <TagEditor
+        cell={props.activeCell}
+        steps={(pipeline?.steps ?? []).map(s => s.name)}
+        onTags={props.onTags}
+      />
       <h3>Steps</h3>
       {pipeline && pipeline.steps.length > 0 ? (
         <ol className="mlprod-Steps">
@@ -73,17 +89,28 @@ export function PipelineView(props: IPipelineViewProps): JSX.Element {
           ) : (
             <span>Export failed</span>
           )}
+          {exportResult.source === 'editor' && props.checkedUnsaved !== null && (
+            <div className="mlprod-Unsaved">
+              {openNotebookNote(
+                exportResult.pipeline ? 'exported' : 'checked',
+                props.checkedUnsaved
+              )}
+            </div>
+          )}
           <ul>
             {exportResult.errors.map((problem, i) => (
               <li key={i} className="mlprod-Problem">
-                {problem.cell_id && (
+                {props.cellsOf(problem).map(cell => (
                   <button
+                    key={cell}
                     className="mlprod-Chip"
-                    onClick={() => props.onCell(problem.cell_id as string)}
+                    data-cell-id={cell}
+                    title="show this cell"
+                    onClick={() => props.onCell(cell)}
                   >
-                    {problem.cell_id}
+                    {props.labelOf(cell)}
                   </button>
-                )}{' '}
+                ))}{' '}
                 {problem.message}
               </li>
             ))}
