@@ -124,6 +124,15 @@ def test_unsaved_tags_cycles_and_the_tag_editor(lab: Lab, browser: Any) -> None:
             "checked the open notebook, 2 unsaved changes", timeout=10_000
         )
         expect(steps).to_have_count(7)
+        # the write went through the notebook model: it is unsaved, and a save writes it
+        # (JupyterLab keeps metadata edits, the property inspector's too, out of undo)
+        assert page.evaluate("() => window.jupyterapp.shell.currentWidget.model.dirty")
+        page.evaluate("async () => { await window.jupyterapp.shell.currentWidget.context.save(); }")
+        assert _saved_tags(lab, "gate") == ["step:gate", "check"]
+        panel.locator(".mlprod-Check").click()
+        expect(panel.locator(".mlprod-ExportResult .mlprod-Unsaved")).to_have_text(
+            "checked the open notebook, no unsaved changes", timeout=30_000
+        )
         assert errors == []
 
         _screenshots(page, panel)
