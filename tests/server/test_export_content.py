@@ -222,3 +222,15 @@ async def test_content_routes_require_a_token(
     )
     assert status == 403
     assert not (jp_root_dir / "flow.pipeline").exists()
+
+
+async def test_a_refused_outline_names_its_cells(
+    api: Api, make_notebook: Callable[..., Path]
+) -> None:
+    make_notebook("flow.ipynb", FLOW)
+    status, body = await api(
+        "pipeline", method="POST", body={"path": "flow.ipynb", "content": renamed("Fit")}
+    )
+    assert status == 422, body
+    assert "invalid step name 'Fit'" in body["message"]
+    assert (body["cell_id"], body["cells"]) == ("c2", ["c2"])
