@@ -269,6 +269,7 @@ export class PanelModel {
       return;
     }
     const turn = ++this._exportTurn;
+    const outlineTurn = ++this._outlineTurn;
     const [outline, check] = await Promise.allSettled([
       this.service.pipeline(path, open.content),
       this.service.exportPipeline(path, true, open.content),
@@ -276,7 +277,7 @@ export class PanelModel {
     if (path !== this.notebook || turn !== this._exportTurn) {
       return; // another notebook now, or a newer check or export answers instead
     }
-    if (outline.status === 'fulfilled') {
+    if (outline.status === 'fulfilled' && outlineTurn === this._outlineTurn) {
       this.pipeline = outline.value; // else keep the last steps: the check says what is wrong
     }
     if (check.status === 'fulfilled') {
@@ -382,6 +383,7 @@ export class PanelModel {
     if (!path) {
       return;
     }
+    const outlineTurn = ++this._outlineTurn;
     const [lineage, stale, pipeline] = await Promise.allSettled([
       this.service.lineage(path),
       this.service.stale(path, this.staleOrder),
@@ -401,7 +403,9 @@ export class PanelModel {
       this.error = messageOf(lineage.reason);
     }
     this.stale = stale.status === 'fulfilled' ? stale.value.stale : [];
-    if (pipeline.status === 'fulfilled') {
+    if (outlineTurn !== this._outlineTurn) {
+      // the step list of newer edits was asked for since: it answers instead
+    } else if (pipeline.status === 'fulfilled') {
       this.pipeline = pipeline.value;
     } else if (outlineRefused(pipeline.reason)) {
       // the tags do not parse (as typed): the last steps stay, the problem shows on its cell
@@ -652,8 +656,9 @@ export class PanelModel {
   private _dirty = false;
   private _open: (path: string) => IOpenNotebook | null = () => null;
   private _recheckTimer: unknown = null;
-  /** counts exports and checks: only the latest one's answer is shown */
+  /** count exports and checks, and step-list requests: only the latest answer is shown */
   private _exportTurn = 0;
+  private _outlineTurn = 0;
 }
 
 /**

@@ -286,3 +286,30 @@ describe('PanelModel and the open notebook', () => {
     expect(changes).toBe(1);
   });
 });
+
+describe('PanelModel step list answers', () => {
+  it('keeps the step list of the newest edits when an older request answers last', async () => {
+    let answerOld: (value: MlprodAPI.IPipeline) => void = () => undefined;
+    const newer = { ...PIPELINE, steps: [{ name: 'fit', cells: ['train'] }] };
+    let calls = 0;
+    const { model } = editorModel(
+      {
+        'POST pipeline': () => {
+          calls += 1;
+          if (calls === 2) {
+            return new Promise(resolve => (answerOld = body => resolve({ body })));
+          }
+          return { body: calls === 1 ? PIPELINE : newer };
+        },
+      },
+      OPEN
+    );
+    await model.setNotebook('churn.ipynb'); // call 1
+    const refresh = model.refreshNotebook(); // call 2, answered late
+    await flush();
+    await model.recheck(); // call 3: the newest edits
+    answerOld(PIPELINE);
+    await refresh;
+    expect(model.pipeline?.steps.map(s => s.name)).toEqual(['fit']);
+  });
+});

@@ -106,7 +106,7 @@ function CellTags(props: ITagEditorProps & { cell: IActiveCell }): JSX.Element {
         <input
           className="jp-mod-styled mlprod-TagAfter"
           value={afterText}
-          placeholder={others.length > 0 ? others.slice(0, 3).join(', ') : 'step names'}
+          placeholder={others.length > 0 ? `e.g. ${others[0]}` : 'step names'}
           list="mlprod-step-names"
           spellCheck={false}
           onChange={e => {
