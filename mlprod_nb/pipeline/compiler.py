@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..errors import PipelineError, SerializationError
 from . import manifest as mf
 from .dataflow import Flow, Observed, StepFlow
 from .fileedges import Links, file_links
-from .names import Code, code
+from .names import Binding, Code, code
 from .params import read_parameters
 from .stepbook import INPUTS_VAR, OUTPUTS_VAR, code_hash, step_notebook
 from .tags import SourceCell, TaggedNotebook, parse
+
+if TYPE_CHECKING:
+    from .trace import Trace
 
 __all__ = ["INPUTS_VAR", "OUTPUTS_VAR", "Compiled", "Observed", "compile_notebook"]
 
@@ -173,24 +176,60 @@ def _step(
     )
 
 
+# Asks the store what the tracer saw of these cells (exporter id, source; page order).
+TraceOf = Callable[[Sequence[tuple[str, str]]], "Trace | None"]
+
+
+def _code_cells(nb: TaggedNotebook) -> list[tuple[str, str]]:
+    cells = [*nb.setup, *nb.parameters, *(c for s in nb.steps for c in s.cells)]
+    return [(c.id, c.source) for c in sorted(cells, key=lambda c: c.index) if not _generated(c)]
+
+
+def _generated(cell: SourceCell) -> bool:
+    return cell.id.startswith("mlprod-")
+
+
+def _traced_types(flow: Flow, types: Mapping[str, Mapping[str, str]]) -> None:
+    """A value the tracer saw bound to a type no serializer can store is refused now,
+    naming the cell, rather than after the step's compute."""
+    from .unsendable import unsendable_type
+
+    for step in flow.steps:
+        for cell in step.cells:  # in order: the last cell binding a name decides
+            for name, type_name in types.get(cell.cell_id, {}).items():
+                reason = unsendable_type(type_name)
+                if reason is None:
+                    step.unsendable.pop(name, None)
+                else:
+                    what = f"{reason} ({type_name})"
+                    step.unsendable[name] = Binding(name, what, 0, cell.cell_id)
+
+
 def compile_notebook(
     path: str | Path,
     observed: Observed | None = None,
     *,
     split: str = "tags",
     content: Mapping[str, Any] | None = None,
+    trace_of: TraceOf | None = None,
 ) -> Compiled:
     """Compile a notebook; raises ``NotebookError``/``PipelineError``/``SerializationError``.
 
     ``split`` says where steps start; ``content`` is the notebook as the editor holds
-    it, compiled instead of the file (see ``tags.parse``).
+    it, compiled instead of the file (see ``tags.parse``). ``trace_of`` (or a ready
+    ``observed``) gives what the tracer saw, to cross-check the static analysis.
     """
     import networkx as nx
 
     source = Path(path).expanduser().resolve()
     nb = parse(source, split=split, content=content)
     params = read_parameters(nb.parameters, source)
+    trace = trace_of(_code_cells(nb)) if trace_of is not None else None
+    if trace is not None:
+        observed = trace.uses
     flow = _flow(nb, [p.name for p in params], observed)
+    if trace is not None:
+        _traced_types(flow, trace.types)
     graph = _graph(nb, flow, _traced_file_links(nb, observed))
     consumers = _boundary_values(flow, source)
     order = {s.name: i for i, s in enumerate(nb.steps)}

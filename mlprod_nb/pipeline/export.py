@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +11,7 @@ from ..textable import render
 from .compiler import Compiled, compile_notebook, default_output, write
 from .manifest import Manifest
 from .source import check_notebook_path
-from .store_view import observed_uses
+from .store_view import Trace, observed_trace
 
 
 @dataclass(frozen=True)
@@ -46,12 +46,20 @@ def export(
     """
     path = Path(notebook).expanduser().resolve()
     check_notebook_path(path, exists=content is None)
-    observed = observed_uses(path) if use_tracer else None
-    compiled: Compiled = compile_notebook(path, observed, split=split, content=content)
+    traces: list[Trace] = []
+
+    def trace_of(cells: Sequence[tuple[str, str]]) -> Trace | None:
+        found = observed_trace(path, cells) if use_tracer else None
+        if found is not None:
+            traces.append(found)
+        return found
+
+    compiled: Compiled = compile_notebook(path, split=split, content=content, trace_of=trace_of)
+    traced = bool(traces)
     if check:
-        return ExportResult(compiled.manifest, None, observed is not None)
+        return ExportResult(compiled.manifest, None, traced)
     folder, backup = write(compiled, output or default_output(path), force=force)
-    return ExportResult(compiled.manifest, folder, observed is not None, backup)
+    return ExportResult(compiled.manifest, folder, traced, backup)
 
 
 def describe(result: ExportResult) -> str:
