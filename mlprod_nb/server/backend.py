@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,23 +20,15 @@ from .confine import BadRequestError, Root
 from .launcher import Launcher, check_run_id
 from .payload import Memo, encode
 from .service import StoreService
+from .versions import KEPT_NOTEBOOKS, LineageVersion, VersionLog, build_version, delta
 
 if TYPE_CHECKING:
-    from ..lineage.model import Edge, NotebookLineage, RunDetail, StaleCell
+    from ..lineage.model import NotebookLineage, RunDetail, StaleCell
     from ..lineage.staleness import Order
 
 T = TypeVar("T")
 MAX_COMPARE = 12
-KEPT_NOTEBOOKS = 8
 COLLECT_AFTER = 0.05  # seconds after answering a new lineage
-
-
-@dataclass
-class _Fragments:
-    """The JSON of a notebook's executions (by id) and edges, as last answered."""
-
-    executions: dict[str, bytes] = field(default_factory=dict)
-    edges: dict[Edge, bytes] = field(default_factory=dict)
 
 
 class Backend:
@@ -57,9 +46,7 @@ class Backend:
         self.launcher = launcher
         self.store_home = store_home
         self._memo = Memo(size=4 * KEPT_NOTEBOOKS)
-        # encoded executions and edges of the notebooks viewed last (most recent at the end)
-        self._fragments: OrderedDict[Path, _Fragments] = OrderedDict()
-        self._fragments_lock = threading.Lock()
+        self._versions = VersionLog()  # answered lately, to make deltas from
         self._last_lineage: NotebookLineage | None = None
 
     def layout(self, near: Path | None = None) -> Layout:
@@ -100,50 +87,38 @@ class Backend:
             ),
         )
 
-    def _lineage_answer(self, notebook: Path, lineage: NotebookLineage) -> bytes:
+    def _version(self, notebook: Path, lineage: NotebookLineage) -> LineageVersion:
+        """The full answer for the lineage as it is now, tagged (memoised, remembered)."""
         stale = frozenset(cell.execution for cell in self._stale_cells(notebook, lineage))
 
-        def build() -> bytes:
-            # executions and edges never change once recorded: encode each once, join the pieces
-            with self._fragments_lock:
-                known = self._fragments.pop(notebook, None) or _Fragments()
-            pieces = {e.id: known.executions.get(e.id) or encode(e) for e in lineage.executions}
-            edges = {e: known.edges.get(e) or encode(e) for e in lineage.edges}
-            with self._fragments_lock:
-                self._fragments[notebook] = _Fragments(pieces, edges)
-                while len(self._fragments) > KEPT_NOTEBOOKS:
-                    self._fragments.popitem(last=False)
-            flag = {True: b',"stale":true}', False: b',"stale":false}'}
-            executions = b",".join(p[:-1] + flag[i in stale] for i, p in pieces.items())
-            rest = encode(
-                {
-                    "notebook": self.root.relative(notebook),
-                    "datasets": lineage.datasets,
-                    "cells": lineage.cells,
-                    "writers": lineage.writers,
-                }
-            )
-            return (
-                b'{"executions":['
-                + executions
-                + b'],"edges":['
-                + b",".join(edges[e] for e in lineage.edges)
-                + b"],"
-                + rest[1:]
-            )
+        def build() -> LineageVersion:
+            # executions and edges never change once recorded: encode each once
+            known = self._versions.fragments(notebook)
+            version, fragments = build_version(self.root.relative(notebook), lineage, stale, known)
+            self._versions.remember(notebook, version, fragments)
+            return version
 
         return self._memo.get(("lineage", notebook), (lineage, stale), build)
 
-    async def lineage(self, path: str | None) -> bytes:
+    async def lineage(self, path: str | None, since: str | None = None) -> tuple[str, bytes]:
+        """The lineage's version tag and answer: in full, or what changed since the
+        version ``since`` when the server still knows it."""
         notebook, lineage = await self._notebook_lineage(path)
-        answer = await self._blocking(lambda: self._lineage_answer(notebook, lineage))
+
+        def answer() -> tuple[str, bytes]:
+            version = self._version(notebook, lineage)
+            base = self._versions.find(notebook, since) if since else None
+            changes = delta(base, version) if base is not None else None
+            return version.tag, changes if changes is not None else version.body
+
+        answered = await self._blocking(answer)
         if lineage is not self._last_lineage:
             # A new lineage leaves ~10k objects behind; after a few, CPython's full
             # collection (~50 ms with a large lineage in memory, measured) lands inside a
             # request. Collect just after answering instead, while the panel waits to poll.
             self._last_lineage = lineage
             asyncio.get_running_loop().call_later(COLLECT_AFTER, gc.collect)
-        return answer
+        return answered
 
     async def stale(self, path: str | None, order: str | None = None) -> bytes:
         view = _order(order)

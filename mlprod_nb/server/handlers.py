@@ -118,9 +118,20 @@ class BaseHandler(APIHandler):
 
 
 class LineageHandler(BaseHandler):
+    """The lineage, versioned: ``ETag`` on every answer, 304 to an ``If-None-Match``
+    naming the current version, only the changes to ``since=VERSION``."""
+
     @web.authenticated
     async def get(self) -> None:
-        self.reply(await self.backend.lineage(self.query("path")))
+        since = self.query("since")
+        tag, answer = await self.backend.lineage(self.query("path"), since)
+        self.set_header("ETag", f'"{tag}"')
+        held = self.request.headers.get("If-None-Match", "")
+        if tag == since or f'"{tag}"' in [t.strip().removeprefix("W/") for t in held.split(",")]:
+            self.set_status(304)
+            self.finish()
+            return
+        self.reply(answer)
 
 
 class StaleHandler(BaseHandler):

@@ -176,16 +176,23 @@ class StoreService:
         return result
 
     def _arm_closer(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._closer is not None:
-            self._closer.cancel()
-        self._closer = loop.call_later(self.idle_close, self._close_idle_soon, loop)
+        # armed once, not pushed back by each request: a panel polling faster than
+        # idle_close, answered from kept answers, must not keep the lock forever
+        if self._closer is None:
+            self._closer = loop.call_later(self.idle_close, self._close_idle_soon, loop)
 
     def _close_idle_soon(self, loop: asyncio.AbstractEventLoop) -> None:
         self._closer = None
         try:
-            loop.run_in_executor(self._executor, self._close_idle)
+            closed = loop.run_in_executor(self._executor, self._close_idle)
         except RuntimeError:  # executor already shut down
-            pass
+            return
+        # a store used meanwhile stays open: look again once it may have gone idle
+        closed.add_done_callback(lambda _: self._rearm(loop))
+
+    def _rearm(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._held and not loop.is_closed():
+            self._arm_closer(loop)
 
     def _close_idle(self, force: bool = False) -> None:
         now = time.monotonic()
