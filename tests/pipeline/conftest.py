@@ -18,6 +18,11 @@ def md(text: str) -> Markdown:
     return Markdown(text)
 
 
+def step(name: str, source: str, *extra: str) -> Cell:
+    """A code cell starting step ``name`` (more tags in ``extra``)."""
+    return (source, [f"step:{name}", *extra])
+
+
 def write_notebook(path: Path, cells: Sequence[Cell]) -> Path:
     """A valid nbformat 4.5 notebook at ``path`` (python3 kernel)."""
     nb = nbformat.v4.new_notebook()

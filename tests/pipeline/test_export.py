@@ -14,11 +14,7 @@ from mlprod_nb.errors import NotebookError, OutputPathError, PipelineError, Seri
 from mlprod_nb.pipeline.compiler import compile_notebook, write
 from mlprod_nb.pipeline.export import export
 
-from .conftest import Cell, md, write_notebook
-
-
-def step(name: str, source: str, *extra: str) -> Cell:
-    return (source, [f"step:{name}", *extra])
+from .conftest import Cell, md, step, write_notebook
 
 
 @dataclass(frozen=True)

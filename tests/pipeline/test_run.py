@@ -20,13 +20,9 @@ from mlprod_nb.pipeline.export import export
 from mlprod_nb.pipeline.runner import RunOptions, RunResult, run
 from mlprod_nb.store import Store
 
-from .conftest import Cell, project, write_notebook
+from .conftest import Cell, project, step, write_notebook
 
 pytestmark = pytest.mark.slow
-
-
-def step(name: str, source: str, *extra: str) -> Cell:
-    return (source, [f"step:{name}", *extra])
 
 
 def statuses(result: RunResult) -> dict[str, str]:

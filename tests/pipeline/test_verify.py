@@ -14,16 +14,12 @@ from mlprod_nb.pipeline.compare import Tolerance
 from mlprod_nb.pipeline.export import export
 from mlprod_nb.pipeline.verify import verify
 
-from .conftest import Cell, project, write_notebook
+from .conftest import Cell, project, step, write_notebook
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 SETUP: Cell = ("import json\nimport pandas as pd", ["setup"])
-
-
-def step(name: str, source: str, *extra: str) -> Cell:
-    return (source, [f"step:{name}", *extra])
 
 
 def files_in(folder: Path) -> set[str]:
