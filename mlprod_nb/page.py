@@ -8,11 +8,12 @@ notebooks; the answer is cached on the file's (inode, size, mtime_ns).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
+
+from .records import source_hash
 
 _cache: dict[str, tuple[tuple[int, int, int], tuple[str, ...] | None]] = {}
 
@@ -51,5 +52,5 @@ def _keys(notebook: Any) -> tuple[str, ...] | None:
             continue
         source = cell.get("source", "")
         text = "".join(source) if isinstance(source, list) else str(source)
-        keys.append(f"source:{hashlib.blake2b(text.encode(), digest_size=16).hexdigest()}")
+        keys.append(f"source:{source_hash(text)}")
     return tuple(keys)

@@ -13,9 +13,8 @@ from .trace import Trace, build
 
 if TYPE_CHECKING:
     from ..lineage.model import NotebookLineage, RunDetail, RunSummary
-    from .dataflow import Observed
 
-__all__ = ["Trace", "observed_trace", "observed_uses", "runs"]
+__all__ = ["Trace", "observed_trace", "runs"]
 
 
 def _lineage(notebook: Path, timeout: float) -> NotebookLineage | None:
@@ -42,37 +41,6 @@ def observed_trace(
     """
     lineage = _lineage(notebook, timeout)
     return build(lineage, cells) if lineage is not None else None
-
-
-def observed_uses(notebook: Path, timeout: float = 5.0) -> Observed | None:
-    """Per cell id, the names the tracer saw it use and the cell that bound each.
-
-    Only cells whose traced id is the notebook's own: ``observed_trace`` also matches
-    cells without ids. None when the notebook has no traced executions or the store is
-    unavailable.
-    """
-    lineage = _lineage(notebook, timeout)
-    if lineage is None:
-        return None
-    by_id = {e.id: e for e in lineage.executions}
-    observed: dict[str, list[tuple[str, str | None]]] = {}
-    for cell_id, execution_id in lineage.cells.items():
-        execution = by_id.get(execution_id)
-        if execution is None:
-            continue
-        deps = {d.name: by_id.get(d.execution) for d in execution.deps}
-        observed[cell_id] = [
-            (name, dep.cell_id if dep is not None else None)
-            for name in execution.uses
-            for dep in [deps.get(name)]
-        ]
-    for edge in lineage.edges:  # reads of files another cell wrote: "file:<path>" entries
-        target, source = by_id.get(edge.target), by_id.get(edge.source)
-        if edge.kind != "file" or target is None or source is None or not target.cell_id:
-            continue
-        if lineage.cells.get(target.cell_id) == target.id:
-            observed.setdefault(target.cell_id, []).append((f"file:{edge.label}", source.cell_id))
-    return observed
 
 
 def runs(layout: Layout, pipeline: Path | None, timeout: float = 60.0) -> list[RunSummary]:

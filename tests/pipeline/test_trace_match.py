@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
-from traitlets.config import Config
 
 from mlprod_nb.pipeline.store_view import Trace, observed_trace
 from mlprod_nb.pipeline.tags import parse
-from mlprod_nb.tracer import extension
 
 
 def write_old_notebook(path: Path, cells: Sequence[str]) -> Path:
@@ -64,15 +62,8 @@ class Kernel:
 
 
 @pytest.fixture
-def kernel(tmp_path: Path, home: Path) -> Iterator[Kernel]:
-    config = Config()
-    config.HistoryManager.enabled = False
-    shell = InteractiveShell(config=config)
-    notebook = tmp_path / "analysis.ipynb"
-    shell.user_ns["__session__"] = str(notebook)
-    shell.run_line_magic("load_ext", "mlprod_nb")
-    yield Kernel(shell, notebook)
-    extension.unload(shell)
+def kernel(tmp_path: Path, traced_shell: InteractiveShell) -> Kernel:
+    return Kernel(traced_shell, tmp_path / "analysis.ipynb")
 
 
 @dataclass(frozen=True)

@@ -9,47 +9,19 @@ serializer can store is refused at export, naming its cell.
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import nbformat
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
-from traitlets.config import Config
 
 from mlprod_nb.errors import SerializationError
 from mlprod_nb.pipeline.export import export
-from mlprod_nb.tracer import extension
+
+from .conftest import write_notebook
 
 Cell = tuple[str, Sequence[str]]
-
-
-def old_notebook(path: Path, cells: Sequence[Cell]) -> Path:
-    """nbformat 4.4, no ids, as most notebooks in the wild."""
-    nb = nbformat.v4.new_notebook()
-    for source, tags in cells:
-        cell = nbformat.v4.new_code_cell(source)
-        cell.metadata["tags"] = list(tags)
-        nb.cells.append(cell)
-    data = json.loads(nbformat.writes(nb))
-    for cell in data["cells"]:
-        cell.pop("id", None)
-    data["nbformat_minor"] = 4
-    path.write_text(json.dumps(data))
-    return path
-
-
-@pytest.fixture
-def shell(tmp_path: Path, home: Path) -> Iterator[InteractiveShell]:
-    config = Config()
-    config.HistoryManager.enabled = False
-    shell = InteractiveShell(config=config)
-    shell.user_ns["__session__"] = str(tmp_path / "analysis.ipynb")
-    shell.run_line_magic("load_ext", "mlprod_nb")
-    yield shell
-    extension.unload(shell)
 
 
 def run_all(shell: InteractiveShell, cells: Sequence[Cell]) -> None:
@@ -66,12 +38,12 @@ DYNAMIC_PATHS: list[Cell] = [
 
 
 def test_files_only_the_tracer_saw_order_steps_in_a_notebook_without_ids(
-    shell: InteractiveShell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    traced_shell: InteractiveShell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    notebook = old_notebook(tmp_path / "analysis.ipynb", DYNAMIC_PATHS)
+    notebook = write_notebook(tmp_path / "analysis.ipynb", DYNAMIC_PATHS, ids=False)
     assert export(notebook, check=True).manifest.edges == ()  # nothing traced yet
     monkeypatch.chdir(tmp_path)
-    run_all(shell, DYNAMIC_PATHS)
+    run_all(traced_shell, DYNAMIC_PATHS)
     result = export(notebook, check=True)
     assert result.traced
     [edge] = result.manifest.edges
@@ -85,10 +57,10 @@ UNSENDABLE: list[Cell] = [
 
 
 def test_a_value_the_tracer_saw_is_a_generator_is_refused_at_export(
-    shell: InteractiveShell, tmp_path: Path
+    traced_shell: InteractiveShell, tmp_path: Path
 ) -> None:
-    notebook = old_notebook(tmp_path / "analysis.ipynb", UNSENDABLE)
-    run_all(shell, UNSENDABLE)
+    notebook = write_notebook(tmp_path / "analysis.ipynb", UNSENDABLE, ids=False)
+    run_all(traced_shell, UNSENDABLE)
     with pytest.raises(SerializationError) as caught:
         export(notebook, check=True)
     assert caught.value.cell_id == "cell-0"
