@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..records import FileAccess
-from .hashing import FileHasher, FileVersion, StatKey
+from ..hashing import FileHasher, FileVersion, StatKey
 
 Mode = Literal["read", "write"]
 

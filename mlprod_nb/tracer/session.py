@@ -43,7 +43,7 @@ from .analysis import CellAnalysis, analyse
 from .duckdb_log import DuckLog
 from .environment import capture_environment
 from .files import FileCapture, route_audit_events
-from .hashing import FileHasher
+from ..hashing import FileHasher
 from .namespace import MISSING, HiddenNames, namespace_diff, type_name
 from .outbox import Outbox
 

@@ -1,11 +1,11 @@
-"""The stat-cached sha256 the CLI and the server use to check files for staleness."""
+"""The one stat-cached sha256: the tracer's per-kernel hasher and the shared one the CLI,
+server, runner and cache use (``sha256_file``)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -13,43 +13,35 @@ from mlprod_nb import hashing
 
 
 @pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    count: list[int] = []
-    real = hashlib.sha256
-
-    def counting(*args: Any) -> Any:
-        count.append(1)
-        return real(*args)
-
-    monkeypatch.setattr(hashing.hashlib, "sha256", counting)
-    monkeypatch.setattr(hashing, "_cache", {})
-    return count
+def hasher(monkeypatch: pytest.MonkeyPatch) -> hashing.FileHasher:
+    fresh = hashing.FileHasher(racy_ns=-1)  # trust even a just-written file
+    monkeypatch.setattr(hashing, "shared", fresh)
+    return fresh
 
 
-def test_hash_is_cached_until_the_file_changes(
-    tmp_path: Path, calls: list[int], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(hashing, "RACY_SECONDS", -1.0)  # trust even a just-written file
+def test_hash_is_cached_until_the_file_changes(tmp_path: Path, hasher: hashing.FileHasher) -> None:
     path = tmp_path / "data.csv"
     path.write_bytes(b"a,b\n1,2\n")
-    expected = hashlib.new("sha256", b"a,b\n1,2\n").hexdigest()  # not the counted one
+    expected = hashlib.sha256(b"a,b\n1,2\n").hexdigest()
     assert hashing.sha256_file(str(path)) == expected
     assert hashing.sha256_file(str(path)) == expected
-    assert len(calls) == 1
+    assert hasher.calls == 1
     before = path.stat()
-    path.write_bytes(b"a,b\n3,4\n")  # same size, and the old mtime put back
+    path.write_bytes(b"a,b\n3,4\n")  # same size, and the old mtime put back: ctime moves
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-    assert hashing.sha256_file(str(path)) == hashlib.new("sha256", b"a,b\n3,4\n").hexdigest()
-    assert len(calls) == 2
+    assert hashing.sha256_file(str(path)) == hashlib.sha256(b"a,b\n3,4\n").hexdigest()
+    assert hasher.calls == 2
 
 
-def test_a_recently_changed_file_is_hashed_again(tmp_path: Path, calls: list[int]) -> None:
+def test_a_recently_changed_file_is_hashed_again(tmp_path: Path) -> None:
+    hasher = hashing.FileHasher()  # the default racy window
     path = tmp_path / "fresh.txt"
     path.write_text("x")
-    hashing.sha256_file(str(path))
-    hashing.sha256_file(str(path))
-    assert len(calls) == 2  # within RACY_SECONDS of its change: not trusted from the cache
+    hasher.version(str(path))
+    hasher.version(str(path))
+    assert hasher.calls == 2  # within the racy window of its change: not trusted
 
 
-def test_missing_files(tmp_path: Path) -> None:
-    assert hashing.current_hashes([str(tmp_path / "gone")]) == {str(tmp_path / "gone"): None}
+def test_missing_files_and_folders(tmp_path: Path) -> None:
+    gone, folder = str(tmp_path / "gone"), str(tmp_path)
+    assert hashing.current_hashes([gone, folder]) == {gone: None, folder: None}
