@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..records import FileAccess
 from ..hashing import FileHasher, FileVersion, StatKey
+from ..records import FileAccess
 
 Mode = Literal["read", "write"]
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import journal
+from ..hashing import FileHasher
 from ..paths import Layout, find_home
 from ..records import (
     SCHEMA,
@@ -43,7 +44,6 @@ from .analysis import CellAnalysis, analyse
 from .duckdb_log import DuckLog
 from .environment import capture_environment
 from .files import FileCapture, route_audit_events
-from ..hashing import FileHasher
 from .namespace import MISSING, HiddenNames, namespace_diff, type_name
 from .outbox import Outbox
 
