@@ -1,9 +1,11 @@
 """Comparison of pipeline runs: what changed between them, side by side.
 
-Pure: facts about each run in (parameters, metrics, dataset versions read, the
-code hash of each step), rows out, one value per run and a ``differs`` flag.
-Changed step code comes with a unified diff against the first run, built from
-sources looked up by hash through a callable the caller supplies.
+Pure: facts about each run in (parameters, metrics, dataset versions read and
+written, the code hash of each step), rows out, one value per run and a ``differs``
+flag. A file a cached step read or wrote carries the run that produced it
+(``from_cache``). Changed step code comes with a unified diff against the baseline
+run (the first unless chosen), built from sources looked up by hash through a
+callable the caller supplies.
 """
 
 from __future__ import annotations
@@ -11,10 +13,32 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 SourceLookup = Callable[[str], str | None]
+
+
+@dataclass(frozen=True)
+class FileFact:
+    """One file a step of a run read or wrote, at one version."""
+
+    path: str
+    mode: str  # read | write
+    sha256: str | None
+    size: int | None
+    step: str
+    from_cache: str | None = None  # the run that produced it, for a cached step
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "mode": self.mode,
+            "sha256": self.sha256,
+            "size": self.size,
+            "step": self.step,
+            "from_cache": self.from_cache,
+        }
 
 
 @dataclass(frozen=True)
@@ -26,6 +50,14 @@ class RunFacts:
     metrics: Mapping[str, Any] = field(default_factory=dict)
     datasets: Mapping[str, str | None] = field(default_factory=dict)  # path -> sha256 read
     steps: Mapping[str, str | None] = field(default_factory=dict)  # step -> code hash
+    files: tuple[FileFact, ...] = ()  # every file read or written, by step
+    outputs: Mapping[str, str | None] = field(default_factory=dict)  # path -> sha256 written
+    started: float | None = None
+
+    def origin(self, path: str, mode: str) -> str | None:
+        """The run a file came from when a cached step read or wrote it."""
+        found = [f for f in self.files if f.path == path and (f.mode == "read") == (mode == "read")]
+        return found[-1].from_cache if found else None
 
 
 @dataclass(frozen=True)
@@ -35,9 +67,13 @@ class Row:
     name: str
     values: tuple[Any, ...]
     differs: bool
+    from_cache: tuple[str | None, ...] = ()  # files: the run a cached step took it from
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "values": list(self.values), "differs": self.differs}
+        row = {"name": self.name, "values": list(self.values), "differs": self.differs}
+        if self.from_cache:
+            row["from_cache"] = list(self.from_cache)
+        return row
 
 
 @dataclass(frozen=True)
@@ -65,14 +101,25 @@ class Comparison:
     metrics: tuple[Row, ...]
     datasets: tuple[Row, ...]
     steps: tuple[StepRow, ...]
+    outputs: tuple[Row, ...] = ()
+    baseline: str | None = None
+    started: tuple[float | None, ...] = ()
+    files: tuple[tuple[FileFact, ...], ...] = ()  # per run
 
     def to_json(self) -> dict[str, Any]:
         return {
             "runs": list(self.runs),
+            "baseline": self.baseline,
+            "started": list(self.started),
             "params": [r.to_json() for r in self.params],
             "metrics": [r.to_json() for r in self.metrics],
             "datasets": [r.to_json() for r in self.datasets],
+            "outputs": [r.to_json() for r in self.outputs],
             "steps": [s.to_json() for s in self.steps],
+            "files": {
+                run: [f.to_json() for f in found]
+                for run, found in zip(self.runs, self.files, strict=True)
+            },
         }
 
 
@@ -127,12 +174,13 @@ def step_diff(
     hashes: Sequence[str | None],
     run_ids: Sequence[str],
     source: SourceLookup,
+    baseline: int = 0,
 ) -> str:
-    """Unified diffs of each run's code for a step against the first run's."""
-    base_hash = hashes[0]
+    """Unified diffs of each run's code for a step against the baseline run's."""
+    base_id, base_hash = run_ids[baseline], hashes[baseline]
     base = _source_lines(base_hash, source)
     parts: list[str] = []
-    for run_id, code_hash in zip(run_ids[1:], hashes[1:], strict=True):
+    for run_id, code_hash in zip(run_ids, hashes, strict=True):
         if code_hash == base_hash:
             continue
         other = _source_lines(code_hash, source)
@@ -143,31 +191,50 @@ def step_diff(
                 f"source {missing} was not recorded\n"
             )
             continue
-        lines = list(
-            difflib.unified_diff(
-                base,
-                other,
-                fromfile=f"{run_ids[0]}/{name}",
-                tofile=f"{run_id}/{name}",
+        if base == other:
+            parts.append(
+                f"# step {name} in {run_id}: the same cells; only the generated code "
+                "around them (loads, replayed definitions, save) differs\n"
             )
+            continue
+        lines = difflib.unified_diff(
+            base, other, fromfile=f"{base_id}/{name}", tofile=f"{run_id}/{name}"
         )
         parts.append("".join(line if line.endswith("\n") else line + "\n" for line in lines))
     return "".join(parts)
 
 
-def compare(runs: Sequence[RunFacts], source: SourceLookup) -> Comparison:
-    """Rows of parameters, metrics and datasets (sorted by name), and steps in run order."""
+def _file_rows(runs: Sequence[RunFacts], mode: str) -> tuple[Row, ...]:
+    """Rows of files read (``mode`` read) or written, each run's value marked with the
+    run a cached step took it from."""
+    mappings = [run.datasets if mode == "read" else run.outputs for run in runs]
+    return tuple(
+        replace(row, from_cache=tuple(run.origin(row.name, mode) for run in runs))
+        for row in _rows(mappings, sort=True)
+    )
+
+
+def compare(
+    runs: Sequence[RunFacts], source: SourceLookup, baseline: str | None = None
+) -> Comparison:
+    """Rows of parameters, metrics, files read and written (sorted by name), and steps in
+    run order; step diffs against ``baseline`` (a run id; the first run by default)."""
     run_ids = tuple(run.id for run in runs)
+    base = run_ids.index(baseline) if baseline in run_ids else 0
     steps = []
     for name in _names(run.steps for run in runs):
         hashes = tuple(run.steps.get(name) for run in runs)
         differs = len(set(hashes)) > 1
-        diff = step_diff(name, hashes, run_ids, source) if differs else ""
+        diff = step_diff(name, hashes, run_ids, source, base) if differs else ""
         steps.append(StepRow(name, hashes, differs, diff))
     return Comparison(
         runs=run_ids,
         params=_rows([run.params for run in runs], sort=True),
         metrics=_rows([run.metrics for run in runs], sort=True),
-        datasets=_rows([run.datasets for run in runs], sort=True),
+        datasets=_file_rows(runs, "read"),
         steps=tuple(steps),
+        outputs=_file_rows(runs, "write"),
+        baseline=run_ids[base] if run_ids else None,
+        started=tuple(run.started for run in runs),
+        files=tuple(run.files for run in runs),
     )

@@ -115,11 +115,21 @@ def step_notebook(
     return {"cells": cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 5}
 
 
+def is_parameters(cell: dict[str, Any]) -> bool:
+    """The generated parameters cell, or the one papermill injects when it runs a step."""
+    tags = (cell.get("metadata") or {}).get("tags") or ()
+    return cell.get("id") == f"{GENERATED}parameters" or "injected-parameters" in tags
+
+
 def code_hash(notebook: dict[str, Any]) -> str:
-    """The hash of a step's code (the parameters cell aside: values are keyed apart)."""
+    """The hash of a step's code (the parameters cells aside: values are keyed apart).
+
+    The same for the exported step notebook and for the one papermill executed, so a
+    run's executed notebook tells which code it ran.
+    """
     code = [
-        c["source"]
+        "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
         for c in notebook["cells"]
-        if c["cell_type"] == "code" and c["id"] != f"{GENERATED}parameters"
+        if c.get("cell_type") == "code" and not is_parameters(c)
     ]
     return hashlib.sha256(json.dumps(code).encode()).hexdigest()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import PipelineError, SerializationError
+from ..errors import NotFoundError, PipelineError, SerializationError
 from ..paths import Layout, find_home
 from ..pipeline.liveness import settled_runs
 from .confine import BadRequestError, Root
@@ -25,9 +25,11 @@ from .versions import KEPT_NOTEBOOKS, LineageVersion, VersionLog, build_version,
 if TYPE_CHECKING:
     from ..lineage.model import NotebookLineage, RunDetail, StaleCell
     from ..lineage.staleness import Order
+    from ..store import Store
 
 T = TypeVar("T")
 MAX_COMPARE = 12
+RUN_COPIES = "mlprod-runs"  # where Lab opens copies of runs' step notebooks and logs
 COLLECT_AFTER = 0.05  # seconds after answering a new lineage
 
 
@@ -213,16 +215,56 @@ class Backend:
             )
         )
 
-    async def compare(self, runs: str | None, pipeline: str | None = None) -> dict[str, Any]:
-        ids = [check_run_id(r.strip()) for r in (runs or "").split(",") if r.strip()]
+    async def compare(
+        self, runs: str | None, pipeline: str | None = None, baseline: str | None = None
+    ) -> dict[str, Any]:
+        """The runs side by side, oldest first, step code diffed against ``baseline``
+        (default: the oldest); cached steps show the data of the run that produced them."""
+        ids = list(
+            dict.fromkeys(check_run_id(r.strip()) for r in (runs or "").split(",") if r.strip())
+        )
         if len(ids) < 2 or len(ids) > MAX_COMPARE:
             raise BadRequestError(
                 f"compare needs 2 to {MAX_COMPARE} run ids, got {len(ids)}",
                 hint="pass runs=ID,ID[,ID]",
             )
+        if baseline is not None and baseline not in ids:
+            raise BadRequestError(
+                f"baseline {baseline!r} is not one of the compared runs",
+                hint="pass baseline=ID with ID among runs=",
+            )
         layout = self.layout(self.root.pipeline(pipeline) if pipeline else None)
-        details = await self.service.call(layout, lambda s: [s.run(i) for i in ids])
-        return await self._blocking(lambda: _compare(layout, details))
+        details = await self.service.call(layout, lambda s: _with_origins(s, ids))
+        return await self._blocking(
+            lambda: _compare(layout, ids, details, baseline, self.root.relative)
+        )
+
+    async def cancel_run(self, run_id: str, pipeline: str | None) -> dict[str, Any]:
+        """Stop a running run: its runner records it as aborted (SIGTERM is a clean abort)."""
+        check_run_id(run_id)
+        near = self.root.pipeline(pipeline) if pipeline else None
+        layout = self.launcher.layout_of(run_id, self.layout(near))
+        return await self._blocking(lambda: self.launcher.cancel(layout, run_id))
+
+    async def run_files(self, run_id: str, pipeline: str | None) -> dict[str, Any]:
+        """Where Lab can open a run's executed step notebooks and log (read-only copies
+        outside the hidden store folder), paths relative to the server's root."""
+        check_run_id(run_id)
+        near = self.root.pipeline(pipeline) if pipeline else None
+        layout = self.launcher.layout_of(run_id, self.layout(near))
+        shown = self.root.path / RUN_COPIES
+
+        def copy() -> dict[str, Any]:
+            from .runcopy import copy_run
+
+            found = copy_run(layout, run_id, shown / run_id)
+            return {
+                "run_id": run_id,
+                "log": self.root.relative(found.log) if found.log else None,
+                "steps": {name: self.root.relative(p) for name, p in found.steps.items()},
+            }
+
+        return await self._blocking(copy)
 
 
 def _order(value: str | None) -> Order:
@@ -245,13 +287,39 @@ def _text(value: Any, name: str) -> str | None:
 # -- work done on the default executor -------------------------------------------------------
 
 
-def _compare(layout: Layout, details: Sequence[RunDetail]) -> dict[str, Any]:
+def _with_origins(store: Store, ids: Sequence[str]) -> dict[str, RunDetail]:
+    """The runs asked for, and the runs their cached steps came from."""
+    from .stepcode import MAX_HOPS, origins
+
+    details = {i: store.run(i) for i in ids}
+    tried: set[str] = set()
+    for _ in range(MAX_HOPS):
+        more = origins(list(details.values())) - tried
+        if not more:
+            break
+        tried |= more
+        for origin in sorted(more):
+            try:
+                details[origin] = store.run(origin)
+            except NotFoundError:  # produced by a run no longer recorded: nothing to show
+                continue
+    return details
+
+
+def _compare(
+    layout: Layout,
+    ids: Sequence[str],
+    details: Mapping[str, RunDetail],
+    baseline: str | None,
+    show: Callable[[str], str],
+) -> dict[str, Any]:
     from ..lineage.diff import compare
     from .stepcode import facts
 
     sources: dict[str, str] = {}
-    runs = [facts(layout, detail, sources) for detail in details]
-    return compare(runs, sources.get).to_json()
+    ordered = sorted(ids, key=lambda i: (details[i].summary.started, i))  # oldest first
+    runs = [facts(layout, details[i], details, sources, show) for i in ordered]
+    return compare(runs, sources.get, baseline).to_json()
 
 
 def _pipeline_outline(notebook: Path, content: Mapping[str, Any] | None) -> dict[str, Any]:

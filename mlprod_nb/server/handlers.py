@@ -26,7 +26,7 @@ from ..errors import (
 )
 from .backend import Backend
 from .confine import BadRequestError, PathForbiddenError, TooLargeError
-from .launcher import LaunchError
+from .launcher import LaunchError, RunEndedError
 from .payload import encode, jsonable
 
 # a notebook's cells without outputs are far smaller; a larger body is refused unparsed
@@ -40,6 +40,7 @@ STATUS: tuple[tuple[type[MlprodError], int], ...] = (
     (BadRequestError, 400),
     (ParameterError, 400),
     (NotebookError, 400),
+    (RunEndedError, 409),  # cancel of a run that has ended
     (OutputPathError, 409),  # export may not replace what is at the output path
     (OutputWriteError, 507),  # no space left (or no permission) writing the pipeline folder
     (PipelineError, 422),
@@ -198,6 +199,20 @@ class RunStatusHandler(BaseHandler):
         self.reply(await self.backend.run_status(run_id, self.query("pipeline")))
 
 
+class RunCancelHandler(BaseHandler):
+    @web.authenticated
+    async def post(self, run_id: str) -> None:
+        self.reply(await self.backend.cancel_run(run_id, self.query("pipeline")), status=202)
+
+
+class RunFilesHandler(BaseHandler):
+    """Read-only copies of a run's executed step notebooks and log, for Lab to open."""
+
+    @web.authenticated
+    async def post(self, run_id: str) -> None:
+        self.reply(await self.backend.run_files(run_id, self.query("pipeline")))
+
+
 class RunsHandler(BaseHandler):
     @web.authenticated
     async def get(self) -> None:
@@ -207,7 +222,11 @@ class RunsHandler(BaseHandler):
 class CompareHandler(BaseHandler):
     @web.authenticated
     async def get(self) -> None:
-        self.reply(await self.backend.compare(self.query("runs"), self.query("pipeline")))
+        self.reply(
+            await self.backend.compare(
+                self.query("runs"), self.query("pipeline"), self.query("baseline")
+            )
+        )
 
 
 ROUTES: tuple[tuple[str, type[BaseHandler]], ...] = (
@@ -217,6 +236,8 @@ ROUTES: tuple[tuple[str, type[BaseHandler]], ...] = (
     ("export", ExportHandler),
     ("run", RunHandler),
     (r"run/([^/]+)", RunStatusHandler),
+    (r"run/([^/]+)/cancel", RunCancelHandler),
+    (r"run/([^/]+)/files", RunFilesHandler),
     ("runs", RunsHandler),
     ("compare", CompareHandler),
 )

@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -38,6 +39,10 @@ TAIL_BYTES = 16_384
 
 class LaunchError(MlprodError):
     """The runner process cannot be started (the server's ``run_command`` is wrong)."""
+
+
+class RunEndedError(MlprodError):
+    """A run that is no longer running cannot be cancelled."""
 
 
 def check_run_id(run_id: str) -> str:
@@ -177,6 +182,36 @@ class Launcher:
         status.setdefault("progress", {"done": 0, "total": len(status["steps"]), "current": None})
         status["log_tail"] = log_tail(folder / LOG_FILE, self.tail_lines)
         return status
+
+    def cancel(self, layout: Layout, run_id: str) -> dict[str, Any]:
+        """Ask a running run's driver to stop (SIGTERM: it records the run as aborted).
+
+        The driver is recognised by the identity it recorded (pid and start time), so a
+        pid reused by another process is never signalled.
+        """
+        status = self.status(layout, run_id)
+        if status.get("status") != "running":
+            raise RunEndedError(
+                f"the run is {status.get('status')}, not running",
+                run_id=run_id,
+                hint="only a running run can be cancelled",
+            )
+        folder = layout.runs_dir / run_id
+        recorded = _read_json(folder / STATUS_FILE) or {}
+        launch = _read_json(folder / LAUNCH_FILE) or {}
+        driver = recorded.get("driver") or launch.get("driver")
+        pid = driver.get("pid") if isinstance(driver, dict) else None
+        if not isinstance(pid, int) or not alive({"driver": driver}, time.time()):
+            raise RunEndedError(
+                "the run's driver is not running here",
+                run_id=run_id,
+                hint="refresh the runs list: it is recorded as interrupted",
+            )
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass  # ended meanwhile; its status says how
+        return {"id": run_id, "status": "cancelling"}
 
     def _reap(self) -> None:
         for run_id, child in list(self._children.items()):

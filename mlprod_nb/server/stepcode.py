@@ -1,82 +1,169 @@
-"""The code each step of a run executed, read from the run's executed step notebooks.
+"""What a comparison needs about each run: step code, and the files each step read and wrote.
 
 ``runs/<run>/steps/<step>.ipynb`` (docs/contracts.md, section 5) holds what the
-runner really ran; a step taken from cache points at the run it came from. The
-code hash leaves out parameter cells (the generated one and papermill's
-injected one), so two runs differing only in parameter values have equal code.
+runner really ran. A step's code hash is the compiler's own (``stepbook.code_hash``:
+parameter cells aside, so two runs differing only in parameter values have equal
+code); the text shown in a diff is the user's cells only, not the generated
+parameters, loads, definitions and save around them.
+
+A step taken from cache did not run: its code, files and metrics are those of the
+run that produced it (``cached_from``), marked with that run's id.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..lineage.diff import RunFacts
+from ..lineage.diff import FileFact, RunFacts
 from ..lineage.model import RunDetail, StepSummary
 from ..paths import Layout
+from ..pipeline.stepbook import GENERATED, code_hash
 
-PARAMETER_TAGS = frozenset({"parameters", "injected-parameters"})
+MAX_HOPS = 16  # a cache entry pointing at a cached step again (resumed runs)
 
 
-def _code_cells(notebook: Path) -> list[str] | None:
+@dataclass(frozen=True)
+class StepCode:
+    digest: str  # stepbook.code_hash of the executed notebook
+    text: str  # the user's cells, as a diff shows them
+
+
+def _read(notebook: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(notebook.read_text())
     except (OSError, ValueError):
         return None
-    code = []
-    for cell in data.get("cells", []):
+    return data if isinstance(data, dict) and isinstance(data.get("cells"), list) else None
+
+
+def _source(cell: Mapping[str, Any]) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def user_code(notebook: Mapping[str, Any]) -> str:
+    """The user's code cells of a step notebook, without the generated ones (``mlprod-*``)
+    and without papermill's injected parameters."""
+    cells = []
+    for cell in notebook["cells"]:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        tags = set((cell.get("metadata") or {}).get("tags") or [])
-        if tags & PARAMETER_TAGS:
+        tags = (cell.get("metadata") or {}).get("tags") or ()
+        if str(cell.get("id", "")).startswith(GENERATED) or "injected-parameters" in tags:
             continue
-        source = cell.get("source", "")
-        code.append("".join(source) if isinstance(source, list) else str(source))
-    return code
+        cells.append(_source(cell).rstrip("\n"))
+    return "\n\n".join(cells) + "\n"
+
+
+def step_code(notebook: Path) -> StepCode | None:
+    data = _read(notebook)
+    if data is None:
+        return None
+    try:
+        digest = code_hash(data)
+    except (KeyError, TypeError):  # not a notebook the runner wrote
+        return None
+    return StepCode(digest[:16], user_code(data))
 
 
 def _notebook_of(layout: Layout, run_id: str, step: StepSummary) -> Path:
     if step.notebook and Path(step.notebook).is_file():
         return Path(step.notebook)
-    origin = step.cached_from or run_id
-    return layout.runs_dir / origin / "steps" / f"{step.name}.ipynb"
+    return layout.runs_dir / run_id / "steps" / f"{step.name}.ipynb"
 
 
-def step_code(layout: Layout, detail: RunDetail, sources: dict[str, str]) -> dict[str, str | None]:
-    """``{step: code hash}`` of a run; adds each hash's code text to ``sources``."""
+def producer(
+    run_id: str, step: str, details: Mapping[str, RunDetail]
+) -> tuple[str, StepSummary | None]:
+    """The run that really executed ``step`` of ``run_id`` (following ``cached_from``)."""
+    current = run_id
+    for _ in range(MAX_HOPS):
+        detail = details.get(current)
+        found = next((s for s in detail.summary.steps if s.name == step), None) if detail else None
+        if found is None or not found.cached or not found.cached_from:
+            return current, found
+        if found.cached_from == current:
+            return current, found
+        current = found.cached_from
+    return current, None
+
+
+def origins(details: Sequence[RunDetail]) -> set[str]:
+    """Runs that cached steps of ``details`` came from, not among them."""
+    known = {d.id for d in details}
+    return {
+        s.cached_from
+        for d in details
+        for s in d.summary.steps
+        if s.cached and s.cached_from and s.cached_from not in known
+    }
+
+
+def _files(
+    detail: RunDetail | None, step: str, show: Callable[[str], str], cached: str | None
+) -> list[FileFact]:
+    if detail is None:
+        return []
+    return [
+        FileFact(show(f.path), f.mode, f.sha256, f.size, step, cached)
+        for f in detail.files
+        if f.pipeline_step == step
+    ]
+
+
+def facts(
+    layout: Layout,
+    detail: RunDetail,
+    details: Mapping[str, RunDetail],
+    sources: dict[str, str],
+    show: Callable[[str], str] = str,
+) -> RunFacts:
+    """What ``lineage.diff.compare`` needs about one run; adds each hash's code text to
+    ``sources``. ``details`` holds the runs its cached steps came from."""
+    summary = detail.summary
+    steps: dict[str, str | None] = {}
+    files: list[FileFact] = []
+    metrics: dict[str, Any] = dict(summary.metrics)
+    for step in summary.steps:
+        origin, ran = producer(detail.id, step.name, details)
+        cached = origin if origin != detail.id else None
+        code = step_code(_notebook_of(layout, origin, ran or step))
+        steps[step.name] = code.digest if code else None
+        if code:
+            sources[code.digest] = code.text
+        files += _files(details.get(origin), step.name, show, cached)
+        if cached and origin in details:
+            carried = {
+                m.name: m.value  # the last value logged there
+                for m in details[origin].metric_history
+                if m.pipeline_step == step.name and m.name not in summary.metrics
+            }
+            metrics.update(carried)
+    return RunFacts(
+        id=summary.id,
+        params=summary.params,
+        metrics=metrics,
+        datasets=_first(files, "read"),
+        steps=steps,
+        files=tuple(files),
+        outputs=_last(files),
+        started=summary.started,
+    )
+
+
+def _first(files: Sequence[FileFact], mode: str) -> dict[str, str | None]:
+    """``{path: sha256}`` of the first version of each file read."""
     found: dict[str, str | None] = {}
-    for step in detail.summary.steps:
-        cells = _code_cells(_notebook_of(layout, detail.id, step))
-        if cells is None:
-            found[step.name] = None
-            continue
-        text = "\n\n".join(cell.rstrip("\n") for cell in cells) + "\n"
-        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-        sources[digest] = text
-        found[step.name] = digest
+    for f in files:
+        if f.mode == mode:
+            found.setdefault(f.path, f.sha256)
     return found
 
 
-def datasets_read(detail: RunDetail) -> dict[str, str | None]:
-    """``{path: sha256}`` of the files the run's steps read (the first version read)."""
-    read: dict[str, str | None] = {}
-    for access in detail.files:
-        if access.mode == "read":
-            read.setdefault(access.path, access.sha256)
-    return read
-
-
-def facts(layout: Layout, detail: RunDetail, sources: dict[str, str]) -> RunFacts:
-    """What ``lineage.diff.compare`` needs about one run."""
-    summary = detail.summary
-    params: Mapping[str, Any] = summary.params
-    return RunFacts(
-        id=summary.id,
-        params=params,
-        metrics=summary.metrics,
-        datasets=datasets_read(detail),
-        steps=step_code(layout, detail, sources),
-    )
+def _last(files: Sequence[FileFact]) -> dict[str, str | None]:
+    """``{path: sha256}`` of the last version of each file written."""
+    return {f.path: f.sha256 for f in files if f.mode != "read"}
