@@ -14,7 +14,7 @@ import json
 import os
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +39,35 @@ def _default(value: object) -> object:
     return repr(value)
 
 
+def _refuse(value: object) -> object:
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def _plain_encoder() -> Callable[[Any], str]:
+    """The encoder ``json.dumps`` builds per call, built once, without the fallback.
+
+    Raises ``TypeError`` on values JSON lacks (``dumps`` then takes the slow path with
+    ``_default``). No cycle check: records are trees. Same bytes as ``json.dumps``;
+    it saves the tracer ~10 µs a cell.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+    encode = make(
+        None, _refuse, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, False
+    )
+    return lambda record: "".join(encode(record, 0))
+
+
+_plain = _plain_encoder()
+
+
 def dumps(record: Mapping[str, Any]) -> bytes:
     """One JSON line (with its newline), whatever its length."""
-    text = json.dumps(record, default=_default, separators=(",", ":"), allow_nan=False)
+    try:
+        text = _plain(record)
+    except (TypeError, ValueError, RecursionError):  # numpy values, paths, sets, NaN...
+        text = json.dumps(record, default=_default, separators=(",", ":"), allow_nan=False)
     return text.encode() + b"\n"
 
 

@@ -8,12 +8,9 @@ next one; the failure is counted and logged once.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from .. import journal
 from ..paths import Layout
@@ -22,47 +19,6 @@ from ..records import Record, SessionRecord
 log = logging.getLogger("mlprod_nb.tracer")
 
 MAX_BACKLOG = 10_000  # records kept while no journal is writable (oldest dropped)
-
-
-def _refuse(value: object) -> object:
-    raise TypeError(f"not JSON: {type(value).__name__}")
-
-
-def _plain_encoder() -> Callable[[Any], str]:
-    """``journal.dumps`` without its fallback for values JSON lacks, built once.
-
-    Raises ``TypeError`` on such values (the caller then uses ``journal.dumps``).
-    No cycle check: records are trees (parameter values passed ``journal.dumps``).
-    """
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
-    encode = make(
-        None, _refuse, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, False
-    )
-    return lambda record: "".join(encode(record, 0))
-
-
-_PLAIN = _plain_encoder()
-
-
-class _Writer(journal.JournalWriter):
-    """A ``JournalWriter`` that skips building an encoder per record (same bytes)."""
-
-    def append(self, record: Mapping[str, Any]) -> None:
-        try:
-            line = (_PLAIN(record) + "\n").encode()
-        except (TypeError, ValueError, RecursionError):  # numpy values in params and the like
-            line = journal.dumps(record)
-        line = journal.fitted(line)  # the largest values cut when it is too long
-        with self._lock:
-            if self._fd is None:
-                self._fd = self._open()
-            written = os.write(self._fd, line)
-            if written < len(line):  # short writes are possible on some file systems
-                view = memoryview(line)[written:]
-                while view:
-                    view = view[os.write(self._fd, view) :]
 
 
 @dataclass
@@ -137,6 +93,6 @@ class Outbox:
     def _journal(self, layout: Layout) -> _Journal:
         entry = self._journals.get(layout)
         if entry is None:
-            entry = self._journals[layout] = _Journal(_Writer(layout.journal_dir))
+            entry = self._journals[layout] = _Journal(journal.JournalWriter(layout.journal_dir))
         self._last = (layout, entry)
         return entry

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import subprocess
@@ -20,7 +21,6 @@ from mlprod_nb.errors import MlprodError
 from mlprod_nb.records import REDACTED
 from mlprod_nb.tracer import context, extension, session
 from mlprod_nb.tracer.adapters import Patcher
-from mlprod_nb.tracer.outbox import _Writer
 
 from .conftest import Traced
 
@@ -306,13 +306,14 @@ def test_a_failing_adapter_never_breaks_the_read(
     ],
     ids=["plain JSON", "numpy and paths", "sets and tuples"],
 )
-def test_journal_lines_are_the_bytes_journal_dumps_makes(
+def test_journal_lines_are_the_bytes_json_dumps_makes(
     record: dict[str, Any], tmp_path: Path
 ) -> None:
-    writer = _Writer(tmp_path, name="j")
+    writer = journal.JournalWriter(tmp_path, name="j")
     writer.append(record)
     writer.close()
-    assert (tmp_path / "j.ndjson").read_bytes() == journal.dumps(record)
+    slow = json.dumps(record, default=journal._default, separators=(",", ":"), allow_nan=False)
+    assert (tmp_path / "j.ndjson").read_bytes() == slow.encode() + b"\n"
 
 
 @pytest.mark.parametrize(
