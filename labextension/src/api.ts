@@ -62,6 +62,24 @@ export namespace MlprodAPI {
     datasets: IDataset[];
     edges: IEdge[];
     cells: Record<string, string>;
+    /** the answer's version tag (its ETag), to ask for changes since */
+    version?: string;
+  }
+
+  /**
+   * What changed since the version `since` (lineage?since=VERSION): new executions
+   * and edges (appended), cells whose latest execution changed, changed or new
+   * datasets, and the ids of every stale execution.
+   */
+  export interface ILineageDelta {
+    notebook: string;
+    version: string;
+    since: string;
+    executions: IExecution[];
+    edges: IEdge[];
+    datasets: IDataset[];
+    cells: Record<string, string>;
+    stale: string[];
   }
 
   export interface IStaleReason {

@@ -1,5 +1,3 @@
-import dagre from '@dagrejs/dagre';
-
 import { MlprodAPI } from './api';
 import { cellLabel } from './format';
 
@@ -35,10 +33,16 @@ export interface IGraph {
   edges: IGraphEdge[];
   width: number;
   height: number;
+  /** how many nodes and edges this layout placed anew (the others were kept as they were) */
+  placed?: { nodes: number; edges: number };
 }
 
 const CHAR_WIDTH = 6.6;
-const NODE_HEIGHT = 24;
+export const NODE_HEIGHT = 24;
+/** a row per node: its height and the gap below it */
+export const ROW_HEIGHT = NODE_HEIGHT + 8;
+/** the strip left of the nodes where edges arc from row to row */
+export const GUTTER = 44;
 
 export function cellNodeId(cellId: string): string {
   return `cell:${cellId}`;
@@ -197,26 +201,203 @@ function box(label: string): Pick<IGraphNode, 'x' | 'y' | 'width' | 'height'> {
   return { x: 0, y: 0, width: Math.ceil(label.length * CHAR_WIDTH) + 16, height: NODE_HEIGHT };
 }
 
-/** Positions from a top-to-bottom DAG layout (dagre). */
-export function layoutGraph(graph: Omit<IGraph, 'width' | 'height'>): IGraph {
-  const g = new dagre.graphlib.Graph({ multigraph: false });
-  g.setGraph({ rankdir: 'TB', nodesep: 14, ranksep: 34, marginx: 8, marginy: 8 });
-  g.setDefaultEdgeLabel(() => ({}));
+/**
+ * The rows of the graph, top to bottom: cells in page order (`order`, cell ids),
+ * else in the order they first ran; a dataset under the first cell writing it,
+ * else above the first cell reading it.
+ */
+export function rowOrder(
+  graph: Pick<IGraph, 'nodes' | 'edges'>,
+  order: readonly string[] = []
+): IGraphNode[] {
+  const onPage = new Map(order.map((cellId, index) => [cellNodeId(cellId), index] as const));
+  const cells = graph.nodes
+    .map((node, index) => ({ node, index }))
+    .filter(({ node }) => node.kind === 'cell')
+    .sort((a, b) => {
+      const pa = onPage.get(a.node.id) ?? Infinity;
+      const pb = onPage.get(b.node.id) ?? Infinity;
+      return pa === pb ? a.index - b.index : pa - pb;
+    })
+    .map(({ node }) => node);
+  const row = new Map(cells.map((node, index) => [node.id, index] as const));
+  const before = new Map<number, IGraphNode[]>();
+  const after = new Map<number, IGraphNode[]>();
+  const loose: IGraphNode[] = [];
   for (const node of graph.nodes) {
-    g.setNode(node.id, { width: node.width, height: node.height });
+    if (node.kind !== 'dataset') {
+      continue;
+    }
+    let writer = Infinity;
+    let reader = Infinity;
+    for (const edge of graph.edges) {
+      if (edge.target === node.id) {
+        writer = Math.min(writer, row.get(edge.source) ?? Infinity);
+      } else if (edge.source === node.id) {
+        reader = Math.min(reader, row.get(edge.target) ?? Infinity);
+      }
+    }
+    const [at, side] = writer < Infinity ? [writer, after] : [reader, before];
+    if (at === Infinity) {
+      loose.push(node);
+    } else {
+      side.set(at, [...(side.get(at) ?? []), node]);
+    }
   }
-  for (const edge of graph.edges) {
-    g.setEdge(edge.source, edge.target);
-  }
-  dagre.layout(g);
-  const nodes = graph.nodes.map(node => {
-    const placed = g.node(node.id);
-    return { ...node, x: placed.x, y: placed.y };
+  return [
+    ...cells.flatMap((node, index) => [
+      ...(before.get(index) ?? []),
+      node,
+      ...(after.get(index) ?? []),
+    ]),
+    ...loose,
+  ];
+}
+
+function sameNode(a: IGraphNode, b: IGraphNode): boolean {
+  return (
+    a.id === b.id &&
+    a.label === b.label &&
+    a.ref === b.ref &&
+    a.stale === b.stale &&
+    a.failed === b.failed &&
+    !!a.earlier === !!b.earlier &&
+    a.x === b.x &&
+    a.y === b.y &&
+    a.width === b.width
+  );
+}
+
+function sameEdge(a: IGraphEdge, b: IGraphEdge): boolean {
+  return (
+    a.label === b.label &&
+    a.kind === b.kind &&
+    !!a.superseded === !!b.superseded &&
+    a.points.length === b.points.length &&
+    a.points.every((p, i) => p.x === b.points[i].x && p.y === b.points[i].y)
+  );
+}
+
+/** The curve of an edge in the gutter: further out the more rows it spans. */
+function arc(from: number, to: number): { x: number; y: number }[] {
+  const rows = Math.abs(to - from) / ROW_HEIGHT;
+  const bulge = Math.min(GUTTER - 4, 8 + 4 * Math.sqrt(rows));
+  return [
+    { x: GUTTER, y: from },
+    { x: GUTTER - bulge, y: from },
+    { x: GUTTER - bulge, y: to },
+    { x: GUTTER, y: to },
+  ];
+}
+
+/**
+ * Positions: one row per node (see `rowOrder`), edges as arcs in a gutter on the
+ * left, so the graph is as wide as its longest label whatever its length, and a
+ * node's place depends only on the rows above it. Linear in nodes and edges.
+ *
+ * Given the `previous` layout, a node or edge that comes out the same keeps its
+ * previous object: views redraw only what changed (`placed` counts the rest).
+ */
+export function layoutGraph(
+  graph: Pick<IGraph, 'nodes' | 'edges'>,
+  previous: IGraph | null = null,
+  order: readonly string[] = []
+): IGraph {
+  const before = new Map((previous?.nodes ?? []).map(node => [node.id, node] as const));
+  let placedNodes = 0;
+  const nodes = rowOrder(graph, order).map((node, index) => {
+    const x = GUTTER + node.width / 2;
+    const y = index * ROW_HEIGHT + NODE_HEIGHT / 2 + 8;
+    const placed = node.x === x && node.y === y ? node : { ...node, x, y };
+    const kept = before.get(node.id);
+    if (kept && sameNode(kept, placed)) {
+      return kept;
+    }
+    placedNodes += 1;
+    return placed;
   });
-  const edges = graph.edges.map(edge => ({
-    ...edge,
-    points: (g.edge(edge.source, edge.target)?.points ?? []).map(p => ({ x: p.x, y: p.y })),
-  }));
-  const size = g.graph();
-  return { nodes, edges, width: size.width ?? 0, height: size.height ?? 0 };
+  const at = new Map(nodes.map(node => [node.id, node.y] as const));
+  const edgesBefore = new Map(
+    (previous?.edges ?? []).map(edge => [`${edge.source}->${edge.target}`, edge] as const)
+  );
+  let placedEdges = 0;
+  const edges = graph.edges.map(edge => {
+    const placed = { ...edge, points: arc(at.get(edge.source) ?? 0, at.get(edge.target) ?? 0) };
+    const kept = edgesBefore.get(`${edge.source}->${edge.target}`);
+    if (kept && sameEdge(kept, placed)) {
+      return kept;
+    }
+    placedEdges += 1;
+    return placed;
+  });
+  const width = GUTTER + Math.max(0, ...nodes.map(node => node.width)) + 8;
+  const height = nodes.length * ROW_HEIGHT + 16;
+  return { nodes, edges, width, height, placed: { nodes: placedNodes, edges: placedEdges } };
+}
+
+/** What the graph shows: every node, a cell's ancestors or descendants, or stale cells. */
+export type GraphScope = 'all' | 'ancestors' | 'descendants' | 'stale';
+
+export interface IGraphQuery {
+  /** words a node's label or ref must contain (case does not matter) */
+  search: string;
+  scope: GraphScope;
+  /** the cell the ancestors and descendants are of (a cell id) */
+  focus: string | null;
+}
+
+/** Every node reachable from `start` following edges forwards (or backwards). */
+export function reachable(
+  edges: readonly IGraphEdge[],
+  start: string,
+  backwards: boolean
+): Set<string> {
+  const next = new Map<string, string[]>();
+  for (const edge of edges) {
+    const [from, to] = backwards ? [edge.target, edge.source] : [edge.source, edge.target];
+    const known = next.get(from);
+    if (known) {
+      known.push(to);
+    } else {
+      next.set(from, [to]);
+    }
+  }
+  const seen = new Set([start]);
+  const queue = [start];
+  while (queue.length > 0) {
+    for (const to of next.get(queue.pop() as string) ?? []) {
+      if (!seen.has(to)) {
+        seen.add(to);
+        queue.push(to);
+      }
+    }
+  }
+  return seen;
+}
+
+/** The nodes (and edges between them) that a search and a scope keep. */
+export function selectGraph(
+  graph: Pick<IGraph, 'nodes' | 'edges'>,
+  query: IGraphQuery
+): Pick<IGraph, 'nodes' | 'edges'> {
+  const words = query.search.trim().toLowerCase().split(/\s+/).filter(Boolean);
+  if (words.length === 0 && query.scope === 'all') {
+    return graph;
+  }
+  let scope: (node: IGraphNode) => boolean = () => true;
+  if (query.scope === 'stale') {
+    scope = node => node.stale;
+  } else if (query.scope !== 'all' && query.focus) {
+    const current = graph.edges.filter(edge => !edge.superseded);
+    const kin = reachable(current, cellNodeId(query.focus), query.scope === 'ancestors');
+    scope = node => kin.has(node.id);
+  }
+  const matches = (node: IGraphNode) => {
+    const text = `${node.label} ${node.ref}`.toLowerCase();
+    return words.every(word => text.includes(word));
+  };
+  const nodes = graph.nodes.filter(node => scope(node) && matches(node));
+  const kept = new Set(nodes.map(node => node.id));
+  const edges = graph.edges.filter(edge => kept.has(edge.source) && kept.has(edge.target));
+  return { nodes, edges };
 }

@@ -3,6 +3,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { MlprodAPI } from './api';
 import { IOpenNotebook } from './content';
 import { cellLabel } from './format';
+import { isDelta, mergeLineage } from './lineage';
 import { ApiError } from './request';
 import { MlprodService } from './service';
 
@@ -11,6 +12,10 @@ export type Tab = 'lineage' | 'stale' | 'pipeline' | 'runs';
 /** How often the panel asks about a running pipeline, and about runs in general. */
 export const RUN_POLL_MS = 1000;
 export const IDLE_POLL_MS = 10000;
+/** How often the shown lineage asks whether it changed (a 304 while it did not). */
+export const LINEAGE_POLL_MS = 500;
+/** How long after a cell ran the panel asks for the changes (one ask for a burst). */
+export const EXECUTED_DEBOUNCE_MS = 150;
 
 /** Typed values for a pipeline's parameters, from the raw form values. */
 export function coerceParameter(
@@ -353,6 +358,7 @@ export class PanelModel {
       void this.refresh();
     } else {
       this._stopPolling();
+      this._stopLineagePoll();
     }
   }
 
@@ -368,7 +374,7 @@ export class PanelModel {
     this._debounce = this._timers.set(() => {
       this._debounce = null;
       void this.refreshNotebook();
-    }, 400);
+    }, EXECUTED_DEBOUNCE_MS);
   }
 
   /** Everything: lineage, stale cells, pipeline outline and runs. */
@@ -385,7 +391,7 @@ export class PanelModel {
     }
     const outlineTurn = ++this._outlineTurn;
     const [lineage, stale, pipeline] = await Promise.allSettled([
-      this.service.lineage(path),
+      this._lineageNow(path),
       this.service.stale(path, this.staleOrder),
       this.service.pipeline(path, this._open(path)?.content),
     ]);
@@ -414,6 +420,74 @@ export class PanelModel {
       this.error = messageOf(pipeline.reason);
     }
     this._emit(true);
+    this._scheduleLineagePoll();
+  }
+
+  /**
+   * Ask whether the lineage changed since the version shown (the server answers 304,
+   * or only what is new); when it did, the stale cells too. Returns whether it changed.
+   */
+  async pollLineage(): Promise<boolean> {
+    const path = this.notebook;
+    const shown = this.lineage;
+    if (!path || !shown?.version) {
+      return false;
+    }
+    let lineage: MlprodAPI.ILineage;
+    try {
+      lineage = await this._lineageNow(path);
+    } catch {
+      return false; // the next full refresh reports it
+    }
+    const same = lineage === shown || lineage.version === shown.version;
+    if (path !== this.notebook || same || this.lineage !== shown) {
+      return false;
+    }
+    // the graph first (the stale list is a second round trip)
+    this.lineage = lineage;
+    this._emit();
+    await this.refreshStale();
+    return true;
+  }
+
+  /** The lineage now: the changes since the version shown merged into it. */
+  private async _lineageNow(path: string): Promise<MlprodAPI.ILineage> {
+    const shown = this.lineage;
+    const version = shown?.version ?? null;
+    const answer = await this.service.lineageSince(path, version);
+    if (answer === null) {
+      return shown as MlprodAPI.ILineage; // unchanged (304)
+    }
+    if (!isDelta(answer)) {
+      return answer;
+    }
+    if (shown && shown.version === answer.since) {
+      return mergeLineage(shown, answer);
+    }
+    return this.service.lineage(path); // a delta from a version no longer shown
+  }
+
+  /** The next look for lineage changes, while the panel shows a versioned lineage. */
+  private _scheduleLineagePoll(): void {
+    this._stopLineagePoll();
+    if (!this.visible || !this.lineage?.version) {
+      return;
+    }
+    this._lineagePoll = this._timers.set(() => {
+      this._lineagePoll = null;
+      void this.pollLineage().then(() => {
+        if (this._lineagePoll === null) {
+          this._scheduleLineagePoll();
+        }
+      });
+    }, LINEAGE_POLL_MS);
+  }
+
+  private _stopLineagePoll(): void {
+    if (this._lineagePoll !== null) {
+      this._timers.clear(this._lineagePoll);
+      this._lineagePoll = null;
+    }
   }
 
   /** Only the stale cells: cheap, so the idle poll asks (an input file may have changed). */
@@ -565,6 +639,7 @@ export class PanelModel {
 
   dispose(): void {
     this._stopPolling();
+    this._stopLineagePoll();
     for (const timer of [this._debounce, this._recheckTimer]) {
       if (timer !== null) {
         this._timers.clear(timer);
@@ -653,6 +728,7 @@ export class PanelModel {
   private _activeRuns = new Map<string, MlprodAPI.IRunStatus>();
   private _poll: unknown = null;
   private _debounce: unknown = null;
+  private _lineagePoll: unknown = null;
   private _dirty = false;
   private _open: (path: string) => IOpenNotebook | null = () => null;
   private _recheckTimer: unknown = null;

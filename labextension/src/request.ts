@@ -34,6 +34,10 @@ export async function requestAPI<T>(
   } catch (error) {
     throw new ApiError(0, `cannot reach the mlprod-nb server extension: ${String(error)}`);
   }
+  if (response.status === 304) {
+    // asked with If-None-Match: the caller holds the answer already
+    return null as T;
+  }
   const text = await response.text();
   let data: unknown = null;
   if (text.length > 0) {

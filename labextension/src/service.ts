@@ -13,6 +13,25 @@ export class MlprodService {
     return this._get(`lineage?${query({ path })}`);
   }
 
+  /**
+   * The lineage's changes since `version` (the version of the copy the caller holds):
+   * null when nothing changed (304), a delta, or the full lineage when the server no
+   * longer knows that version.
+   */
+  lineageSince(
+    path: string,
+    version: string | null
+  ): Promise<MlprodAPI.ILineage | MlprodAPI.ILineageDelta | null> {
+    if (!version) {
+      return this.lineage(path);
+    }
+    return requestAPI<MlprodAPI.ILineage | MlprodAPI.ILineageDelta | null>(
+      `lineage?${query({ path, since: version })}`,
+      { method: 'GET', headers: { 'If-None-Match': `"${version}"` } },
+      this.settings
+    );
+  }
+
   /** Stale cells; `order` 'any' asks for the live-namespace view (default: Run All). */
   stale(path: string, order: MlprodAPI.StaleOrder = 'run-all'): Promise<MlprodAPI.IStale> {
     return this._get(`stale?${query(order === 'run-all' ? { path } : { path, order })}`);

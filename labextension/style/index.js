@@ -1,2 +1,3 @@
 import './base.css';
 import './tageditor.css';
+import './lineage.css';

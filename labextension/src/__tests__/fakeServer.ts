@@ -7,6 +7,8 @@ export interface ISeen {
   query: Record<string, string>;
   body: any;
   authorization: string | null;
+  /** only when the request sent one */
+  ifNoneMatch?: string;
 }
 
 export interface IAnswer {
@@ -42,6 +44,9 @@ export function fakeServer(routes: Record<string, Route>): {
       ),
       body: text ? JSON.parse(text) : null,
       authorization: request.headers.get('Authorization'),
+      ...(request.headers.has('If-None-Match')
+        ? { ifNoneMatch: request.headers.get('If-None-Match') as string }
+        : {}),
     };
     seen.push(entry);
     const route =
@@ -53,6 +58,9 @@ export function fakeServer(routes: Record<string, Route>): {
       });
     }
     const answer = await route(entry);
+    if (answer.status === 304) {
+      return new Response(null, { status: 304 }); // not modified: no body
+    }
     return new Response(JSON.stringify(answer.body), {
       status: answer.status ?? 200,
       headers: { 'Content-Type': 'application/json' },

@@ -52,14 +52,15 @@ export class MlprodPanel extends ReactWidget {
   }
 
   /**
-   * Lay out again only when the lineage itself changed; the stale marks follow the
-   * stale list (an input file changed, say) without a new layout.
+   * Lay out again only when the lineage itself changed, keeping what did not move (so
+   * only changed nodes redraw); the stale marks follow the stale list (an input file
+   * changed, say) without a new layout.
    */
   private _graph(): IGraph | null {
     const lineage = this.model.lineage;
     if (lineage !== this._laidOutFor) {
       this._laidOutFor = lineage;
-      this._laidOut = lineage ? layoutGraph(buildGraph(lineage)) : null;
+      this._laidOut = lineage ? layoutGraph(buildGraph(lineage), this._laidOut) : null;
       this._markedFor = null;
     }
     const stale = this.model.stale;
@@ -133,6 +134,7 @@ function PanelBody(props: {
         {model.tab === 'lineage' && (
           <LineageView
             graph={props.graph}
+            activeCell={model.activeCell?.id ?? null}
             dataset={model.dataset}
             labelOf={id => model.labelOfExecution(id)}
             onCell={actions.selectCell}
