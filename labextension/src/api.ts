@@ -199,6 +199,25 @@ export namespace MlprodAPI {
     name: string;
     values: unknown[];
     differs: boolean;
+    /** files: per run, the run a cached step took the file from (null: this run's own) */
+    from_cache?: (string | null)[];
+  }
+
+  /** A file one step of a run read or wrote, at one version (a cached step's: its producer's). */
+  export interface IRunFile {
+    path: string;
+    mode: 'read' | 'write';
+    sha256: string | null;
+    size: number | null;
+    step: string;
+    from_cache: string | null;
+  }
+
+  /** run/ID/files: read-only copies of a run's step notebooks and log, relative to the root. */
+  export interface IRunFiles {
+    run_id: string;
+    log: string | null;
+    steps: Record<string, string>;
   }
 
   export interface IStepDiff {
@@ -209,10 +228,19 @@ export namespace MlprodAPI {
   }
 
   export interface ICompare {
+    /** oldest first */
     runs: string[];
+    /** the run step code is diffed against */
+    baseline?: string | null;
+    started?: (number | null)[];
     params: IRow[];
     metrics: IRow[];
+    /** files read */
     datasets: IRow[];
+    /** files written (models, metrics files, ...) */
+    outputs?: IRow[];
     steps: IStepDiff[];
+    /** run id -> every file its steps read and wrote */
+    files?: Record<string, IRunFile[]>;
   }
 }

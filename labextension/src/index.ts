@@ -38,6 +38,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       setTracing: on => void bridge.setTracing(on),
       setTags: (cellId, tags) => bridge.setTags(cellId, tags),
       root: PageConfig.getOption('serverRoot'),
+      openPath: path => void openReadOnly(app, path),
     });
     panel.id = 'mlprod-nb-panel';
     panel.title.icon = lineageIcon;
@@ -46,5 +47,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer?.add(panel, panel.id);
   },
 };
+
+/** Open a run's copied step notebook or log; the copy is a record, so it opens read-only. */
+async function openReadOnly(app: JupyterFrontEnd, path: string): Promise<void> {
+  const widget = (await app.commands.execute('docmanager:open', { path })) as
+    | { context?: { model?: { readOnly: boolean } } }
+    | undefined;
+  if (widget?.context?.model) {
+    widget.context.model.readOnly = true;
+  }
+}
 
 export default plugin;

@@ -1,6 +1,7 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { MlprodAPI } from './api';
+import { DEFAULT_SORT, IRunSort, nextSort, rerunParams, RunSortKey } from './compare';
 import { IOpenNotebook } from './content';
 import { cellLabel } from './format';
 import { isDelta, mergeLineage } from './lineage';
@@ -137,6 +138,10 @@ export class PanelModel {
   comparison: MlprodAPI.ICompare | null = null;
   differencesOnly = false;
   chartMetric: string | null = null;
+  /** the runs table's order (a click on a header) */
+  runsSort: IRunSort = DEFAULT_SORT;
+  /** the compared run step code is diffed against (null: the oldest) */
+  baseline: string | null = null;
   selectedDataset: string | null = null;
   /** why the lineage is empty (nothing recorded yet), not an error */
   notice: string | null = null;
@@ -233,6 +238,7 @@ export class PanelModel {
     this.runs = [];
     this.selectedRuns = [];
     this.comparison = null;
+    this.baseline = null;
     this.chartMetric = null;
     this.selectedDataset = null;
     this.notice = null;
@@ -629,11 +635,85 @@ export class PanelModel {
       return;
     }
     const path = this.notebook;
+    const chosen = this.baseline;
+    const baseline = chosen && this.selectedRuns.includes(chosen) ? chosen : null;
     await this._busy('comparing', async () => {
-      const comparison = await this.service.compare(this.selectedRuns);
+      const comparison = await this.service.compare(this.selectedRuns, baseline);
       if (path === this.notebook) {
         this.comparison = comparison;
+        this.baseline = comparison.baseline ?? baseline;
       }
+    });
+  }
+
+  /** Diff the compared runs' step code against another run. */
+  async setBaseline(id: string): Promise<void> {
+    this.baseline = id;
+    if (this.comparison?.runs.includes(id)) {
+      this.selectedRuns = [...this.comparison.runs];
+      await this.compareSelected();
+    } else {
+      this._emit();
+    }
+  }
+
+  sortRunsBy(key: RunSortKey): void {
+    this.runsSort = nextSort(this.runsSort, key);
+    this._emit();
+  }
+
+  /** Stop a running run; the runs list shows it aborted once its runner has stopped. */
+  async cancelRun(id: string): Promise<void> {
+    const path = this.notebook;
+    await this._busy('cancelling run', async () => {
+      await this.service.cancelRun(id);
+      if (path) {
+        // followed as the active run (polled quickly) until its runner has stopped
+        this._activeRuns.set(path, {
+          id,
+          status: 'running',
+          steps: [],
+          progress: { done: 0, total: 0, current: null },
+        });
+      }
+    });
+    await this.refreshRuns();
+    this._schedulePoll();
+  }
+
+  /** Start a new run of the same pipeline with the parameters of run `id`. */
+  async rerun(id: string): Promise<void> {
+    const run = this.runs.find(r => r.id === id);
+    const path = this.notebook;
+    if (!run || !path) {
+      return;
+    }
+    await this._busy('starting run', async () => {
+      const started = await this.service.startRun(run.pipeline, rerunParams(run));
+      this._activeRuns.set(path, {
+        id: started.run_id,
+        status: started.status,
+        steps: [],
+        progress: { done: 0, total: 0, current: null },
+      });
+    });
+    await this.refreshRuns();
+    this._schedulePoll();
+  }
+
+  /**
+   * Open a run's executed step notebook (`what`: a step name) or its log ('log') in Lab:
+   * the server copies them out of the hidden store folder, read-only.
+   */
+  async openRunFile(id: string, what: string, open: (path: string) => void): Promise<void> {
+    await this._busy('opening', async () => {
+      const files = await this.service.runFiles(id);
+      const path = what === 'log' ? files.log : files.steps[what];
+      if (!path) {
+        const missing = what === 'log' ? 'log' : `notebook for step ${what}`;
+        throw new Error(`run ${id} has no ${missing}`);
+      }
+      open(path);
     });
   }
 

@@ -72,8 +72,20 @@ export class MlprodService {
     return this._get(notebook ? `runs?${query({ path: notebook })}` : 'runs');
   }
 
-  compare(ids: string[]): Promise<MlprodAPI.ICompare> {
-    return this._get(`compare?${query({ runs: ids.join(',') })}`);
+  /** The runs side by side (oldest first), step code diffed against `baseline`. */
+  compare(ids: string[], baseline?: string | null): Promise<MlprodAPI.ICompare> {
+    const runs = ids.join(',');
+    return this._get(`compare?${query(baseline ? { runs, baseline } : { runs })}`);
+  }
+
+  /** Stop a running run (it ends recorded as aborted). */
+  cancelRun(id: string): Promise<{ id: string; status: string }> {
+    return this._post(`run/${encodeURIComponent(id)}/cancel`, {});
+  }
+
+  /** Read-only copies of a run's executed step notebooks and log, for Lab to open. */
+  runFiles(id: string): Promise<MlprodAPI.IRunFiles> {
+    return this._post(`run/${encodeURIComponent(id)}/files`, {});
   }
 
   private _get<T>(endpoint: string): Promise<T> {

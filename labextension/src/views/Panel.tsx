@@ -16,6 +16,8 @@ export interface IPanelActions {
   setTags: (cellId: string, tags: string[]) => void;
   /** the server's root folder (absolute), for shorter paths */
   root: string;
+  /** open a file (path relative to the server's root) in Lab, read-only */
+  openPath: (path: string) => void;
 }
 
 const TABS: { id: Tab; label: string }[] = [
@@ -181,6 +183,12 @@ function PanelBody(props: {
             onCompare={() => void model.compareSelected()}
             onDifferencesOnly={on => model.setDifferencesOnly(on)}
             onChartMetric={name => model.setChartMetric(name)}
+            sort={model.runsSort}
+            onSort={key => model.sortRunsBy(key)}
+            onBaseline={id => void model.setBaseline(id)}
+            onCancel={id => void model.cancelRun(id)}
+            onRerun={id => void model.rerun(id)}
+            onOpen={(id, what) => void model.openRunFile(id, what, actions.openPath)}
           />
         )}
       </div>
