@@ -275,8 +275,10 @@ class Flow:
     def _replay_code_values_may_refer_to(self, walk: _Walk) -> None:
         """Functions and classes a loaded value may refer to by name (pickle needs them).
 
-        Those of the steps up to the last one producing an input, whose needs are code
-        too (replaying them then cannot fail).
+        Those of the steps up to the last one producing an input, whose eager needs
+        (decorators, defaults, bases) are code, so replaying them cannot fail. The globals
+        their bodies read come along when an earlier step, a parameter or setup has them:
+        the step may call a method of a loaded object.
         """
         flow = walk.flow
         if not flow.inputs:
@@ -289,12 +291,25 @@ class Flow:
                     continue
                 if name in walk.visible or self._producer(name) is not earlier:
                     continue
-                if all(self._is_code(n, walk) for n in made.needs):
+                if all(self._is_code(n, walk) for n in made.eager):
                     walk.bound.add(name)
                     flow.replays[name] = made
                     walk.visible[name] = made
                     for inner in made.needs:
-                        self._need(walk, inner, made.cell_id, via=made, seen=set(), called=False)
+                        if self._available(inner, walk):
+                            self._need(
+                                walk, inner, made.cell_id, via=made, seen=set(), called=False
+                            )
+
+    def _available(self, name: str, walk: _Walk) -> bool:
+        """``name`` can be had here without an error (bound, produced earlier, or given)."""
+        known = name in BUILTIN_NAMES or name in walk.bound or name in walk.visible
+        return (
+            known
+            or name in self.params
+            or name in self.setup.produced
+            or bool(self._producer(name))
+        )
 
     def _is_code(self, name: str, walk: _Walk) -> bool:
         if name in BUILTIN_NAMES or name in walk.visible or name in self.params:

@@ -89,6 +89,20 @@ IDIOMS = [
         inputs={"use": {"box"}},
     ),
     Idiom(
+        "instance-whose-method-reads-a-global-crosses",
+        [
+            step(
+                "make",
+                "THRESHOLD = 4\n\nclass Rule:\n    def passes(self, v):\n"
+                "        return v > THRESHOLD\n\nrule = Rule()",
+            ),
+            step("use", "verdicts = [rule.passes(v) for v in (3, 5)]"),
+        ],
+        ("verdicts",),
+        replayed={"use": {"Rule"}},
+        inputs={"use": {"rule", "THRESHOLD"}},
+    ),
+    Idiom(
         "pickled-object-refers-to-a-user-function",
         [
             step(
