@@ -99,20 +99,26 @@ export function LineageView(props: ILineageViewProps): JSX.Element {
     };
   }, [measure, !!graph && graph.nodes.length > 0]);
 
-  // bring the active cell's node into view when the active cell changes
+  // when the active cell, the search or the scope change: the active cell's node into
+  // view, else (not shown) the top of what is shown
   const centred = useRef<string | null>(null);
   useEffect(() => {
     const element = scroller.current;
-    const node = shown?.nodes.find(n => n.kind === 'cell' && n.ref === activeCell);
-    if (!element || !node || centred.current === activeCell) {
+    const moment = `${activeCell}\n${search}\n${scope}`;
+    if (!element || !shown || centred.current === moment) {
       return;
     }
-    centred.current = activeCell;
+    centred.current = moment;
+    const node = shown.nodes.find(n => n.kind === 'cell' && n.ref === activeCell);
+    if (!node) {
+      element.scrollTop = 0;
+      return;
+    }
     const y = node.y * zoom;
     if (y < element.scrollTop || y > element.scrollTop + element.clientHeight) {
       element.scrollTop = Math.max(0, y - element.clientHeight / 2);
     }
-  }, [activeCell, shown, zoom]);
+  }, [activeCell, search, scope, shown, zoom]);
 
   const pick = useRef(props);
   pick.current = props;
