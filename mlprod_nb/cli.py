@@ -134,6 +134,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         cwd=Path(args.cwd) if args.cwd else None,
         run_id=args.run_id,
         stream=sys.stdout,
+        executor=args.executor,
     )
     result = run(args.pipeline, options)
     if result.status == "aborted":
@@ -166,6 +167,18 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
     print(runs_table(args.pipeline, as_json=args.json))
     return 0
+
+
+class _RunHelp(argparse.HelpFormatter):
+    """Names the registered executors only when help is shown (plug-ins are read then)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = super()._get_help_string(action)
+        if text is None or "{executors}" not in text:
+            return text
+        from .pipeline.executors import EXECUTORS
+
+        return text.replace("{executors}", ", ".join(EXECUTORS.names()))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -298,6 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--isolate", action="store_true", help="a fresh kernel for every step")
     p.add_argument("--cwd", help="directory steps run in (default: the source notebook's)")
     p.add_argument("--run-id", help="the id of this run (default: a new time-based id)")
+    p.formatter_class = _RunHelp
+    p.add_argument(
+        "--executor",
+        default="local",
+        metavar="NAME",
+        help="what runs the steps: {executors} (default: local, kernels on this machine)",
+    )
 
     p = command(
         "mv",

@@ -12,7 +12,7 @@ its largest values cut and lists them in ``truncated`` (``mlprod_nb.fit``).
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Literal, NewType, NotRequired, TypedDict
+from typing import Any, Literal, NewType, NotRequired, TypedDict, get_args
 
 SCHEMA = 1
 
@@ -161,7 +161,7 @@ class StepRecord(TypedDict):
     kind: Literal["step"]
     run: RunId
     name: str
-    status: Literal["ok", "failed", "cached", "skipped", "aborted"]
+    status: SettledStatus
     started: float
     duration_ms: float
     cache_key: str | None
@@ -174,11 +174,25 @@ class StepRecord(TypedDict):
     truncated: NotRequired[list[str]]  # fields cut to fit the journal line
 
 
+# -- statuses: the one vocabulary of runs and steps (runner, store, server, panel) --
+
+# A step of a run: waiting for its upstream steps, queued for an executor, running,
+# then settled: "ok", "failed", "cached" (taken from an earlier run), "skipped" (an
+# upstream step did not succeed) or "aborted" (stopped by Ctrl-C/SIGTERM, or its
+# driver died: see pipeline/liveness.py).
+StepStatus = Literal["pending", "queued", "running", "ok", "failed", "cached", "skipped", "aborted"]
+SettledStatus = Literal["ok", "failed", "cached", "skipped", "aborted"]  # in the journal
+STEP_STATUSES: tuple[StepStatus, ...] = get_args(StepStatus)
+DONE: tuple[StepStatus, ...] = ("ok", "cached")  # downstream steps may run
+BROKEN: tuple[StepStatus, ...] = ("failed", "skipped", "aborted")  # downstream steps are skipped
+UNSETTLED: tuple[StepStatus, ...] = ("pending", "queued", "running")
+
 # How a run ended: "aborted" by Ctrl-C/SIGTERM, "interrupted" when its driver died
 # (SIGKILL, OOM, reboot) and the next process that looked recorded it
 # (pipeline/liveness.py); a run with no ``run_end`` record yet is "running".
 RunEnd = Literal["ok", "failed", "aborted", "interrupted"]
 RunStatus = Literal["running", "ok", "failed", "aborted", "interrupted"]
+RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
 RUNNING: RunStatus = "running"
 INTERRUPTED: RunEnd = "interrupted"
 

@@ -1,15 +1,19 @@
 """What a run runs: its steps, those that must run, those that must come from the cache.
 
-The plan only says *which* steps and where their results may come from; whether
-a step is actually taken from the cache (or from the resumed run) is decided by
-the runner when the step is about to run, once its upstream steps finished.
+The plan only says *which* steps and where their results may come from, and, as
+steps settle, which step may go next (``move``); whether a step is actually taken
+from the cache (or from the resumed run) is decided when it is about to run, once
+its upstream steps finished (``cache.take``, ``Resumed.take``). Pure: no files.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from ..errors import PipelineError
+from ..records import BROKEN, DONE, StepStatus
 from . import manifest as mf
 from .resume import Resumed
 
@@ -58,3 +62,23 @@ def ancestors(manifest: mf.Manifest, names: set[str]) -> set[str]:
                 found.add(up)
                 todo.append(up)
     return found - names
+
+
+Move = Literal["skip", "wait", "go"]
+
+
+def move(manifest: mf.Manifest, name: str, statuses: Mapping[str, StepStatus]) -> Move:
+    """What a pending step does now: ``skip`` (an upstream step broke), ``wait`` or ``go``."""
+    ups = [statuses[u] for u in manifest.upstream(name)]
+    if any(u in BROKEN for u in ups):
+        return "skip"
+    return "go" if all(u in DONE for u in ups) else "wait"
+
+
+def levels(manifest: mf.Manifest) -> dict[str, int]:
+    """Each step's depth in the DAG: the steps of one level can run at once."""
+    level: dict[str, int] = {}
+    for step in manifest.steps:
+        ups = [level[u] + 1 for u in manifest.upstream(step.name) if u in level]
+        level[step.name] = max(ups, default=0)
+    return level

@@ -15,21 +15,35 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..journal import JournalWriter
-from ..records import SCHEMA, redact
+from ..records import (
+    DONE,
+    SCHEMA,
+    Artifact,
+    RunEnd,
+    RunEndRecord,
+    RunId,
+    RunRecord,
+    RunStatus,
+    SettledStatus,
+    StepRecord,
+    StepStatus,
+    redact,
+)
 from . import manifest as mf
+from .cache import Entry, StepKey, full_key
+from .executors import Done
 from .liveness import identity
 from .rundir import RunDir
-
-DONE = ("ok", "cached")
+from .steplog import StepTrace
 
 
 @dataclass
 class StepState:
     name: str
-    status: str = "pending"  # pending|queued|running|ok|failed|cached|skipped|aborted
+    status: StepStatus = "pending"
     started: float | None = None
     duration_ms: float | None = None
     cache_key: str | None = None
@@ -77,6 +91,45 @@ class StepState:
         self.notebook = before.get("notebook")
         self.started, self.duration_ms = time.time(), 0.0
 
+    def take(self, entry: Entry, key: StepKey) -> None:
+        """Take the cached result ``entry`` (an earlier run's, with this step's key)."""
+        self.status, self.cached_from = "cached", entry.run
+        self.artifacts, self.notebook = entry.artifacts, entry.notebook
+        self.started, self.duration_ms = time.time(), 0.0
+        self.cache_key = entry.key
+        self.key = key.parts(entry.reads, entry.writes, traced=entry.traced)
+        self.metrics = dict(entry.metrics)
+
+    def finish(self, done: Done, notebook: Path) -> None:
+        """The executor finished the step (``ok`` or ``failed``)."""
+        self.started, self.duration_ms = done.started, done.duration_ms
+        self.notebook = str(notebook)
+        self.status, self.artifacts = done.status, done.artifacts
+        self.error, self.cell_id = done.error, done.cell_id
+
+    def traced(self, trace: StepTrace | None, run_id: str) -> Entry:
+        """Complete the key of a step that ran from the tracer's record: its cache entry."""
+        pre = self.cache_key or ""
+        seen = trace or StepTrace()
+        reads = {p: h for p, h in seen.reads.items() if p not in seen.writes}
+        self.cache_key = full_key(pre, reads)
+        self.key = {**(self.key or {}), "reads": reads, "writes": dict(seen.writes)}
+        self.key["traced"] = trace is not None
+        self.metrics = dict(seen.metrics)
+        return Entry(
+            prekey=pre,
+            key=self.cache_key,
+            step=self.name,
+            run=run_id,
+            created=time.time(),
+            artifacts=self.artifacts,
+            notebook=self.notebook,
+            reads=reads,
+            writes=seen.writes,
+            traced=trace is not None,
+            metrics=self.metrics,
+        )
+
 
 class Recorder:
     def __init__(
@@ -101,7 +154,7 @@ class Recorder:
     def steps(self) -> list[StepState]:
         return [self.states[n] for n in self.order]
 
-    def status(self, status: str = "running") -> dict[str, Any]:
+    def status(self, status: RunStatus = "running") -> dict[str, Any]:
         running = [s.name for s in self.steps if s.status == "running"]
         return {
             "id": self.run_id,
@@ -132,54 +185,15 @@ class Recorder:
         """The run's first records: its status (who runs it) and the journal's run record."""
         digest = hashlib.sha256((pipeline / mf.FILENAME).read_bytes()).hexdigest()
         self.changed()  # before the store can see the run
-        self.journal.append(
-            {
-                "v": SCHEMA,
-                "kind": "run",
-                "id": self.run_id,
-                "pipeline": self.facts["pipeline"],
-                "pipeline_hash": digest,
-                "source_notebook": self.facts["source_notebook"],
-                "params": self.facts["params"],
-                "started": self.started,
-                "steps": list(self.order),
-                "resumed_from": self.facts["resumed_from"],
-            }
-        )
+        self.journal.append(self._run_record(digest))
 
     def step(self, state: StepState) -> None:
         """A step settled (ran, was cached, skipped or stopped): into the journal."""
-        self.journal.append(
-            {
-                "v": SCHEMA,
-                "kind": "step",
-                "run": self.run_id,
-                "name": state.name,
-                "status": state.status,
-                "started": state.started or time.time(),
-                "duration_ms": state.duration_ms or 0.0,
-                "cache_key": state.cache_key,
-                "cached_from": state.cached_from,
-                "notebook": state.notebook,
-                "artifacts": state.artifacts,
-                "params": redact(state.params),
-                "error": state.error,
-                "cell_id": state.cell_id,
-            }
-        )
+        self.journal.append(self._step_record(state))
 
-    def finish(self, status: str) -> None:
+    def finish(self, status: RunEnd) -> None:
         finished = time.time()
-        self.journal.append(
-            {
-                "v": SCHEMA,
-                "kind": "run_end",
-                "id": self.run_id,
-                "status": status,
-                "finished": finished,
-                "error": self.error,
-            }
-        )
+        self.journal.append(self._end_record(status, finished))
         final = self.status(status)
         final["finished"] = finished
         final["duration_ms"] = (finished - self.started) * 1000
@@ -188,3 +202,61 @@ class Recorder:
         self.rundir.write_summary(final)
         self.rundir.write_status(final)
         self.journal.close()
+
+    # -- the journal's records of a run (records.RunRecord, StepRecord, RunEndRecord) --
+
+    def _run_record(self, pipeline_hash: str) -> RunRecord:
+        return RunRecord(
+            v=SCHEMA,
+            kind="run",
+            id=RunId(self.run_id),
+            pipeline=self.facts["pipeline"],
+            pipeline_hash=pipeline_hash,
+            source_notebook=self.facts["source_notebook"],
+            params=self.facts["params"],
+            started=self.started,
+            steps=list(self.order),
+            resumed_from=self.facts["resumed_from"],
+        )
+
+    def _step_record(self, state: StepState) -> StepRecord:
+        return StepRecord(
+            v=SCHEMA,
+            kind="step",
+            run=RunId(self.run_id),
+            name=state.name,
+            status=_settled(state.status),
+            started=state.started or time.time(),
+            duration_ms=state.duration_ms or 0.0,
+            cache_key=state.cache_key,
+            cached_from=RunId(state.cached_from) if state.cached_from else None,
+            notebook=state.notebook,
+            artifacts=cast(list[Artifact], state.artifacts),  # artifacts.save wrote them
+            params=redact(state.params),
+            error=state.error,
+            cell_id=state.cell_id,
+        )
+
+    def _end_record(self, status: RunEnd, finished: float) -> RunEndRecord:
+        return RunEndRecord(
+            v=SCHEMA,
+            kind="run_end",
+            id=RunId(self.run_id),
+            status=status,
+            finished=finished,
+            error=self.error,
+        )
+
+
+_SETTLED: dict[StepStatus, SettledStatus] = {
+    "ok": "ok",
+    "failed": "failed",
+    "cached": "cached",
+    "skipped": "skipped",
+    "aborted": "aborted",
+}
+
+
+def _settled(status: StepStatus) -> SettledStatus:
+    """A step's status in the journal (one still waiting when the run stopped: aborted)."""
+    return _SETTLED.get(status, "aborted")

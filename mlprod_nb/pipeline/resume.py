@@ -20,15 +20,18 @@ from typing import Any
 from ..errors import PipelineError
 from ..hashing import sha256_file
 from ..paths import Layout
-from ..records import RUNNING
+from ..records import DONE, RUNNING
 from . import handoff
 from . import manifest as mf
 from .cache import StepKey
 from .liveness import settle_one
 from .rundir import read_summary
 
-DONE = ("ok", "cached")
-UNFINISHED = {"failed": "it failed", "skipped": "it was skipped", "aborted": "it was stopped"}
+UNFINISHED: dict[str, str] = {  # StepStatus -> why it runs again
+    "failed": "it failed",
+    "skipped": "it was skipped",
+    "aborted": "it was stopped",
+}
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SerializationError
+from ..registry import Registry
 from . import frames
 
 
@@ -113,7 +114,12 @@ def _load_pickle(path: Path) -> object:
         return pickle.load(handle)
 
 
-SERIALIZERS: list[Serializer] = [
+# tried in order; pickle, the catch-all, stays last. Installed packages add theirs
+# under the entry-point group ``mlprod_nb.serializers`` (a ``Serializer`` each).
+SERIALIZERS: Registry[Serializer] = Registry(
+    "serializer", group="mlprod_nb.serializers", fallback="pickle"
+)
+for _builtin in (
     Serializer("parquet", ".parquet", frames.frame_exact, frames.dump_frame, frames.load_frame),
     Serializer(
         "parquet-series",
@@ -125,18 +131,17 @@ SERIALIZERS: list[Serializer] = [
     Serializer("npy", ".npy", _is_plain_array, _dump_array, _load_array),
     Serializer("json", ".json", _jsonable, _dump_json, _load_json),
     Serializer("pickle", ".pkl", lambda value: True, _dump_pickle, _load_pickle),
-]
+):
+    SERIALIZERS.register(_builtin.name, _builtin)
 
 
 def register(serializer: Serializer, *, first: bool = True) -> None:
-    """Add a serializer (tried before the built-in ones unless ``first=False``).
+    """Add a serializer (tried before the built-in ones unless ``first=False``: then before pickle).
 
-    Its ``accepts`` must only hold for values its ``load`` gives back exactly.
+    Its ``accepts`` must only hold for values its ``load`` gives back exactly; one
+    registered under a name already taken replaces it.
     """
-    if first:
-        SERIALIZERS.insert(0, serializer)
-    else:
-        SERIALIZERS.insert(len(SERIALIZERS) - 1, serializer)
+    SERIALIZERS.register(serializer.name, serializer, first=first)
 
 
 def serializer_for(path: Path) -> Serializer:

@@ -1,4 +1,4 @@
-"""Step workers: threads that each drive their own kernel through papermill.
+"""The ``local`` executor: threads of the driver that each drive their own kernel through papermill.
 
 A worker owns one kernel for the whole run (or a fresh one per step with
 ``isolate``) and its own event loop, so papermill never runs on the main thread
@@ -13,59 +13,24 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..errors import MlprodError
 from . import manifest as mf
 from .artifacts import INDEX
+from .executors import Capacity, Done, Setting, Task
 from .kernels import StepKernel
-from .rundir import RunDir
 
 NEW_KERNEL_MS = 1500.0  # about what starting and warming one more kernel costs here
-
-
-@dataclass(frozen=True)
-class Setting:
-    """What every worker of a run shares."""
-
-    run_id: str
-    pipeline: Path  # the pipeline folder
-    rundir: RunDir
-    kernel_name: str
-    cwd: Path
-    env: dict[str, str]
-    isolate: bool
-    warm_imports: tuple[str, ...]
-    events: queue.Queue[Done]
-    kernel_pids: set[int] = field(default_factory=set)
-
-
-@dataclass(frozen=True)
-class Done:
-    step: str
-    status: str
-    started: float
-    duration_ms: float
-    artifacts: list[dict[str, str]]
-    error: str | None = None
-    cell_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Task:
-    step: mf.Step
-    parameters: dict[str, Any]
 
 
 class Worker(threading.Thread):
     """Owns one kernel (or a fresh one per step with ``isolate``) and runs tasks."""
 
-    def __init__(self, setting: Setting, index: int) -> None:
+    def __init__(self, setting: Setting, events: queue.Queue[Done], index: int) -> None:
         super().__init__(name=f"mlprod-step-{index}", daemon=True)
         self.setting = setting
+        self.events = events
         self.start_error: Exception | None = None
         self.tasks: queue.Queue[Task | None] = queue.Queue()
         self.kernel: StepKernel | None = None
@@ -84,7 +49,7 @@ class Worker(threading.Thread):
                     self.start_error = error
 
             while (task := self.tasks.get()) is not None:
-                self.setting.events.put(self._step(task))
+                self.events.put(self._step(task))
         finally:
             if self.kernel is not None:
                 self.kernel.shutdown()
@@ -130,45 +95,60 @@ class Worker(threading.Thread):
 
 
 class Pool:
-    """The run's workers, and the steps waiting for one."""
+    """The run's workers, and the steps waiting for one (an ``executors.Executor``)."""
 
-    def __init__(
-        self,
-        setting: Setting,
-        jobs: int,
-        expected: Mapping[str, float],
-        on_start: Callable[[str], None],
-    ) -> None:
-        """``expected``: how long steps took last time (ms); ``on_start``: a step got a kernel."""
+    def __init__(self, setting: Setting, capacity: Capacity) -> None:
         self.setting = setting
-        self.jobs = jobs
-        self.expected = expected
-        self.on_start = on_start
+        self.capacity = capacity
+        self.events: queue.Queue[Done] = queue.Queue()
         self.workers: list[Worker] = []
         self.ready: list[Task] = []
+        self.stopped = False
 
     def long(self, step: str) -> bool:
         """Worth starting a kernel for: unknown, or it took longer than a kernel start."""
-        took = self.expected.get(step)
+        took = self.capacity.expected.get(step)
         return took is None or took > NEW_KERNEL_MS
 
-    def submit(self, task: Task, width: Callable[[], int]) -> None:
+    def width(self) -> int:
+        """How many long steps left could run at once (the widest level of the DAG)."""
+        counts: dict[int, int] = {}
+        for name in self.capacity.waiting():
+            if self.long(name):
+                level = self.capacity.levels.get(name, 0)
+                counts[level] = counts.get(level, 0) + 1
+        return max(counts.values(), default=1)
+
+    def submit(self, task: Task) -> None:
         """Queue a ready step; the first one starts as many workers as ``width()`` can use."""
         self.ready.append(task)
         if not self.workers:
-            for _ in range(max(1, min(self.jobs, width()))):
+            for _ in range(max(1, min(self.capacity.jobs, self.width()))):
                 self._add()
-        self.assign()
+        self._assign()
+
+    def finished(self, timeout: float) -> Done | None:
+        try:
+            done = self.events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        for worker in self.workers:
+            if worker.busy == done.step:
+                worker.busy = None
+        self._assign()
+        return done
 
     def _add(self) -> None:
-        self.workers.append(Worker(self.setting, len(self.workers)))
+        self.workers.append(Worker(self.setting, self.events, len(self.workers)))
         self.workers[-1].start()
 
-    def assign(self) -> None:
+    def _assign(self) -> None:
         """Hand waiting steps to idle workers (a new one for a long step, within --jobs)."""
+        if self.stopped:
+            return
         idle = [w for w in self.workers if w.busy is None]
         waiting_long = any(self.long(t.step.name) for t in self.ready)
-        if waiting_long and not idle and len(self.workers) < self.jobs:
+        if waiting_long and not idle and len(self.workers) < self.capacity.jobs:
             self._add()  # a long step is waiting: worth a new kernel
             idle = [self.workers[-1]]
         for worker in idle:
@@ -176,24 +156,21 @@ class Pool:
                 return
             task = self.ready.pop(0)
             worker.busy = task.step.name
-            self.on_start(task.step.name)
+            self.capacity.on_start(task.step.name)
             worker.tasks.put(task)
-
-    def free(self, step: str) -> None:
-        for worker in self.workers:
-            if worker.busy == step:
-                worker.busy = None
 
     def busy(self) -> bool:
         return any(w.busy for w in self.workers)
 
     def interrupt(self) -> None:
+        self.stopped = True  # the steps still waiting are not started
         for worker in self.workers:
             if worker.busy is not None and worker.kernel is not None:
                 worker.kernel.interrupt()
 
     def stop(self) -> None:
         """Ask workers to shut their kernels down (joined later, after the records)."""
+        self.stopped = True
         self.ready.clear()
         for worker in self.workers:
             worker.tasks.put(None)

@@ -1,9 +1,10 @@
 """Readers and writers that open files in native code, wrapped when user code imports them.
 
-``ADAPTERS`` is data: which function or method of which module reads or writes
-which argument. ``Patcher`` is a ``sys.meta_path`` finder that patches a watched
-module right after it executes (so ``from pyarrow.parquet import read_table``
-in user code gets the wrapper) and patches watched modules already imported.
+``ADAPTERS`` is data (a ``Registry``, by name): which function or method of
+which module reads or writes which argument. ``Patcher`` is a ``sys.meta_path``
+finder that patches a watched module right after it executes (so ``from
+pyarrow.parquet import read_table`` in user code gets the wrapper) and patches
+watched modules already imported.
 The tracer never imports these libraries itself. DuckDB is special: calls only
 mark the cell as having used DuckDB; the files come from DuckDB's own
 file-system log (``duckdb_log.DuckLog``) read after the cell.
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
 
+from ..registry import Registry
 from .duckdb_log import DuckLog
 from .files import FileCapture, Mode
 
@@ -39,6 +41,11 @@ class Adapter:
     keyword: str | None = None
     from_result: str | None = None  # attribute of the result that lists the files
     kind: Kind = "path"
+
+    @property
+    def name(self) -> str:
+        """Its name in ``ADAPTERS``: ``"pyarrow.csv:read_csv"``."""
+        return f"{self.modules[0]}:{self.target}"
 
 
 def _paths(
@@ -61,7 +68,7 @@ _DUCK_RELATION = (
     *("write_parquet", "to_parquet", "write_csv", "to_csv"),
 )
 
-ADAPTERS: list[Adapter] = [
+_BUILTIN: list[Adapter] = [
     *_paths(_PQ, "pyarrow", "read", [("read_table", 0, "source")]),
     *_paths(_PQ, "pyarrow", "read", [("ParquetFile.__init__", 1, "source")]),
     *_paths(_PQ, "pyarrow", "read", [("ParquetDataset.__init__", 1, "path_or_paths")]),
@@ -93,9 +100,14 @@ ADAPTERS: list[Adapter] = [
 ]
 
 
+ADAPTERS: Registry[Adapter] = Registry("read-capture adapter")
+for _adapter in _BUILTIN:
+    ADAPTERS.register(_adapter.name, _adapter)
+
+
 def register(adapter: Adapter) -> None:
-    """Add an adapter; it applies to modules imported from now on (and at next load)."""
-    ADAPTERS.append(adapter)
+    """Add an adapter (one of the same name is replaced); it applies from the next tracer load."""
+    ADAPTERS.register(adapter.name, adapter)
 
 
 _WRAPPED = "__mlprod_wrapped__"

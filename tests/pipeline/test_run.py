@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import papermill
@@ -27,6 +28,15 @@ pytestmark = pytest.mark.slow
 
 def statuses(result: RunResult) -> dict[str, str]:
     return {s.name: s.status for s in result.steps}
+
+
+def wait_for(condition: Callable[[], bool], what: str, within: float = 60.0) -> None:
+    """Return once ``condition()`` holds; fail the test if it does not within ``within`` s."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {within:.0f} s waiting for {what}")
+        time.sleep(0.02)
 
 
 def exported(base: Path, cells: list[Cell]) -> Path:
@@ -209,13 +219,28 @@ def test_bad_parameters_name_the_problem(tmp_path: Path) -> None:
 # -- parallel steps ------------------------------------------------------------------
 
 
+# each of two steps says it started, then waits for the other: they only both finish
+# when they run at the same time (one after the other, the first one times out)
+MEET = (
+    "import time\nfrom pathlib import Path\n\n"
+    "def meet(me, other, within=60.0):\n"
+    "    Path(f'{me}.started').touch()\n"
+    "    deadline = time.monotonic() + within\n"
+    "    while not Path(f'{other}.started').exists():\n"
+    "        if time.monotonic() > deadline:\n"
+    "            raise TimeoutError(f'{other} did not start while {me} ran')\n"
+    "        time.sleep(0.01)\n"
+)
+
+
 def test_independent_steps_overlap(tmp_path: Path) -> None:
     base = project(tmp_path / "p")
     folder = exported(
         base,
         [
-            step("a", "import time\ntime.sleep(2.0)\nx = 1"),
-            step("b", "import time\ntime.sleep(2.0)\ny = 2"),
+            (MEET, ["setup"]),
+            step("a", "meet('a', 'b')\nx = 1"),
+            step("b", "meet('b', 'a')\ny = 2"),
             step("c", "z = x + y"),
         ],
     )
@@ -265,7 +290,9 @@ def test_check_cell_and_require_gate_the_run(tmp_path: Path) -> None:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_interrupt_records_aborted(tmp_path: Path, signum: int) -> None:
     base = project(tmp_path / "p")
-    folder = exported(base, [step("slow", "import time\ntime.sleep(60)")])
+    folder = exported(
+        base, [step("slow", "import time\nopen('slow.started', 'w').close()\ntime.sleep(60)")]
+    )
     runs_dir = find_home(base).runs_dir
     child = subprocess.Popen(
         [sys.executable, "-m", "mlprod_nb.cli", "run", str(folder), "--run-id", "r1"],
@@ -273,16 +300,9 @@ def test_interrupt_records_aborted(tmp_path: Path, signum: int) -> None:
         stderr=subprocess.STDOUT,
     )
     status_file = runs_dir / "r1" / "status.json"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if (
-            status_file.exists()
-            and json.loads(status_file.read_text())["steps"][0]["status"] in ("running",)
-            and (runs_dir / "r1" / "kernels.log").exists()
-        ):
-            break
-        time.sleep(0.1)
-    time.sleep(1.0)  # let the kernel start executing
+    started = base / "slow.started"  # written by the step's cell: the kernel is executing it
+    wait_for(lambda: started.exists() or child.poll() is not None, "the step to start")
+    assert child.poll() is None, child.communicate()[0].decode()
     child.send_signal(signum)
     assert child.wait(timeout=60) == 130
     status = json.loads(status_file.read_text())
