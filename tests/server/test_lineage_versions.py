@@ -152,3 +152,28 @@ async def test_versions_and_deltas_require_a_token(
         )
         assert status == 403
         assert not answer or "executions" not in answer
+
+
+def _version(ids: list[str]) -> Any:
+    from mlprod_nb.lineage.model import Execution, NotebookLineage
+    from mlprod_nb.server.versions import Fragments, build_version
+
+    executions = tuple(
+        Execution(i, "s1", n, "nb.ipynb", f"c{n}", n, 0.0, 1.0, "ok", None, None, "h")
+        for n, i in enumerate(ids)
+    )
+    cells = {e.cell_id or "": e.id for e in executions}
+    lineage = NotebookLineage("nb.ipynb", executions, (), (), cells)
+    return build_version("nb.ipynb", lineage, frozenset(), Fragments())[0]
+
+
+def test_a_delta_is_made_only_when_the_old_answer_is_a_prefix_of_the_new() -> None:
+    from mlprod_nb.server.versions import delta
+
+    base = _version(["s1:1", "s1:2"])
+    grown = delta(base, _version(["s1:1", "s1:2", "s1:3"]))
+    assert grown is not None
+    assert [e["id"] for e in json.loads(grown)["executions"]] == ["s1:3"]
+    # an execution gone (the notebook renamed back, say): only a full answer says it
+    assert delta(base, _version(["s1:2", "s1:3"])) is None
+    assert delta(base, _version(["s1:2", "s1:1"])) is None  # reordered
