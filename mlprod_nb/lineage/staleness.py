@@ -8,7 +8,9 @@ top change what this cell saw?". It needs the page order of the cells. A cell is
   by a cell *above* it on the page, no higher than the cell it took the name from (a
   re-binding further down, as in a later section reusing ``X``, changes nothing for it;
   one above its producer is overwritten again by the producer on Run All);
-- the cell it took a name from (above it) has re-run since;
+- it read a builtin (``len``) that a cell above it has bound a value of its own to since;
+- the cell it took a name from (above it) has re-run since (and bound the name again: a
+  re-run binding the identical object, as a re-run import does, changes nothing);
 - a file it read now has different content (current hashes come from the caller);
 - it took a name from a stale cell above it (``downstream``: through that name or file only);
 - it failed on a name that did not exist, and a cell above it defines that name since
@@ -22,6 +24,7 @@ by another cell in the same session makes a reader stale, wherever that cell is.
 
 from __future__ import annotations
 
+import builtins
 import re
 from bisect import bisect_right
 from collections import defaultdict, deque
@@ -111,6 +114,7 @@ def _name_reasons(e: Execution, ctx: _Context) -> list[StaleReason]:
                 continue  # Run All re-runs the producer after it: overwritten again
             hits.append((position, name, how, later))
             break
+    hits += _shadowed(e, ctx, used)
     for _, name, how, later in sorted(hits, key=lambda h: (h[0], h[1])):
         reasons.append(StaleReason("name", f"{name} {how} by {later.label}", name=name))
     reported = {h[1] for h in hits} | {r.name for r in reasons}
@@ -131,6 +135,26 @@ def _name_reasons(e: Execution, ctx: _Context) -> list[StaleReason]:
     return reasons
 
 
+def _shadowed(
+    e: Execution, ctx: _Context, used: Mapping[str, str]
+) -> list[tuple[int, str, str, Execution]]:
+    """Builtins ``e`` read that another cell (above it, in run-all) bound since: ``len = 3``
+    is a write of ``len`` for the cells that called the builtin before."""
+    hits: list[tuple[int, str, str, Execution]] = []
+    here = ctx.index[e.id]
+    for name in e.uses:
+        if name in used or name not in _BUILTINS:
+            continue
+        entries = ctx.bindings.get((e.session, name), [])
+        for position, how, later in entries[bisect_right(entries, here, key=lambda b: b[0]) :]:
+            mine = later.cell_key == e.cell_key
+            if how == "re-bound" and not mine and ctx.above(later.cell_key, e.cell_key):
+                hits.append((position, name, "re-bound (shadowing the builtin)", later))
+                break
+    return hits
+
+
+_BUILTINS = frozenset(dir(builtins))
 _MISSING_NAME = re.compile(r"name '([^']+)' is not defined")
 
 

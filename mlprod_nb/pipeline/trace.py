@@ -11,6 +11,7 @@ Pure: takes the store's executions, opens nothing.
 
 from __future__ import annotations
 
+import builtins
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 
 from ..lineage.model import Execution, NotebookLineage
 from ..records import source_hash
+
+_BUILTINS = frozenset(dir(builtins))
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,9 @@ def build(lineage: NotebookLineage, cells: Sequence[tuple[str, str]]) -> Trace:
     for position, e in sorted(latest.items()):
         binders = {d.name: d.execution for d in e.deps}
         uses[ids[position]] = [
-            (name, cell_of(binders[name]) if name in binders else None) for name in e.uses
+            (name, cell_of(binders[name]) if name in binders else None)
+            for name in e.uses
+            if name in binders or name not in _BUILTINS  # the tracer keeps builtins read
         ]
         if e.types:
             types[ids[position]] = dict(e.types)

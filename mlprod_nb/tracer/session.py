@@ -11,7 +11,6 @@ counted in ``failures``, never raised into the user's cell.
 from __future__ import annotations
 
 import ast
-import builtins
 import json
 import logging
 import os
@@ -148,7 +147,6 @@ class Tracer:
         self._layouts: dict[str | None, Layout] = {}
         self.outbox = Outbox(self._session_record)
         self._is_hidden = HiddenNames(getattr(shell, "user_ns_hidden", {}))
-        self._builtins = frozenset(dir(builtins))
         self._env_thread: threading.Thread | None = None
         # ipykernel: the request being answered (a kernel's shell keeps its kernel)
         get_parent = getattr(getattr(shell, "kernel", None), "get_parent", None)
@@ -349,8 +347,9 @@ class Tracer:
             defines += [n for n in rebound if n not in found.defines]
         else:
             defines = rebound
-        builtin = self._builtins
-        uses = hidden.visible(n for n in found.uses if n in binder or n not in builtin)
+        # builtins read stay in ``uses`` (without a producer): a later ``len = ...`` is a
+        # write of ``len`` for them (lineage.staleness)
+        uses = hidden.visible(found.uses)
         mutations: list[Mutation] = []
         if found.mutations:
             defined = set(defines)
