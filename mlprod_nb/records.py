@@ -178,9 +178,11 @@ class StepRecord(TypedDict):
 
 # A step of a run: waiting for its upstream steps, queued for an executor, running,
 # then settled: "ok", "failed", "cached" (taken from an earlier run), "skipped" (an
-# upstream step did not succeed) or "aborted" (stopped by Ctrl-C/SIGTERM, or its
-# driver died: see pipeline/liveness.py).
-StepStatus = Literal["pending", "queued", "running", "ok", "failed", "cached", "skipped", "aborted"]
+# upstream step did not succeed), "aborted" (stopped by Ctrl-C/SIGTERM) or, in the
+# run's status file only, "interrupted" (its driver died: pipeline/liveness.py).
+StepStatus = Literal[
+    "pending", "queued", "running", "ok", "failed", "cached", "skipped", "aborted", "interrupted"
+]
 SettledStatus = Literal["ok", "failed", "cached", "skipped", "aborted"]  # in the journal
 STEP_STATUSES: tuple[StepStatus, ...] = get_args(StepStatus)
 DONE: tuple[StepStatus, ...] = ("ok", "cached")  # downstream steps may run

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..journal import dumps
 from ..paths import Layout
-from ..records import INTERRUPTED, RUNNING, SCHEMA
+from ..records import INTERRUPTED, RUNNING, SCHEMA, UNSETTLED, RunEndRecord, RunId
 
 if TYPE_CHECKING:
     from ..lineage.model import RunSummary
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 HEARTBEAT_SECONDS = 2.0
 STALE_SECONDS = 30.0  # a heartbeat older than this: the driver is gone (remote hosts)
 STATUS_FILE = "status.json"
-UNFINISHED = ("pending", "queued", "running")
+UNFINISHED = UNSETTLED  # a dead driver's steps in these are recorded as aborted
 
 
 def _boot_id() -> str | None:
@@ -156,14 +156,14 @@ def _record_once(layout: Layout, run_id: str, finished: float, error: str) -> No
     final = end_journal(layout, run_id)
     if final.exists():
         return
-    record = {
-        "v": SCHEMA,
-        "kind": "run_end",
-        "id": run_id,
-        "status": INTERRUPTED,
-        "finished": finished,
-        "error": error,
-    }
+    record = RunEndRecord(
+        v=SCHEMA,
+        kind="run_end",
+        id=RunId(run_id),
+        status=INTERRUPTED,
+        finished=finished,
+        error=error,
+    )
     layout.journal_dir.mkdir(parents=True, exist_ok=True)
     temp = final.with_name(f".{final.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     temp.write_bytes(dumps(record))
