@@ -250,7 +250,8 @@ def notebook_lineage(
             path=given,
             hint=(
                 "run it with the tracer on (`%load_ext mlprod_nb` in the notebook) "
-                "or trace it headlessly with `mlprod-nb trace NOTEBOOK`"
+                "or trace it headlessly with `mlprod-nb trace NOTEBOOK`; if it was renamed "
+                "while JupyterLab was closed: `mlprod-nb mv --record-only OLD_PATH NOTEBOOK`"
             ),
         )
     outside = con.execute(
