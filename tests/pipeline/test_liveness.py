@@ -106,6 +106,7 @@ from mlprod_nb.paths import Layout
 from mlprod_nb.pipeline.liveness import settle_one
 
 go = Path(sys.argv[2])
+print("ready", flush=True)
 while not go.exists():
     time.sleep(0.001)
 print(settle_one(Layout(Path(sys.argv[1])), "r1")["status"])
@@ -125,7 +126,9 @@ def test_many_lookers_record_a_dead_run_once(tmp_path: Path) -> None:
         )
         for _ in range(6)
     ]
-    time.sleep(0.5)
+    for looker in lookers:  # every looker is waiting at the gate before it opens
+        assert looker.stdout is not None
+        assert looker.stdout.readline().strip() == "ready"
     go.touch()
     assert [p.communicate(timeout=60)[0].strip() for p in lookers] == ["interrupted"] * 6
     ends = [
@@ -161,7 +164,12 @@ def test_heartbeat_refreshes_the_status_file(tmp_path: Path) -> None:
     os.utime(tmp_path / "status.json", (1.0, 1.0))
     beat = liveness.Heartbeat(tmp_path, interval=0.05)
     beat.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 30
+    while (tmp_path / "status.json").stat().st_mtime == 1.0:
+        if time.monotonic() > deadline:
+            beat.stop()
+            pytest.fail("the heartbeat did not refresh status.json within 30 s")
+        time.sleep(0.01)
     beat.stop()
     assert time.time() - (tmp_path / "status.json").stat().st_mtime < 5
 
