@@ -410,7 +410,8 @@ export class PanelModel {
       this.lineage = lineage.value;
     } else if (lineage.reason instanceof ApiError && lineage.reason.status === 404) {
       this.lineage = null;
-      this.notice = lineage.reason.message;
+      // nothing recorded yet: with tracing on, the next run records it (no %load_ext hint)
+      this.notice = this.tracing ? null : lineage.reason.message;
     } else {
       this.error = messageOf(lineage.reason);
     }

@@ -125,13 +125,19 @@ describe('PanelModel', () => {
   it('says why the lineage is empty when nothing was recorded yet', async () => {
     const { model } = makeModel(
       notebookRoutes({
-        'GET lineage': () => ({ status: 404, body: { message: 'nothing recorded yet' } }),
-        'GET stale': () => ({ status: 404, body: { message: 'nothing recorded yet' } }),
+        'GET lineage': () => ({ status: 404, body: { message: 'nothing recorded yet: %load_ext' } }),
+        'GET stale': () => ({ status: 404, body: { message: 'nothing recorded yet: %load_ext' } }),
       })
     );
+    // tracing on: the next run records it, no hint to load the tracer (the view says "run a cell")
     await model.setNotebook('new.ipynb');
     expect(model.lineage).toBeNull();
-    expect(model.notice).toBe('nothing recorded yet');
+    expect(model.notice).toBeNull();
+    expect(model.error).toBeNull();
+    // tracing off: the server's words, hint included
+    model.setTracing(false);
+    await model.refreshNotebook();
+    expect(model.notice).toBe('nothing recorded yet: %load_ext');
     expect(model.error).toBeNull();
   });
 
