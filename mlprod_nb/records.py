@@ -196,6 +196,7 @@ RunEnd = Literal["ok", "failed", "aborted", "interrupted"]
 RunStatus = Literal["running", "ok", "failed", "aborted", "interrupted"]
 RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
 RUNNING: RunStatus = "running"
+FAILED: RunEnd = "failed"
 INTERRUPTED: RunEnd = "interrupted"
 
 

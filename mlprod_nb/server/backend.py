@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..errors import NotFoundError, PipelineError, SerializationError
 from ..paths import Layout, find_home
 from ..pipeline.liveness import settled_runs
+from ..records import RUNNING
 from .confine import BadRequestError, Root
 from .launcher import Launcher, check_run_id
 from .payload import Memo, encode
@@ -187,7 +188,7 @@ class Backend:
         run_id = await self._blocking(
             lambda: self.launcher.start(layout, folder, checked, cwd=folder.parent)
         )
-        return {"run_id": run_id, "id": run_id, "status": "running"}
+        return {"run_id": run_id, "id": run_id, "status": RUNNING}
 
     async def run_status(self, run_id: str, pipeline: str | None) -> dict[str, Any]:
         check_run_id(run_id)

@@ -26,6 +26,7 @@ from ..errors import MlprodError, NotFoundError
 from ..paths import Layout
 from ..pipeline.handoff import PARAM_ENV
 from ..pipeline.liveness import alive, identity, settle_one
+from ..records import FAILED, RUNNING
 from ..redaction import is_secret_name
 from .confine import BadRequestError
 
@@ -70,10 +71,10 @@ def _starting(run_id: str, launch: dict[str, Any] | None, folder: Path) -> dict[
     if launch is None:
         if not folder.is_dir():
             raise NotFoundError("no such run", run_id=run_id, hint="pick one from the runs list")
-        return {"id": run_id, "status": "failed", "error": "the run left no status"}
+        return {"id": run_id, "status": FAILED, "error": "the run left no status"}
     return {
         "id": run_id,
-        "status": "running",
+        "status": RUNNING,
         "pid": launch.get("pid"),
         "started": launch.get("started"),
         "steps": [],
@@ -174,8 +175,8 @@ class Launcher:
             if launch is not None and not alive(launch, float(launch.get("started") or 0)):
                 # it may have written its status between our read and the check
                 status = settle_one(layout, run_id) or status
-                if status.get("status") == "running":
-                    status["status"] = "failed"
+                if status.get("status") == RUNNING:
+                    status["status"] = FAILED
                     status["error"] = "the runner stopped before it started (see log_tail)"
         status.setdefault("id", run_id)
         status.setdefault("steps", [])
@@ -190,7 +191,7 @@ class Launcher:
         pid reused by another process is never signalled.
         """
         status = self.status(layout, run_id)
-        if status.get("status") != "running":
+        if status.get("status") != RUNNING:
             raise RunEndedError(
                 f"the run is {status.get('status')}, not running",
                 run_id=run_id,
