@@ -8,7 +8,7 @@ import { metricNames, metricSeries } from '../model';
 const WIDTH = 300;
 const HEIGHT = 150;
 const LEFT = 44; // room for the tick labels
-const RIGHT = 10;
+const RIGHT = 22; // room for the last run's label
 const TOP = 16; // room for the value above the highest dot
 const BOTTOM = 30; // run labels and the x axis title
 
@@ -54,7 +54,7 @@ export function MetricChart(props: {
           <g key={tick} className="mlprod-ChartTick">
             <line x1={LEFT} x2={WIDTH - RIGHT} y1={y(tick)} y2={y(tick)} />
             <text x={LEFT - 4} y={y(tick)} textAnchor="end" dominantBaseline="middle">
-              {formatValue(tick)}
+              {String(Number(tick.toPrecision(6)))}
             </text>
           </g>
         ))}

@@ -141,7 +141,7 @@ function RunRow(props: IRunsViewProps & { run: MlprodAPI.IRun }): JSX.Element {
       <td className="mlprod-RunActions">
         {running && (
           <button
-            className="jp-mod-styled mlprod-Cancel"
+            className="mlprod-Cancel"
             title="Stop this run (it is recorded as aborted)"
             disabled={props.busy}
             onClick={() => props.onCancel(run.id)}
@@ -150,7 +150,7 @@ function RunRow(props: IRunsViewProps & { run: MlprodAPI.IRun }): JSX.Element {
           </button>
         )}
         <button
-          className="jp-mod-styled mlprod-Rerun"
+          className="mlprod-Rerun"
           title="Start a new run with these parameters"
           disabled={props.busy}
           onClick={() => props.onRerun(run.id)}
