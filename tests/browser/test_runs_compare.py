@@ -207,6 +207,18 @@ def test_runs_compare_cancel_sort_open_and_dark_theme(lab: Lab, browser: Any) ->
             arg=f"mlprod-runs/{second}/driver.log",
             timeout=30_000,
         )
+
+        # re-run with the parameters of a run: a new run, the same parameters, ok
+        page.evaluate(
+            "async () => { await window.jupyterapp.commands.execute("
+            "'docmanager:open', {path: 'work/flow.ipynb'}); }"
+        )
+        panel.locator(f"tr[data-run-id='{second}'] .mlprod-Rerun").click()
+        expect(rows).to_have_count(4, timeout=30_000)
+        new = next(i for i in _row_ids(panel) if i not in (first, second, going))
+        fresh = panel.locator(f".mlprod-RunsTable tr[data-run-id='{new}']")
+        expect(fresh.locator("[data-status]")).to_have_text("ok", timeout=60_000)
+        assert _api(lab, "runs")["runs"][0]["params"] == {"alpha": 5, "pause": 0.0}
         assert errors == []
     except Exception:
         page.screenshot(path=str(lab.log.parent / "failure.png"))
