@@ -34,21 +34,22 @@ def _step_sources(layout: Layout, run_id: str) -> dict[str, Path]:
     """Each step's executed notebook: in the run's folder, else in the run it was cached from."""
     folder = layout.runs_dir / run_id
     found = {p.stem: p for p in sorted((folder / "steps").glob("*.ipynb"))}
-    try:
-        status = json.loads((folder / STATUS_FILE).read_text())
-    except (OSError, ValueError):
-        status = {}
-    summary_path = folder / "summary.json"
-    try:
-        summary = json.loads(summary_path.read_text())
-    except (OSError, ValueError):
-        summary = {}
-    for step in summary.get("steps") or status.get("steps") or []:
+    recorded: dict[str, object] = {}
+    for name in ("summary.json", STATUS_FILE):  # the final record, else the live one
+        try:
+            recorded = json.loads((folder / name).read_text())
+            break
+        except (OSError, ValueError):
+            continue
+    steps = recorded.get("steps") if isinstance(recorded, dict) else None
+    for step in steps if isinstance(steps, list) else []:
         name, origin = step.get("name"), step.get("cached_from")
         if not isinstance(name, str) or name in found or not isinstance(origin, str):
             continue
+        if "/" in origin or ".." in origin:  # a run id, never a path
+            continue
         cached = layout.runs_dir / origin / "steps" / f"{name}.ipynb"
-        if origin and ".." not in origin and "/" not in origin and cached.is_file():
+        if cached.is_file():
             found[name] = cached
     return found
 
