@@ -27,7 +27,7 @@ TRACER_ARGUMENTS = ["--ext=mlprod_nb"]
 Progress = Callable[[int, int, str | None, str], None]  # (index, total, cell id, first line)
 
 
-class CellIdKernelClient(AsyncKernelClient):  # type: ignore[misc]
+class CellIdKernelClient(AsyncKernelClient):
     """An async kernel client that sends ``cellId`` in the next execute request's metadata.
 
     Set ``next_cell_id`` before ``execute``; it is used once, so silent executions in

@@ -102,7 +102,7 @@ class StepKernel:
 
         owner = self
 
-        class Client(CellIdKernelClient):  # type: ignore[misc]
+        class Client(CellIdKernelClient):
             """Remembers itself, so the cell hook reaches papermill's client."""
 
             def __init__(self, **kwargs: Any) -> None:
