@@ -127,21 +127,34 @@ export class NotebookBridge {
     const problems = this._model.problemsByCell;
     const steps = this._model.pipeline?.cells ?? {};
     for (const cell of panel.content.widgets) {
-      clearMarks(cell);
+      const marks: [string, string, string][] = [];
       const step = steps[cell.model.id];
       if (step) {
-        addMark(cell, STEP_CLASS, `step ${step}`, '');
+        marks.push([STEP_CLASS, `step ${step}`, '']);
       }
       const staleCell = stale.get(cell.model.id);
       if (staleCell) {
         const reasons = staleCell.reasons.map(r => r.detail).join('; ');
-        addMark(cell, STALE_CLASS, 'stale', reasons || 'an input changed since it ran');
+        marks.push([STALE_CLASS, 'stale', reasons || 'an input changed since it ran']);
       }
       for (const problem of problems.get(cell.model.id) ?? []) {
-        addMark(cell, PROBLEM_CLASS, 'export', problem.message);
+        marks.push([PROBLEM_CLASS, 'export', problem.message]);
+      }
+      // a long notebook is marked after every poll that changed something: touch the
+      // DOM only of cells whose marks changed
+      const signature = JSON.stringify(marks);
+      if ((this._marked.get(cell) ?? '[]') === signature) {
+        continue;
+      }
+      this._marked.set(cell, signature);
+      clearMarks(cell);
+      for (const [cls, label, detail] of marks) {
+        addMark(cell, cls, label, detail);
       }
     }
   }
+
+  private _marked = new WeakMap<Cell, string>();
 
   private _follow(): void {
     const panel = this.current;

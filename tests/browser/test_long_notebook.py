@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CELLS = 300
 SIDE_READER = 250  # the one cell reading side.csv: it and the cells below go stale
 NOTEBOOK = "long.ipynb"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def cell_id(index: int) -> str:
@@ -199,6 +200,21 @@ def test_a_300_cell_lineage_can_be_searched_filtered_highlighted_and_follows_new
         assert min(_shown(panel)) == cell_id(SIDE_READER)
         scope.select_option("all")
 
+        # the README's pictures: the active cell in the middle of the long notebook
+        page.evaluate(
+            "index => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = index; }",
+            SIDE_READER + 2,
+        )
+        expect(active).to_have_attribute("data-ref", cell_id(SIDE_READER + 2))
+        page.screenshot(path=str(DOCS / "long-notebook.png"))
+        page.evaluate(
+            "() => { void window.jupyterapp.commands.execute("
+            "'apputils:change-theme', {theme: 'JupyterLab Dark'}); }"
+        )
+        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+        time.sleep(1.0)  # the theme's stylesheet applies
+        page.screenshot(path=str(DOCS / "long-notebook-dark.png"))
+
         # a new execution shows up without a refresh (no kernel told Lab anything)
         page.evaluate(
             "index => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = index; }",
@@ -208,6 +224,7 @@ def test_a_300_cell_lineage_can_be_searched_filtered_highlighted_and_follows_new
         node = panel.locator(f".mlprod-Node-cell[data-ref='{cell_id(3)}']")
         expect(node).to_contain_text(f"[{count + 1}]", timeout=10_000)
         expect(node).to_have_class(lambda_class("mlprod-Node-active"))
+
     finally:
         kernel.writer.close()
         page.close()

@@ -213,7 +213,9 @@ export function LineageView(props: ILineageViewProps): JSX.Element {
         {shown.nodes.length === 0 && <div className="mlprod-Empty">Nothing matches.</div>}
         <div className="mlprod-GraphCanvas" style={{ height: shown.height * zoom }}>
           <svg
-            className="mlprod-GraphEdges"
+            className={`mlprod-GraphEdges${
+              activeId && shown.nodes.some(n => n.id === activeId) ? ' mlprod-mod-focus' : ''
+            }`}
             style={{ width: (GUTTER + 2) * zoom, height: shown.height * zoom }}
             viewBox={`0 0 ${GUTTER + 2} ${shown.height}`}
             aria-hidden="true"
