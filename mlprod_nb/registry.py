@@ -50,7 +50,9 @@ class Registry(Generic[T]):
         self._items = dict(items)
 
     def get(self, name: str) -> T:
-        self._read_plugins()
+        """The item ``name``; one registered in code is found without reading plug-ins."""
+        if name not in self._items:
+            self._read_plugins()
         try:
             return self._items[name]
         except KeyError:
@@ -74,14 +76,16 @@ class Registry(Generic[T]):
         return len(self._items)
 
     def __contains__(self, name: object) -> bool:
-        self._read_plugins()
+        if name not in self._items:
+            self._read_plugins()
         return name in self._items
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, {list(self._items)})"
 
     def _read_plugins(self) -> None:
-        """Register what installed packages declare under ``group`` (once; code wins on a name)."""
+        """Register what installed packages declare under ``group`` (once; code wins on a name,
+        so a name registered in code never needs them)."""
         group = self.group
         if self._plugins_read or group is None:
             return
