@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..paths import Layout
+from ..records import DONE
 from .artifacts import INDEX, serializer_for
 from .compare import Tolerance, difference, file_difference
 from .runall import Point, RunAll
@@ -73,12 +74,12 @@ def first_value(
     for step in plan.steps:
         state = states[step]
         for point in (p for p in plan.points if p.step == step):
-            if point.kind == "end" and state.status not in ("ok", "cached"):
+            if point.kind == "end" and state.status not in DONE:
                 break
             found = _point_difference(point, values, states, tolerance)
             if found is not None:
                 return found
-        if state.status not in ("ok", "cached"):
+        if state.status not in DONE:
             why = (state.error or state.status).splitlines()[0]
             return Difference(
                 step, "", state.cell_id, f"the pipeline's step failed: {why}", "failure"
