@@ -19,11 +19,17 @@ from ..errors import NotFoundError, ParameterError
 from ..journal import _default
 from ..paths import Layout
 
+# The one rule for run ids, for the runner, the CLI and the server: a safe folder name.
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
+def valid_run_id(run_id: str) -> bool:
+    return bool(RUN_ID.match(run_id)) and ".." not in run_id
+
+
 def new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + os.urandom(3).hex()
+    """``YYYYmmdd-HHMMSS-xxxxxx``: the start time in UTC (sorts by time on any machine)."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + os.urandom(3).hex()
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -34,7 +40,7 @@ def _write_json(path: Path, data: Any) -> None:
 
 class RunDir:
     def __init__(self, layout: Layout, run_id: str) -> None:
-        if not RUN_ID.match(run_id):
+        if not valid_run_id(run_id):
             raise ParameterError(
                 f"invalid run id {run_id!r}",
                 hint="use letters, digits, '.', '_' and '-' (at most 100 characters)",

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import secrets
 import shutil
 import signal
 import subprocess
@@ -26,11 +24,11 @@ from ..errors import MlprodError, NotFoundError
 from ..paths import Layout
 from ..pipeline.handoff import PARAM_ENV
 from ..pipeline.liveness import alive, identity, settle_one
+from ..pipeline.rundir import new_run_id, valid_run_id
 from ..records import FAILED, RUNNING
 from ..redaction import is_secret_name
 from .confine import BadRequestError
 
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 LAUNCH_FILE = "launch.json"  # written by the server: pid and command of the runner
 STATUS_FILE = "status.json"
 LOG_FILE = "driver.log"
@@ -48,14 +46,9 @@ class RunEndedError(MlprodError):
 
 def check_run_id(run_id: str) -> str:
     """``run_id`` if it is a safe folder name, else ``BadRequestError``."""
-    if not RUN_ID.match(run_id) or ".." in run_id:
+    if not valid_run_id(run_id):
         raise BadRequestError(f"invalid run id {run_id!r}", hint="use an id from the runs list")
     return run_id
-
-
-def new_run_id() -> str:
-    """Sortable and unique: UTC time plus random hex."""
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
