@@ -16,6 +16,8 @@ export const STALE_CLASS = 'mlprod-stale';
 export const PROBLEM_CLASS = 'mlprod-problem';
 export const STEP_CLASS = 'mlprod-step';
 const MARK_CLASS = 'mlprod-CellMark';
+/** cells marked per task */
+const MARK_BATCH = 40;
 const LOAD_TRACER = '%load_ext mlprod_nb';
 const UNLOAD_TRACER = '%unload_ext mlprod_nb';
 
@@ -126,34 +128,50 @@ export class NotebookBridge {
     );
     const problems = this._model.problemsByCell;
     const steps = this._model.pipeline?.cells ?? {};
-    for (const cell of panel.content.widgets) {
-      const marks: [string, string, string][] = [];
-      const step = steps[cell.model.id];
-      if (step) {
-        marks.push([STEP_CLASS, `step ${step}`, '']);
+    const cells = [...panel.content.widgets];
+    const pass = ++this._markPass;
+    // in batches, one per task: re-marking hundreds of cells at once blocks Lab for
+    // longer than a frame; a newer pass stops this one
+    const batch = (start: number) => {
+      if (pass !== this._markPass) {
+        return;
       }
-      const staleCell = stale.get(cell.model.id);
-      if (staleCell) {
-        const reasons = staleCell.reasons.map(r => r.detail).join('; ');
-        marks.push([STALE_CLASS, 'stale', reasons || 'an input changed since it ran']);
+      const end = Math.min(cells.length, start + MARK_BATCH);
+      for (const cell of cells.slice(start, end)) {
+        if (cell.isDisposed) {
+          continue; // deleted meanwhile
+        }
+        const marks: [string, string, string][] = [];
+        const step = steps[cell.model.id];
+        if (step) {
+          marks.push([STEP_CLASS, `step ${step}`, '']);
+        }
+        const staleCell = stale.get(cell.model.id);
+        if (staleCell) {
+          const reasons = staleCell.reasons.map(r => r.detail).join('; ');
+          marks.push([STALE_CLASS, 'stale', reasons || 'an input changed since it ran']);
+        }
+        for (const problem of problems.get(cell.model.id) ?? []) {
+          marks.push([PROBLEM_CLASS, 'export', problem.message]);
+        }
+        // touch the DOM only of cells whose marks changed
+        const signature = JSON.stringify(marks);
+        if ((this._marked.get(cell) ?? '[]') !== signature) {
+          this._marked.set(cell, signature);
+          clearMarks(cell);
+          for (const [cls, label, detail] of marks) {
+            addMark(cell, cls, label, detail);
+          }
+        }
       }
-      for (const problem of problems.get(cell.model.id) ?? []) {
-        marks.push([PROBLEM_CLASS, 'export', problem.message]);
+      if (end < cells.length) {
+        setTimeout(() => batch(end), 0);
       }
-      // a long notebook is marked after every poll that changed something: touch the
-      // DOM only of cells whose marks changed
-      const signature = JSON.stringify(marks);
-      if ((this._marked.get(cell) ?? '[]') === signature) {
-        continue;
-      }
-      this._marked.set(cell, signature);
-      clearMarks(cell);
-      for (const [cls, label, detail] of marks) {
-        addMark(cell, cls, label, detail);
-      }
-    }
+    };
+    batch(0);
   }
 
+  private _markPass = 0;
   private _marked = new WeakMap<Cell, string>();
 
   private _follow(): void {
