@@ -142,13 +142,14 @@ class Backend:
         if target.suffix != ".ipynb" and not target.is_dir():
             return  # not a notebook, nor a folder that may hold some
 
-        def record() -> None:
-            from ..moves import record_move
+        from ..moves import record_move
 
-            home = Layout(self.store_home) if self.store_home is not None else None
-            record_move(source, target, home)
-
-        await self._blocking(record)
+        # On the event loop, not in a thread: Jupyter's contents service calls this (as a
+        # task) before answering the rename, and the panel asks for the new path as soon as
+        # the answer arrives; written here (one short line), the record is there before
+        # that request is read, and the store's expiry is queued before its lookup.
+        home = Layout(self.store_home) if self.store_home is not None else None
+        record_move(source, target, home)
         for layout in {self.layout(source), self.layout(target)}:
             await self.service.journal_written(layout)
 

@@ -111,10 +111,35 @@ def _show_panel(page: Any) -> Any:
     return panel
 
 
+def _page_error(errors: list[str], error: Any) -> None:
+    """Keep an error of the page, but for JupyterLab's own: its notebook's content-visibility
+    observer is dropped when a notebook is hidden and a pending redraw still calls it."""
+    text = f"{error}\n{error.stack}"
+    frames = [line for line in str(error.stack).splitlines() if "http" in line]
+    lab_core = bool(frames) and all("/static/lab/jlab_core." in line for line in frames)
+    if not (lab_core and "reading 'observe'" in text):
+        errors.append(text)
+
+
+def _dismiss_listing_race(page: Any) -> None:
+    """Jupyter Server may fail a folder listing that races a rename in it (a 404 naming
+    the renamed file): the file browser then shows "Directory not found" once. Not ours."""
+    dialog = page.locator(".jp-Dialog", has_text="Directory not found")
+    if dialog.count():
+        dialog.locator(".jp-Dialog-button").first.click()
+        dialog.wait_for(state="detached")
+
+
 def _keep_evidence(page: Any, lab: Lab) -> None:
     shot = lab.log.parent / "failure-everyday.png"
     page.screenshot(path=str(shot))
     print(f"browser test failed: screenshot {shot}, JupyterLab log {lab.log}")
+    for journal in sorted((lab.home / "journal").glob("*.ndjson")):
+        for line in journal.read_text().splitlines():
+            record = json.loads(line)
+            if record.get("kind") in ("execution", "rename"):
+                keys = ("kind", "notebook", "cell_id", "started", "old_path", "new_path", "renamed")
+                print({k: record[k] for k in keys if k in record})
 
 
 def test_rename_on_first_save_in_the_file_browser_and_a_move(lab: Lab, browser: Any) -> None:
@@ -123,7 +148,7 @@ def test_rename_on_first_save_in_the_file_browser_and_a_move(lab: Lab, browser: 
     context = browser.new_context(viewport={"width": 1400, "height": 860})
     page = context.new_page()
     errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("pageerror", lambda error: _page_error(errors, error))
     try:
         missing = _start(page, lab)
         page.evaluate(
@@ -164,6 +189,7 @@ def test_rename_on_first_save_in_the_file_browser_and_a_move(lab: Lab, browser: 
         assert _cells_traced(lab, "first.ipynb") == [first, second]
 
         # renamed in the file browser, the kernel still running
+        _dismiss_listing_race(page)
         page.evaluate("() => window.jupyterapp.shell.activateById('filebrowser')")
         item = page.locator(".jp-DirListing-item[data-file-type='notebook']", has_text="first")
         item.click()
@@ -207,7 +233,7 @@ def test_rename_on_first_save_in_the_file_browser_and_a_move(lab: Lab, browser: 
         assert page.evaluate(KERNEL_ID) == kernel
         assert "load_ext" not in panel.inner_text()
         assert missing == [], missing
-        assert errors == []
+        assert errors == [], "\n\n".join(errors)
     except Exception:
         _keep_evidence(page, lab)
         raise
@@ -267,7 +293,7 @@ def test_switching_notebooks_shows_only_that_notebooks_state(lab: Lab, browser: 
     context = browser.new_context(viewport={"width": 1400, "height": 860})
     page = context.new_page()
     errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("pageerror", lambda error: _page_error(errors, error))
     try:
         _start(page, lab)
         _open(page, "tidy.ipynb")
@@ -329,7 +355,7 @@ def test_switching_notebooks_shows_only_that_notebooks_state(lab: Lab, browser: 
         expect(stale).to_be_visible(timeout=20_000)
         panel.locator(".mlprod-Tab[data-tab='runs']").click()
         expect(panel.locator(".mlprod-RunsTable tr[data-run-id]")).to_have_count(1, timeout=20_000)
-        assert errors == []
+        assert errors == [], "\n\n".join(errors)
     except Exception:
         _keep_evidence(page, lab)
         raise

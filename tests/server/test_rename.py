@@ -6,11 +6,13 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import nbformat
+import pytest
 
 Api = Callable[..., Awaitable[tuple[int, Any]]]
 Fetch = Callable[..., Awaitable[Any]]
@@ -112,3 +114,28 @@ def test_mlprod_nb_mv_moves_the_file_and_its_lineage(tmp_path: Path) -> None:
     assert refused.returncode == 2
     assert "exists already" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+async def test_the_new_path_has_the_lineage_as_soon_as_the_rename_answers(
+    api: Api,
+    jp_fetch: Fetch,
+    make_notebook: Callable[..., Path],
+    journal: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The panel asks for the new path the moment Lab's rename answers: the move must be
+    in the journal by then, even when writing it is slow (a busy disk)."""
+    from mlprod_nb import moves
+
+    notebook = make_notebook("Untitled.ipynb", [("", [])])
+    first = journal(notebook).cell("c0", "x = 1", defines=["x"])
+    assert await _executions(api, "Untitled.ipynb") == (200, [first])  # the store is held
+    slow_record = moves.record_move
+
+    def slowly(*args: Any) -> Any:
+        time.sleep(0.3)
+        return slow_record(*args)
+
+    monkeypatch.setattr(moves, "record_move", slowly)
+    await _rename(jp_fetch, "Untitled.ipynb", "first.ipynb")
+    assert await _executions(api, "first.ipynb") == (200, [first])
