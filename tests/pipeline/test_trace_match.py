@@ -7,7 +7,6 @@ must then name every execution by the cell id the exporter gives it.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,21 +19,13 @@ from IPython.core.interactiveshell import InteractiveShell
 from mlprod_nb.pipeline.store_view import Trace, observed_trace
 from mlprod_nb.pipeline.tags import parse
 
+from .conftest import md, write_notebook
+
 
 def write_old_notebook(path: Path, cells: Sequence[str]) -> Path:
     """An nbformat 4.4 notebook (no cell ids, as most notebooks in the wild); a string
     starting with "# " is a markdown cell."""
-    nb = nbformat.v4.new_notebook()
-    nb.nbformat_minor = 4
-    for source in cells:
-        cell = nbformat.v4.new_markdown_cell(source) if source.startswith("# ") else None
-        nb.cells.append(cell or nbformat.v4.new_code_cell(source))
-    data = json.loads(nbformat.writes(nb))
-    for cell in data["cells"]:
-        cell.pop("id", None)
-    data["nbformat_minor"] = 4
-    path.write_text(json.dumps(data))
-    return path
+    return write_notebook(path, [md(s) if s.startswith("# ") else s for s in cells], ids=False)
 
 
 def exporter_cells(path: Path) -> list[tuple[str, str]]:
