@@ -6,7 +6,6 @@ Pure data (no duckdb, no I/O). Field names follow the REST contract
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -285,11 +284,7 @@ class RunDetail:
 
 
 def as_json(value: Any) -> Any:
-    """Plain JSON-ready data (dicts, lists) from these records."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: as_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): as_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [as_json(v) for v in value]
-    return value
+    """Plain JSON-ready data from these records: the converter the REST answers use."""
+    from ..jsondata import jsonable
+
+    return jsonable(value)

@@ -24,10 +24,11 @@ from ..errors import (
     SerializationError,
     StoreError,
 )
+from ..jsondata import jsonable
 from .backend import Backend
 from .confine import BadRequestError, PathForbiddenError, TooLargeError
 from .launcher import LaunchError, RunEndedError
-from .payload import encode, jsonable
+from .payload import encode
 
 # a notebook's cells without outputs are far smaller; a larger body is refused unparsed
 MAX_BODY_BYTES = 16 * 2**20
