@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -56,3 +58,54 @@ async def test_lineage_of_a_traced_notebook(
     status, body = await api("stale", params={"path": "nb/traced.ipynb"})
     assert status == 200, body
     assert [s["cell_id"] for s in body["stale"]] == ["c0", "c1", "c2"]
+
+
+@pytest.mark.slow
+async def test_the_cli_and_the_server_give_the_same_answers(
+    api: Api, make_notebook: Callable[..., Path], store_home: Path, jp_root_dir: Path
+) -> None:
+    """One converter, one lineage: ``mlprod-nb lineage --json`` is the REST answer (the
+    server adds its answer's version and a stale mark per execution, names the notebook
+    relative to its root and leaves out the sessions' environments), and ``stale --json``
+    lists the same cells."""
+    (jp_root_dir / "nb").mkdir()
+    (jp_root_dir / "nb" / "data.csv").write_text("a\n1\n")
+    notebook = make_notebook(
+        "nb/same.ipynb",
+        [("rows = open('data.csv').read().splitlines()", []), ("n = len(rows)", [])],
+    )
+    env = {**os.environ, "MLPROD_NB_HOME": str(store_home)}
+
+    async def cli(*args: str) -> Any:
+        # asynchronous, so the server (in this process) can let go of the store meanwhile
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "mlprod_nb.cli",
+            *args,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(child.communicate(), 120)
+        assert child.returncode == 0, err.decode()
+        return json.loads(out) if "--json" in args else None
+
+    await cli("trace", str(notebook))
+    (jp_root_dir / "nb" / "data.csv").write_text("a\n2\n")
+    status, rest = await api("lineage", params={"path": "nb/same.ipynb"})
+    assert status == 200, rest
+    rest.pop("version", None)
+    from_cli_lineage = await cli("lineage", str(notebook), "--json")
+    # what the server adds for the panel: a stale mark per execution, its root-relative path
+    for execution in rest["executions"]:
+        execution.pop("stale")
+    assert rest.pop("notebook") == "nb/same.ipynb"
+    assert from_cli_lineage.pop("notebook") == str(notebook.resolve())
+    assert from_cli_lineage.pop("sessions")  # kernels' environments: the CLI's, not the panel's
+    assert from_cli_lineage == rest
+    status, stale = await api("stale", params={"path": "nb/same.ipynb"})
+    assert status == 200, stale
+    from_cli = (await cli("stale", str(notebook), "--json"))["stale"]
+    assert [s["cell_id"] for s in from_cli] == [s["cell_id"] for s in stale["stale"]]
+    assert [s["cell_id"] for s in from_cli] == ["c0", "c1"]
