@@ -66,14 +66,44 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _trace_progress(index: int, total: int, cell_id: str | None, first_line: str) -> None:
+    print(f"[{index}/{total}] cell {cell_id or '-'}: {first_line}", file=sys.stderr, flush=True)
+
+
 def _cmd_trace(args: argparse.Namespace) -> int:
+    """Execute the notebook headlessly with the tracer on, then say what it recorded."""
     from pathlib import Path
 
+    from .errors import RunFailedError
+    from .headless import trace_notebook
+    from .paths import find_home
     from .pipeline.source import check_notebook_path
-    from .store.commands import trace
+    from .store.commands import executions_recorded
 
-    check_notebook_path(Path(args.notebook).expanduser().resolve())  # before a store is made
-    return trace(args.notebook, timeout=args.timeout, kernel=args.kernel)
+    path = Path(args.notebook).expanduser().resolve()
+    check_notebook_path(path)  # before a store is made
+    before = executions_recorded(path)
+    try:
+        result = trace_notebook(
+            path, timeout=args.timeout, kernel_name=args.kernel, progress=_trace_progress
+        )
+    except RunFailedError:
+        recorded = executions_recorded(path) - before
+        print(f"{recorded} executions recorded before the failure", file=sys.stderr)
+        raise
+    recorded = executions_recorded(path) - before
+    print(
+        f"traced {result.cells} code cells of {path.name} in {result.seconds:.1f} s; "
+        f"{recorded} executions recorded in {find_home(path).home}"
+    )
+    if result.cells and not recorded:
+        print(
+            "warning: the tracer recorded nothing: is mlprod-nb installed in the "
+            "kernel's environment? The kernel said:\n" + result.kernel_log,
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:

@@ -83,44 +83,9 @@ def query(
         return store.query(sql, params)
 
 
-def _progress(index: int, total: int, cell_id: str | None, first_line: str) -> None:
-    print(f"[{index}/{total}] cell {cell_id or '-'}: {first_line}", file=sys.stderr, flush=True)
-
-
-def _count(store: Store, notebook: Path) -> int:
-    _, rows = store.query("SELECT count(*) FROM executions WHERE notebook = ?", [str(notebook)])
-    return int(rows[0][0])
-
-
-def trace(notebook: str | Path, timeout: int = 600, kernel: str | None = None) -> int:
-    """Execute the notebook headlessly with the tracer on, then ingest what it recorded."""
-    from ..errors import MlprodError, RunFailedError
-    from ..headless import trace_notebook
-
+def executions_recorded(notebook: str | Path, timeout: float = 30.0) -> int:
+    """How many executions of ``notebook`` the store holds (new journal lines ingested)."""
     path = Path(notebook).expanduser().resolve()
-    layout = find_home(path)
-    with _open(layout) as store:
-        before = _count(store, path)
-    failure: MlprodError | None = None
-    try:
-        result = trace_notebook(path, timeout=timeout, kernel_name=kernel, progress=_progress)
-    except MlprodError as error:
-        failure = error
-    with _open(layout) as store:
-        recorded = _count(store, path) - before
-    if failure is not None:
-        if isinstance(failure, RunFailedError):
-            print(f"{recorded} executions recorded before the failure", file=sys.stderr)
-        raise failure
-    print(
-        f"traced {result.cells} code cells of {path.name} in {result.seconds:.1f} s; "
-        f"{recorded} executions recorded in {layout.home}"
-    )
-    if result.cells and not recorded:
-        print(
-            "warning: the tracer recorded nothing: is mlprod-nb installed in the "
-            "kernel's environment? The kernel said:\n" + result.kernel_log,
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    with _open(find_home(path), timeout) as store:
+        _, rows = store.query("SELECT count(*) FROM executions WHERE notebook = ?", [str(path)])
+    return int(rows[0][0])
