@@ -60,14 +60,22 @@ def _children(
     return found
 
 
+# Execution fields read from the executions table (and the source text), by name.
+_EXECUTION_COLUMNS = {
+    name: f"e.{name}"
+    for name in (
+        "id", "session", "seq", "notebook", "cell_id", "execution_count", "started",
+        "duration_ms", "status", "error_name", "error_message", "source_hash", "run", "step",
+    )
+} | {"source": "s.text", "truncated": "e.truncated"}  # fmt: skip
+
+
 def _executions(
     con: duckdb.DuckDBPyConnection, ids_sql: str, params: Sequence[Any]
 ) -> list[Execution]:
     """Executions whose ids ``ids_sql`` selects, with everything they did."""
     base = con.execute(
-        f"""SELECT e.id, e.session, e.seq, e.notebook, e.cell_id, e.execution_count, e.started,
-                   e.duration_ms, e.status, e.error_name, e.error_message, e.source_hash,
-                   e.run, e.step, s.text, e.truncated
+        f"""SELECT {", ".join(_EXECUTION_COLUMNS.values())}
             FROM executions e LEFT JOIN sources s ON s.hash = e.source_hash
             WHERE e.id IN ({ids_sql}) ORDER BY e.started, e.session, e.seq""",
         list(params),
@@ -76,7 +84,7 @@ def _executions(
         return []
 
     if len(base) <= FEW:  # a short list of ids is faster than selecting them again
-        ids_sql, params = "SELECT unnest(?::VARCHAR[])", [[row[0] for row in base]]
+        ids_sql, params = "SELECT unnest(?::VARCHAR[])", [[values[0] for values in base]]
 
     def child(sql: str) -> dict[str, Rows]:
         return _children(con, sql, ids_sql, params)
@@ -95,26 +103,27 @@ def _executions(
     metrics = child(f"SELECT execution, name, value, step FROM metrics {where_ids}")
     checks = child(f"SELECT execution, message, passed FROM checks {where_ids}")
     result = []
-    for row in base:
-        key = row[0]
+    for values in base:
+        row = dict(zip(_EXECUTION_COLUMNS, values, strict=True))
+        key = row["id"]
         result.append(
             Execution(
                 id=key,
-                session=row[1],
-                seq=row[2],
-                notebook=row[3],
-                cell_id=row[4],
-                execution_count=row[5],
-                started=row[6] or 0.0,
-                duration_ms=row[7] or 0.0,
-                status=row[8] or "ok",
-                error_name=row[9],
-                error_message=row[10],
-                source_hash=row[11] or "",
-                run=row[12],
-                step=row[13],
-                source=row[14],
-                truncated=tuple(row[15] or ()),
+                session=row["session"],
+                seq=row["seq"],
+                notebook=row["notebook"],
+                cell_id=row["cell_id"],
+                execution_count=row["execution_count"],
+                started=row["started"] or 0.0,
+                duration_ms=row["duration_ms"] or 0.0,
+                status=row["status"] or "ok",
+                error_name=row["error_name"],
+                error_message=row["error_message"],
+                source_hash=row["source_hash"] or "",
+                run=row["run"],
+                step=row["step"],
+                source=row["source"],
+                truncated=tuple(row["truncated"] or ()),
                 defines=tuple(r[0] for r in defines.get(key, ())),
                 types={r[0]: r[1] for r in types.get(key, ())},
                 uses=tuple(r[0] for r in uses.get(key, ())),
