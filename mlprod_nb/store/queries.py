@@ -316,6 +316,34 @@ def sessions(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[Session
     ]
 
 
+_STEP_COLUMNS = (
+    "run", "name", "status", "duration_ms", "started", "cache_key", "cached_from", "notebook",
+    "error", "cell_id", "params",
+)  # fmt: skip
+_RUN_COLUMNS = {
+    "id": "r.id",
+    "pipeline": "r.pipeline",
+    "status": "coalesce(e.status, 'running')",
+    "started": "r.started",
+    "finished": "e.finished",
+    "params": "r.params",
+    "source_notebook": "r.source_notebook",
+    "pipeline_hash": "r.pipeline_hash",
+    "resumed_from": "r.resumed_from",
+    "error": "e.error",
+    "planned_steps": "r.steps",
+}
+
+
+def _named(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any], columns: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The rows of ``sql`` as dicts keyed by ``columns`` (the order its SELECT names them)."""
+    return [
+        dict(zip(columns, row, strict=True)) for row in con.execute(sql, list(params)).fetchall()
+    ]
+
+
 def _steps(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> dict[str, list[StepSummary]]:
     artifacts: dict[tuple[str, str], list[dict[str, str]]] = defaultdict(list)
     for run, step, name, path, sha, serializer in con.execute(
@@ -327,26 +355,27 @@ def _steps(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> dict[str, list
             {"name": name, "path": path, "sha256": sha, "serializer": serializer}
         )
     latest: dict[str, dict[str, StepSummary]] = defaultdict(dict)
-    for row in con.execute(
-        """SELECT run, name, status, duration_ms, started, cache_key, cached_from, notebook,
-                  error, cell_id, params
-           FROM run_steps WHERE run IN (SELECT unnest(?::VARCHAR[])) ORDER BY started, rowid""",
+    for row in _named(
+        con,
+        f"SELECT {', '.join(_STEP_COLUMNS)} FROM run_steps "
+        "WHERE run IN (SELECT unnest(?::VARCHAR[])) ORDER BY started, rowid",
         [run_ids],
-    ).fetchall():
-        run, name = row[0], row[1]
+        _STEP_COLUMNS,
+    ):
+        run, name = row["run"], row["name"]
         latest[run][name] = StepSummary(
             name=name,
-            status=row[2] or "ok",
-            duration_ms=row[3],
-            cached=row[2] == "cached",
-            started=row[4],
-            cache_key=row[5],
-            cached_from=row[6],
-            notebook=row[7],
-            error=row[8],
-            cell_id=row[9],
+            status=row["status"] or "ok",
+            duration_ms=row["duration_ms"],
+            cached=row["status"] == "cached",
+            started=row["started"],
+            cache_key=row["cache_key"],
+            cached_from=row["cached_from"],
+            notebook=row["notebook"],
+            error=row["error"],
+            cell_id=row["cell_id"],
             artifacts=tuple(artifacts.get((run, name), ())),
-            params=_json(row[10]) or {},
+            params=_json(row["params"]) or {},
         )
     return {run: list(steps.values()) for run, steps in latest.items()}
 
@@ -367,40 +396,41 @@ def _last_metrics(
 def _summaries(
     con: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any]
 ) -> list[RunSummary]:
-    rows = con.execute(
-        f"""SELECT r.id, r.pipeline, coalesce(e.status, 'running'), r.started, e.finished,
-                   r.params, r.source_notebook, r.pipeline_hash, r.resumed_from, e.error, r.steps
+    rows = _named(
+        con,
+        f"""SELECT {", ".join(_RUN_COLUMNS.values())}
             FROM runs r LEFT JOIN (
                 SELECT id, arg_max(status, finished) AS status, max(finished) AS finished,
                        arg_max(error, finished) AS error
                 FROM run_ends GROUP BY id) e ON e.id = r.id
             WHERE {where} ORDER BY r.started DESC, r.id""",
-        list(params),
-    ).fetchall()
-    ids = [r[0] for r in rows]
+        params,
+        tuple(_RUN_COLUMNS),
+    )
+    ids = [r["id"] for r in rows]
     steps = _steps(con, ids)
     metrics = _last_metrics(con, ids)
     result = []
     for row in rows:
-        run_steps = steps.get(row[0], [])
-        started, finished = row[3] or 0.0, row[4]
+        run_steps = steps.get(row["id"], [])
+        started, finished = row["started"] or 0.0, row["finished"]
         result.append(
             RunSummary(
-                id=row[0],
-                pipeline=row[1] or "",
-                status=row[2],
+                id=row["id"],
+                pipeline=row["pipeline"] or "",
+                status=row["status"],
                 started=started,
                 finished=finished,
                 duration_ms=(finished - started) * 1000.0 if finished is not None else None,
-                params=redact(_json(row[5]) or {}),
-                metrics=metrics.get(row[0], {}),
+                params=redact(_json(row["params"]) or {}),
+                metrics=metrics.get(row["id"], {}),
                 steps=tuple(run_steps),
                 cached_steps=sum(1 for s in run_steps if s.cached),
-                source_notebook=row[6],
-                pipeline_hash=row[7],
-                resumed_from=row[8],
-                error=row[9],
-                planned_steps=tuple(row[10] or ()),
+                source_notebook=row["source_notebook"],
+                pipeline_hash=row["pipeline_hash"],
+                resumed_from=row["resumed_from"],
+                error=row["error"],
+                planned_steps=tuple(row["planned_steps"] or ()),
             )
         )
     return result
