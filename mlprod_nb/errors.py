@@ -27,6 +27,7 @@ class MlprodError(Exception):
         cell_id: str | None = None,
         step: str | None = None,
         run_id: str | None = None,
+        cells: Sequence[str] = (),
     ) -> None:
         self.message = message
         self.hint = hint
@@ -34,6 +35,9 @@ class MlprodError(Exception):
         self.cell_id = cell_id
         self.step = step
         self.run_id = run_id
+        # every cell to blame when it takes several to fix (a cycle's tag cells);
+        # cell_id is the first of them
+        self.cells = tuple(cells) or ((cell_id,) if cell_id else ())
         super().__init__(self.render())
 
     def render(self) -> str:
@@ -78,25 +82,7 @@ class NotebookError(MlprodError):
 
 
 class PipelineError(MlprodError):
-    """The notebook cannot be compiled into a pipeline (cycle, unknown tag, ...).
-
-    ``cells`` names every cell to blame when it takes several to fix (a cycle's tag
-    cells); ``cell_id`` is the first of them.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        hint: str | None = None,
-        path: str | Path | None = None,
-        cell_id: str | None = None,
-        step: str | None = None,
-        run_id: str | None = None,
-        cells: Sequence[str] = (),
-    ) -> None:
-        super().__init__(message, hint=hint, path=path, cell_id=cell_id, step=step, run_id=run_id)
-        self.cells = tuple(cells) or ((cell_id,) if cell_id else ())
+    """The notebook cannot be compiled into a pipeline (cycle, unknown tag, ...)."""
 
 
 class OutputPathError(MlprodError):
