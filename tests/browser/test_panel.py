@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Lab
+from .conftest import Lab, open_in_lab, widen_sidebar
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -24,15 +24,7 @@ def _active_cell_id(page: Any) -> str:
 
 
 def _open_notebook(page: Any, lab: Lab) -> None:
-    page.goto(lab.page_url())
-    page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=60_000)
-    page.wait_for_selector(".jp-Launcher, .jp-NotebookPanel", timeout=60_000)
-    page.evaluate(
-        "async () => {"
-        " await window.jupyterapp.commands.execute('docmanager:open', {path: 'churn.ipynb'});"
-        " }"
-    )
-    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=30_000)
+    open_in_lab(page, lab)
     # the notebook's own kernel is up (the toolbar shows "idle" before it exists)
     page.wait_for_function(KERNEL_IDLE, timeout=60_000)
 
@@ -86,17 +78,6 @@ RESTART_KERNEL = """async () => {
     const context = window.jupyterapp.shell.currentWidget.sessionContext;
     await context.restartKernel();
 }"""
-
-
-def _widen_sidebar(page: Any, by: int) -> None:
-    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
-    box = handle.bounding_box()
-    assert box is not None
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(x, y)
-    page.mouse.down()
-    page.mouse.move(x + by, y, steps=5)
-    page.mouse.up()
 
 
 def test_panel_lineage_stale_pipeline_and_compare(lab: Lab, browser: Any) -> None:
@@ -197,7 +178,7 @@ def test_panel_lineage_stale_pipeline_and_compare(lab: Lab, browser: Any) -> Non
         # the README screenshot: lineage next to the notebook with its stale cell marked
         panel.locator(".mlprod-Tab[data-tab='lineage']").click()
         expect(panel.locator(".mlprod-Node-cell[data-ref='load']")).to_be_visible()
-        _widen_sidebar(page, 330)
+        widen_sidebar(page, 330)
         panel.locator(".mlprod-Node-dataset[data-ref$='customers.csv']").click()
         expect(panel.locator(".mlprod-Dataset")).to_contain_text("load")
         page.evaluate("() => window.jupyterapp.shell.currentWidget.content.activeCellIndex = 3")

@@ -14,7 +14,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from .conftest import Lab
+from .conftest import Lab, widen_sidebar
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -172,7 +172,7 @@ def test_runs_compare_cancel_sort_open_and_dark_theme(lab: Lab, browser: Any) ->
         assert height is not None
         assert height["height"] < 20, height
 
-        _widen(page, 420)
+        widen_sidebar(page, 420)
         panel.locator(".mlprod-Comparison").scroll_into_view_if_needed()
         page.screenshot(path=str(DOCS / "compare.png"))
         differing = model.locator(f"td[data-run-id='{second}']")
@@ -226,14 +226,3 @@ def test_runs_compare_cancel_sort_open_and_dark_theme(lab: Lab, browser: Any) ->
         raise
     finally:
         context.close()
-
-
-def _widen(page: Any, by: int) -> None:
-    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
-    box = handle.bounding_box()
-    assert box is not None
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(x, y)
-    page.mouse.down()
-    page.mouse.move(x + by, y, steps=5)
-    page.mouse.up()

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Lab
+from .conftest import Lab, open_in_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -46,14 +46,7 @@ def _saved_tags(lab: Lab, cell_id: str) -> list[str]:
 
 
 def _open(page: Any, lab: Lab) -> Any:
-    page.goto(lab.page_url())
-    page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=60_000)
-    page.wait_for_selector(".jp-Launcher, .jp-NotebookPanel", timeout=60_000)
-    page.evaluate(
-        "async () => { await window.jupyterapp.commands.execute("
-        "'docmanager:open', {path: 'churn.ipynb'}); }"
-    )
-    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=30_000)
+    open_in_lab(page, lab)
     page.evaluate("() => window.jupyterapp.shell.activateById('mlprod-nb-panel')")
     panel = page.locator("#mlprod-nb-panel")
     panel.locator(".mlprod-Tab[data-tab='pipeline']").click()
