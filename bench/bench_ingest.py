@@ -13,10 +13,18 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from mlprod_nb.journal import JournalWriter
 from mlprod_nb.paths import Layout
+from mlprod_nb.records import (
+    Dependency,
+    ExecutionId,
+    ExecutionRecord,
+    FileAccess,
+    Metric,
+    Mutation,
+    new_execution,
+)
 from mlprod_nb.store import Store
 
 TARGET = 50_000
@@ -24,43 +32,36 @@ TARGET = 50_000
 
 def _record(
     session: str, seq: int, notebook: str = "/work/project/analysis.ipynb"
-) -> dict[str, Any]:
-    source = f"df{seq % 40} = df{(seq - 1) % 40}.groupby('k').sum()"
-    return {
-        "v": 1,
-        "kind": "execution",
-        "id": f"{session}:{seq}",
-        "session": session,
-        "seq": seq,
-        "notebook": notebook,
-        "cell_id": f"cell-{seq % 40}",
-        "execution_count": seq,
-        "source_hash": f"{seq % 40:032x}",
-        "source": source if seq <= 40 else None,
-        "started": 1.7e9 + seq,
-        "duration_ms": 12.5,
-        "status": "ok",
-        "error_name": None,
-        "error_message": None,
-        "defines": [f"df{seq % 40}"],
-        "uses": [f"df{(seq - 1) % 40}", "pd"],
-        "deletes": [],
-        "mutations": [{"name": f"df{seq % 40}", "how": "item", "known": True}],
-        "deps": [{"name": f"df{(seq - 1) % 40}", "execution": f"{session}:{seq - 1}"}],
-        "files": [
-            {
-                "path": f"/work/project/data/part-{seq % 10}.parquet",
-                "mode": "read",
-                "sha256": f"{seq % 10:064x}",
-                "size": 123456,
-                "mtime_ns": 1_700_000_000_000_000_000,
-                "via": "pyarrow",
-            }
+) -> ExecutionRecord:
+    return new_execution(
+        session=session,
+        seq=seq,
+        source=f"df{seq % 40} = df{(seq - 1) % 40}.groupby('k').sum()",
+        first=seq <= 40,
+        started=1.7e9 + seq,
+        duration_ms=12.5,
+        notebook=notebook,
+        cell_id=f"cell-{seq % 40}",
+        execution_count=seq,
+        defines=[f"df{seq % 40}"],
+        uses=[f"df{(seq - 1) % 40}", "pd"],
+        mutations=[Mutation(name=f"df{seq % 40}", how="item", known=True)],
+        deps=[
+            Dependency(name=f"df{(seq - 1) % 40}", execution=ExecutionId(f"{session}:{seq - 1}"))
         ],
-        "params": {"alpha": 0.1},
-        "metrics": [{"name": "rmse", "value": 0.25, "step": None}],
-        "checks": [],
-    }
+        files=[
+            FileAccess(
+                path=f"/work/project/data/part-{seq % 10}.parquet",
+                mode="read",
+                sha256=f"{seq % 10:064x}",
+                size=123456,
+                via="pyarrow",
+                mtime_ns=1_700_000_000_000_000_000,
+            )
+        ],
+        params={"alpha": 0.1},
+        metrics=[Metric(name="rmse", value=0.25, step=None)],
+    )
 
 
 def _write(journal: Path, sessions: int, per_session: int) -> None:

@@ -21,10 +21,22 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from mlprod_nb.journal import JournalWriter
 from mlprod_nb.paths import Layout
+from mlprod_nb.records import (
+    SCHEMA,
+    Dependency,
+    ExecutionId,
+    ExecutionRecord,
+    FileAccess,
+    Record,
+    RunEndRecord,
+    RunId,
+    RunRecord,
+    StepRecord,
+    new_execution,
+)
 from mlprod_nb.store import Store
 
 TARGET_MS = 100.0
@@ -36,93 +48,76 @@ REOPENS = 5
 IDLE_CLOSE = 2.0  # the server's default idle_close_seconds
 
 
-def _execution(notebook: str, session: str, seq: int, cell: int, data: Path) -> dict[str, Any]:
+def _execution(notebook: str, session: str, seq: int, cell: int, data: Path) -> ExecutionRecord:
     reads = cell % 10 == 0
-    return {
-        "v": 1,
-        "kind": "execution",
-        "id": f"{session}:{seq}",
-        "session": session,
-        "seq": seq,
-        "notebook": notebook,
-        "cell_id": f"cell-{cell:03d}",
-        "execution_count": seq,
-        "source_hash": f"{cell:032x}",
-        "source": f"v{cell} = f(v{cell - 1})" if seq <= CELLS else None,
-        "started": 1.7e9 + int(session[1:]) * 1e4 + seq,
-        "duration_ms": 3.0,
-        "status": "ok",
-        "error_name": None,
-        "error_message": None,
-        "defines": [f"v{cell}"],
-        "uses": [f"v{cell - 1}"] if cell else [],
-        "deletes": [],
-        "mutations": [],
-        "deps": [{"name": f"v{cell - 1}", "execution": f"{session}:{seq - 1}"}] if cell else [],
-        "files": (
+    return new_execution(
+        session=session,
+        seq=seq,
+        source=f"v{cell} = f(v{cell - 1})",
+        first=seq <= CELLS,
+        started=1.7e9 + int(session[1:]) * 1e4 + seq,
+        duration_ms=3.0,
+        notebook=notebook,
+        cell_id=f"cell-{cell:03d}",
+        execution_count=seq,
+        defines=[f"v{cell}"],
+        uses=[f"v{cell - 1}"] if cell else [],
+        deps=(
+            [Dependency(name=f"v{cell - 1}", execution=ExecutionId(f"{session}:{seq - 1}"))]
+            if cell
+            else []
+        ),
+        files=(
             [
-                {
-                    "path": str(data),
-                    "mode": "read",
-                    "sha256": "0" * 64,
-                    "size": 10,
-                    "mtime_ns": 0,
-                    "via": "open",
-                }
+                FileAccess(
+                    path=str(data), mode="read", sha256="0" * 64, size=10, via="open", mtime_ns=0
+                )
             ]
             if reads
             else []
         ),
-        "params": {},
-        "metrics": [],
-        "checks": [],
-    }
+    )
 
 
-def _run_records(run: int, pipeline: str, notebook: str) -> list[dict[str, Any]]:
-    run_id = f"20260101-{run:06d}-bench"
+def _run_records(run: int, pipeline: str, notebook: str) -> list[Record]:
+    run_id = RunId(f"20260101-{run:06d}-bench")
     started = 1.8e9 + run * 100
-    records: list[dict[str, Any]] = [
-        {
-            "v": 1,
-            "kind": "run",
-            "id": run_id,
-            "pipeline": pipeline,
-            "pipeline_hash": "p" * 16,
-            "source_notebook": notebook,
-            "params": {"alpha": run / 100, "epochs": 3},
-            "started": started,
-            "steps": list(STEPS),
-            "resumed_from": None,
-        }
+    records: list[Record] = [
+        RunRecord(
+            v=SCHEMA,
+            kind="run",
+            id=run_id,
+            pipeline=pipeline,
+            pipeline_hash="p" * 16,
+            source_notebook=notebook,
+            params={"alpha": run / 100, "epochs": 3},
+            started=started,
+            steps=list(STEPS),
+            resumed_from=None,
+        )
     ]
     for index, step in enumerate(STEPS):
         records.append(
-            {
-                "v": 1,
-                "kind": "step",
-                "run": run_id,
-                "name": step,
-                "status": "cached" if index < 2 and run % 2 else "ok",
-                "started": started + index,
-                "duration_ms": 900.0,
-                "cache_key": f"{step}-{run % 7}",
-                "cached_from": None,
-                "notebook": None,
-                "artifacts": [],
-                "params": {},
-                "error": None,
-            }
+            StepRecord(
+                v=SCHEMA,
+                kind="step",
+                run=run_id,
+                name=step,
+                status="cached" if index < 2 and run % 2 else "ok",
+                started=started + index,
+                duration_ms=900.0,
+                cache_key=f"{step}-{run % 7}",
+                cached_from=None,
+                notebook=None,
+                artifacts=[],
+                params={},
+                error=None,
+            )
         )
     records.append(
-        {
-            "v": 1,
-            "kind": "run_end",
-            "id": run_id,
-            "status": "ok",
-            "finished": started + 6,
-            "error": None,
-        }
+        RunEndRecord(
+            v=SCHEMA, kind="run_end", id=run_id, status="ok", finished=started + 6, error=None
+        )
     )
     return records
 

@@ -37,10 +37,19 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from mlprod_nb.journal import JournalWriter
 from mlprod_nb.paths import Layout
+from mlprod_nb.records import (
+    SCHEMA,
+    Dependency,
+    ExecutionId,
+    FileAccess,
+    SessionId,
+    SessionRecord,
+    new_execution,
+)
 from mlprod_nb.store import Store
 
 COUNTS = (10, 300, 1000)
@@ -125,68 +134,52 @@ class Notebook:
         if self.writer is None:
             self.writer = JournalWriter(Layout(self.root / ".mlprod").journal_dir, name="kernel")
             self.writer.append(
-                {
-                    "v": 1,
-                    "kind": "session",
-                    "session": "s1",
-                    "pid": os.getpid(),
-                    "started": time.time(),
-                    "notebook": str(self.path),
-                    "cwd": str(self.root),
-                    "env": None,
-                }
+                SessionRecord(
+                    v=SCHEMA,
+                    kind="session",
+                    session=SessionId("s1"),
+                    pid=os.getpid(),
+                    started=time.time(),
+                    notebook=str(self.path),
+                    cwd=str(self.root),
+                    env=None,
+                )
             )
         self.seq += 1
-        files: list[dict[str, Any]] = []
+        files: list[FileAccess] = []
         if cell % 20 == 0:
             files.append(self._file("data.csv", "read"))
         if cell % 50 == 25:
             files.append(self._file(f"out/part{cell}.parquet", "write"))
         self.writer.append(
-            {
-                "v": 1,
-                "kind": "execution",
-                "id": f"s1:{self.seq}",
-                "session": "s1",
-                "seq": self.seq,
-                "notebook": str(self.path),
-                "cell_id": cell_id(cell),
-                "execution_count": count,
-                "source_hash": f"{cell:032x}",
-                "source": self.source(cell),
-                "started": time.time(),
-                "duration_ms": 3.0,
-                "status": "ok",
-                "error_name": None,
-                "error_message": None,
-                "defines": [f"v{cell}"] if cell else ["config"],
-                "uses": [f"v{cell - 1}", "config"] if cell else [],
-                "deletes": [],
-                "mutations": [],
-                "deps": self._deps(cell),
-                "files": files,
-                "params": {},
-                "metrics": [],
-                "checks": [],
-            }
+            new_execution(
+                session="s1",
+                seq=self.seq,
+                source=self.source(cell),
+                started=time.time(),
+                duration_ms=3.0,
+                notebook=str(self.path),
+                cell_id=cell_id(cell),
+                execution_count=count,
+                defines=[f"v{cell}"] if cell else ["config"],
+                uses=[f"v{cell - 1}", "config"] if cell else [],
+                deps=self._deps(cell),
+                files=files,
+            )
         )
 
-    def _file(self, name: str, mode: str) -> dict[str, Any]:
-        return {
-            "path": str(self.root / name),
-            "mode": mode,
-            "sha256": "0" * 64,
-            "size": 10,
-            "mtime_ns": 0,
-            "via": "open",
-        }
+    def _file(self, name: str, mode: Literal["read", "write"]) -> FileAccess:
+        return FileAccess(
+            path=str(self.root / name), mode=mode, sha256="0" * 64, size=10, via="open", mtime_ns=0
+        )
 
-    def _deps(self, cell: int) -> list[dict[str, str]]:
+    def _deps(self, cell: int) -> list[Dependency]:
         if cell == 0:
             return []
-        found = [{"name": f"v{cell - 1}", "execution": self._latest[cell - 1]}]
-        found.append({"name": "config", "execution": self._latest[0]})
-        return found
+        return [
+            Dependency(name=f"v{cell - 1}", execution=ExecutionId(self._latest[cell - 1])),
+            Dependency(name="config", execution=ExecutionId(self._latest[0])),
+        ]
 
     def run(self, executions: int) -> None:
         """``executions`` executions: the cells top to bottom, then re-runs from the top."""

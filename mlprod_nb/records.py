@@ -12,9 +12,36 @@ its largest values cut and lists them in ``truncated`` (``mlprod_nb.fit``).
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Literal, NewType, NotRequired, TypedDict, get_args
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, NewType, NotRequired, TypedDict, get_args
 
 SCHEMA = 1
+
+
+# -- how a field is stored (read by store/layout.py; the store's tables follow these) --
+# A field without a marker is a column of its kind's table, named like the field.
+
+
+@dataclass(frozen=True)
+class Column:
+    """The field's column has another name than the field."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A nested record whose fields are columns of the parent's table, named prefix+field."""
+
+    prefix: str = ""
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Kept one row per item (or per distinct value) in ``table``, not as a column."""
+
+    table: str
+
 
 SessionId = NewType("SessionId", str)
 ExecutionId = NewType("ExecutionId", str)  # f"{session}:{seq}"
@@ -37,8 +64,8 @@ class Environment(TypedDict):
     memory_bytes: int | None
     gpus: list[str]
     packages_hash: str  # sha256 of the sorted "name==version" lines
-    packages: list[tuple[str, str]]
-    git: GitState | None
+    packages: Annotated[list[tuple[str, str]], Rows("packages")]  # once per packages_hash
+    git: Annotated[GitState | None, Columns("git_")]
 
 
 class SessionRecord(TypedDict):
@@ -46,12 +73,12 @@ class SessionRecord(TypedDict):
 
     v: int
     kind: Literal["session"]
-    session: SessionId
+    session: Annotated[SessionId, Column("id")]
     pid: int
     started: float
     notebook: str | None  # absolute path when known
     cwd: str
-    env: Environment
+    env: Annotated[Environment | None, Columns()]  # None: a writer that does not know it
     truncated: NotRequired[list[str]]  # fields cut to fit the journal line
 
 
@@ -60,8 +87,8 @@ class FileAccess(TypedDict):
     mode: Literal["read", "write"]
     sha256: str | None  # None when the file is gone or unreadable after the cell
     size: int | None
-    mtime_ns: int | None
     via: str  # "open", "pyarrow", "polars", "duckdb", "sqlite3", ...
+    mtime_ns: int | None
 
 
 class Dependency(TypedDict):
@@ -108,27 +135,90 @@ class ExecutionRecord(TypedDict):
     cell_id: CellId | None  # from JupyterLab's execute request, or set by the runner
     execution_count: int | None
     source_hash: str  # ``source_hash(raw cell source)``
-    source: str | None  # the source, the first time this process records that hash
+    # the source, the first time this process records that hash (stored once per hash)
+    source: Annotated[str | None, Rows("sources")]
     started: float
     duration_ms: float
     status: Literal["ok", "error"]
     error_name: str | None
     error_message: str | None
-    defines: list[str]
+    defines: Annotated[list[str], Rows("definitions")]
     # "module.QualName" of the value of each defined name after the cell (the exporter
     # refuses values no serializer can pass); absent in records of older tracers
-    types: NotRequired[dict[str, str]]
-    uses: list[str]
-    deletes: list[str]
-    mutations: list[Mutation]
-    deps: list[Dependency]
-    files: list[FileAccess]
-    params: dict[str, Any]  # secret-looking names are redacted before writing
-    metrics: list[Metric]
-    checks: list[Check]
+    types: NotRequired[Annotated[dict[str, str], Rows("value_types")]]
+    uses: Annotated[list[str], Rows("uses")]
+    deletes: Annotated[list[str], Rows("deletes")]
+    mutations: Annotated[list[Mutation], Rows("mutations")]
+    deps: Annotated[list[Dependency], Rows("edges")]
+    files: Annotated[list[FileAccess], Rows("accesses")]  # and datasets, dataset_versions
+    # secret-looking names are redacted before writing
+    params: Annotated[dict[str, Any], Rows("params")]
+    metrics: Annotated[list[Metric], Rows("metrics")]
+    checks: Annotated[list[Check], Rows("checks")]
     run: NotRequired[RunId | None]  # set inside pipeline steps
     step: NotRequired[str | None]
     truncated: NotRequired[list[str]]  # fields cut to fit the journal line
+
+
+def new_execution(
+    *,
+    session: str,
+    seq: int,
+    source: str,
+    started: float,
+    duration_ms: float = 1.0,
+    notebook: str | None = None,
+    cell_id: str | None = None,
+    execution_count: int | None = None,
+    first: bool = True,
+    status: Literal["ok", "error"] = "ok",
+    error_name: str | None = None,
+    error_message: str | None = None,
+    defines: list[str] | None = None,
+    uses: list[str] | None = None,
+    deletes: list[str] | None = None,
+    mutations: list[Mutation] | None = None,
+    deps: list[Dependency] | None = None,
+    files: list[FileAccess] | None = None,
+    params: dict[str, Any] | None = None,
+    metrics: list[Metric] | None = None,
+    checks: list[Check] | None = None,
+    types: dict[str, str] | None = None,
+) -> ExecutionRecord:
+    """An execution record for writers other than the tracer (imports, tests, benchmarks).
+
+    ``id`` and ``source_hash`` follow the tracer's rules; the source is included only
+    when ``first`` (the tracer writes each source once per process).
+    """
+    record = ExecutionRecord(
+        v=SCHEMA,
+        kind="execution",
+        id=ExecutionId(f"{session}:{seq}"),
+        session=SessionId(session),
+        seq=seq,
+        notebook=notebook,
+        cell_id=CellId(cell_id) if cell_id is not None else None,
+        execution_count=execution_count,
+        source_hash=source_hash(source),
+        source=source if first else None,
+        started=started,
+        duration_ms=duration_ms,
+        status=status,
+        error_name=error_name,
+        error_message=error_message,
+        defines=defines or [],
+        uses=uses or [],
+        deletes=deletes or [],
+        mutations=mutations or [],
+        deps=deps or [],
+        files=files or [],
+        params=params or {},
+        metrics=metrics or [],
+        checks=checks or [],
+    )
+    if types is not None:
+        record["types"] = types
+    return record
 
 
 class RunRecord(TypedDict):
@@ -167,7 +257,7 @@ class StepRecord(TypedDict):
     cache_key: str | None
     cached_from: RunId | None
     notebook: str | None  # the executed step notebook
-    artifacts: list[Artifact]
+    artifacts: Annotated[list[Artifact], Rows("step_artifacts")]
     params: dict[str, Any]
     error: str | None
     cell_id: NotRequired[str | None]  # the failing cell, when one failed

@@ -26,6 +26,16 @@ from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from ..records import (
+    ExecutionRecord,
+    RenameRecord,
+    RunEndRecord,
+    RunRecord,
+    SessionRecord,
+    StepRecord,
+)
+from . import layout
+
 if TYPE_CHECKING:
     import duckdb
     import pyarrow
@@ -35,99 +45,20 @@ MAX_RECORD_BYTES = 16 << 20  # a longer journal line is skipped into journal_err
 _PIECE = 1 << 20  # bytes read at a time
 _ROWS_PER_BATCH = 4096
 
-_V = "VARCHAR"
-_STRUCTURES: dict[str, object] = {
-    "session": {
-        "session": _V,
-        "pid": "BIGINT",
-        "started": "DOUBLE",
-        "notebook": _V,
-        "cwd": _V,
-        "env": {
-            "python": _V,
-            "implementation": _V,
-            "platform": _V,
-            "hostname": _V,
-            "cpu_count": "INTEGER",
-            "memory_bytes": "BIGINT",
-            "gpus": [_V],
-            "packages_hash": _V,
-            "packages": [[_V]],
-            "git": {"root": _V, "commit": _V, "dirty": "BOOLEAN"},
-        },
-        "truncated": [_V],
-    },
-    "execution": {
-        "id": _V,
-        "session": _V,
-        "seq": "BIGINT",
-        "notebook": _V,
-        "cell_id": _V,
-        "execution_count": "BIGINT",
-        "source_hash": _V,
-        "source": _V,
-        "started": "DOUBLE",
-        "duration_ms": "DOUBLE",
-        "status": _V,
-        "error_name": _V,
-        "error_message": _V,
-        "defines": [_V],
-        "types": "MAP(VARCHAR, VARCHAR)",
-        "uses": [_V],
-        "deletes": [_V],
-        "mutations": [{"name": _V, "how": _V, "known": "BOOLEAN"}],
-        "deps": [{"name": _V, "execution": _V}],
-        "files": [
-            {
-                "path": _V,
-                "mode": _V,
-                "sha256": _V,
-                "size": "BIGINT",
-                "mtime_ns": "BIGINT",
-                "via": _V,
-            }
-        ],
-        "params": "MAP(VARCHAR, JSON)",
-        "metrics": [{"name": _V, "value": "DOUBLE", "step": "BIGINT"}],
-        "checks": [{"message": _V, "passed": "BOOLEAN"}],
-        "run": _V,
-        "step": _V,
-        "truncated": [_V],
-    },
-    "run": {
-        "id": _V,
-        "pipeline": _V,
-        "pipeline_hash": _V,
-        "source_notebook": _V,
-        "params": "JSON",
-        "started": "DOUBLE",
-        "steps": [_V],
-        "resumed_from": _V,
-        "truncated": [_V],
-    },
-    "step": {
-        "run": _V,
-        "name": _V,
-        "status": _V,
-        "started": "DOUBLE",
-        "duration_ms": "DOUBLE",
-        "cache_key": _V,
-        "cached_from": _V,
-        "notebook": _V,
-        "artifacts": [{"name": _V, "path": _V, "sha256": _V, "serializer": _V}],
-        "params": "JSON",
-        "error": _V,
-        "cell_id": _V,
-        "truncated": [_V],
-    },
-    "run_end": {
-        "id": _V,
-        "status": _V,
-        "finished": "DOUBLE",
-        "error": _V,
-        "truncated": [_V],
-    },
-    "rename": {"old_path": _V, "new_path": _V, "renamed": "DOUBLE"},
+# each record kind (records.py) and its table; the layout is read off the TypedDict
+_KINDS: dict[str, tuple[type, str]] = {
+    "session": (SessionRecord, "sessions"),
+    "execution": (ExecutionRecord, "executions"),
+    "run": (RunRecord, "runs"),
+    "step": (StepRecord, "run_steps"),
+    "run_end": (RunEndRecord, "run_ends"),
+    "rename": (RenameRecord, "renames"),
+}
+_JOURNALED = ("session", "execution")  # their tables name the journal file of each row
+# the columns a kind's ``Rows`` tables start with: the owning record's key, from ``r``
+_KEYS: dict[str, dict[str, str]] = {
+    "execution": {"execution": "r.id"},
+    "step": {"run": "r.run", "step": "r.name"},
 }
 
 # fields without which a record is refused (recorded in journal_errors)
@@ -140,101 +71,115 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "rename": ("old_path", "new_path", "renamed"),
 }
 
-# (table, SELECT over the parsed records `p` with columns file, off, r)
-_INSERTS: dict[str, list[str]] = {
-    "session": [
-        """INSERT INTO sessions SELECT r.session, r.pid, r.started, r.notebook, r.cwd,
-            r.env.python, r.env.implementation, r.env.platform, r.env.hostname,
-            r.env.cpu_count, r.env.memory_bytes, r.env.gpus, r.env.packages_hash,
-            r.env.git.root, r.env.git.commit, r.env.git.dirty, file, r.truncated FROM p""",
-        """INSERT INTO packages
+_FILES = "sum(len(r.files))"
+# ``Rows`` tables that take more than one row per item, with their own statements over
+# the parsed records ``p`` (columns file, off, r) and an aggregate over ``p`` that is 0
+# or NULL when they would insert nothing (a cell rarely has every kind of list)
+_OWN: dict[str, tuple[str, list[str]]] = {
+    "packages": (
+        "count(r.env.packages_hash)",
+        [
+            """INSERT INTO packages
             SELECT h, pkg[1], pkg[2] FROM (
                 SELECT h, unnest(pkgs) AS pkg FROM (
                     SELECT r.env.packages_hash AS h, any_value(r.env.packages) AS pkgs
                     FROM p WHERE r.env.packages_hash IS NOT NULL GROUP BY h))
-            WHERE h NOT IN (SELECT packages_hash FROM packages)""",
-    ],
-    "execution": [
-        """INSERT INTO executions SELECT r.id, r.session, r.seq, r.notebook, r.cell_id,
-            r.execution_count, r.source_hash, r.started, r.duration_ms, r.status,
-            r.error_name, r.error_message, r.run, r.step, file, r.truncated FROM p""",
-        """INSERT INTO sources SELECT r.source_hash, any_value(r.source) FROM p
+            WHERE h NOT IN (SELECT packages_hash FROM packages)"""
+        ],
+    ),
+    "sources": (
+        "count(r.source)",
+        [
+            """INSERT INTO sources SELECT r.source_hash, any_value(r.source) FROM p
             WHERE r.source IS NOT NULL AND r.source_hash IS NOT NULL
               AND r.source_hash NOT IN (SELECT hash FROM sources)
-            GROUP BY r.source_hash""",
-        "INSERT INTO definitions SELECT r.id, unnest(r.defines) FROM p",
-        """INSERT INTO value_types SELECT id, t.key, t.value
+            GROUP BY r.source_hash"""
+        ],
+    ),
+    "value_types": (
+        "sum(cardinality(r.types))",
+        [
+            """INSERT INTO value_types SELECT id, t.key, t.value
             FROM (SELECT r.id AS id, unnest(map_entries(r.types)) AS t FROM p)
-            WHERE t.key IS NOT NULL AND t.value IS NOT NULL""",
-        "INSERT INTO uses SELECT r.id, unnest(r.uses) FROM p",
-        "INSERT INTO deletes SELECT r.id, unnest(r.deletes) FROM p",
-        """INSERT INTO mutations SELECT id, m.name, m.how, m.known
-            FROM (SELECT r.id AS id, unnest(r.mutations) AS m FROM p)""",
-        """INSERT INTO edges SELECT id, d.name, d.execution
-            FROM (SELECT r.id AS id, unnest(r.deps) AS d FROM p)""",
-        """CREATE TEMP TABLE new_accesses AS
-            SELECT id, started, f.path, f.mode, f.sha256, f.size, f.mtime_ns, f.via
+            WHERE t.key IS NOT NULL AND t.value IS NOT NULL"""
+        ],
+    ),
+    "edges": (  # a dependency's ``execution`` is the edge's ``source``
+        "sum(len(r.deps))",
+        [
+            """INSERT INTO edges SELECT id, d.name, d.execution
+            FROM (SELECT r.id AS id, unnest(r.deps) AS d FROM p)"""
+        ],
+    ),
+    "accesses": (  # and the datasets and versions they saw
+        _FILES,
+        [
+            """CREATE TEMP TABLE new_accesses AS
+            SELECT id AS execution, started, f.*
             FROM (SELECT r.id AS id, r.started AS started, unnest(r.files) AS f FROM p)
             WHERE f.path IS NOT NULL""",
-        """INSERT INTO accesses
-            SELECT id, path, coalesce(mode, 'read'), sha256, size, mtime_ns, via
+            """INSERT INTO accesses BY NAME
+            SELECT * EXCLUDE (started) REPLACE (coalesce(mode, 'read') AS mode)
             FROM new_accesses""",
-        """INSERT INTO datasets SELECT path, min(started) FROM new_accesses
+            """INSERT INTO datasets SELECT path, min(started) FROM new_accesses
             WHERE path NOT IN (SELECT path FROM datasets) GROUP BY path""",
-        """INSERT INTO dataset_versions
+            """INSERT INTO dataset_versions
             SELECT path, sha256, any_value(size), any_value(mtime_ns), min(started)
             FROM new_accesses n WHERE sha256 IS NOT NULL AND NOT EXISTS (
                 SELECT 1 FROM dataset_versions v WHERE v.path = n.path AND v.sha256 = n.sha256)
             GROUP BY path, sha256""",
-        "DROP TABLE new_accesses",
-        """INSERT INTO params SELECT id, e.key, e.value
+            "DROP TABLE new_accesses",
+        ],
+    ),
+    "params": (
+        "count(*) FILTER (WHERE json_type(r.params) = 'OBJECT' AND r.params::VARCHAR <> '{}')",
+        [
+            """INSERT INTO params SELECT id, e.key, e.value
             FROM (SELECT r.id AS id,
                          unnest(map_entries(from_json(r.params, '"MAP(VARCHAR, JSON)"'))) AS e
-                  FROM p WHERE json_type(r.params) = 'OBJECT')""",
-        """INSERT INTO metrics SELECT id, m.name, m.value, m.step
-            FROM (SELECT r.id AS id, unnest(r.metrics) AS m FROM p)""",
-        """INSERT INTO checks SELECT id, c.message, c.passed
-            FROM (SELECT r.id AS id, unnest(r.checks) AS c FROM p)""",
-    ],
-    "run": [
-        """INSERT INTO runs SELECT r.id, r.pipeline, r.pipeline_hash, r.source_notebook,
-            r.params, r.started, r.steps, r.resumed_from, r.truncated FROM p""",
-    ],
-    "step": [
-        """INSERT INTO run_steps SELECT r.run, r.name, r.status, r.started, r.duration_ms,
-            r.cache_key, r.cached_from, r.notebook, r.params, r.error, r.cell_id, r.truncated
-            FROM p""",
-        """INSERT INTO step_artifacts SELECT run, step, a.name, a.path, a.sha256, a.serializer
-            FROM (SELECT r.run AS run, r.name AS step, unnest(r.artifacts) AS a FROM p)""",
-    ],
-    "run_end": [
-        "INSERT INTO run_ends SELECT r.id, r.status, r.finished, r.error, r.truncated FROM p",
-    ],
-    "rename": ["INSERT INTO renames SELECT r.old_path, r.new_path, r.renamed FROM p"],
+                  FROM p WHERE json_type(r.params) = 'OBJECT')"""
+        ],
+    ),
 }
 
 
-_FILES = "sum(len(r.files))"
-# per statement of ``_INSERTS``: an aggregate over ``p`` that is 0 or NULL when the
-# statement would insert nothing (a cell rarely has every kind of list), to skip it
-_NEEDS: dict[str, list[str | None]] = {
-    "execution": [
-        None,
-        "count(r.source)",
-        "sum(len(r.defines))",
-        "sum(cardinality(r.types))",
-        "sum(len(r.uses))",
-        "sum(len(r.deletes))",
-        "sum(len(r.mutations))",
-        "sum(len(r.deps))",
-        *[_FILES] * 5,  # new_accesses: made, inserted in three tables, dropped
-        "count(*) FILTER (WHERE json_type(r.params) = 'OBJECT' AND r.params::VARCHAR <> '{}')",
-        "sum(len(r.metrics))",
-        "sum(len(r.checks))",
-    ],
-    "step": [None, "sum(len(r.artifacts))"],
-}
-assert all(len(_NEEDS[kind]) == len(_INSERTS[kind]) for kind in _NEEDS)
+def _row_inserts(kind: str, f: layout.Field) -> tuple[str, list[str]]:
+    """What fills the ``Rows`` table of field ``f``: one row per item after the key."""
+    assert f.rows is not None
+    if f.rows.table in _OWN:
+        return _OWN[f.rows.table]
+    keys = _KEYS[kind]
+    items = layout.item_columns(f)
+    values = ["x." + c for c in items] if items != ("name",) else ["x"]
+    chosen = ", ".join([*keys, *(f"{v} AS {c}" for v, c in zip(values, items, strict=True))])
+    owner = ", ".join(f"{expr} AS {column}" for column, expr in keys.items())
+    return (
+        f"sum(len({f.expression}))",
+        [
+            f"""INSERT INTO {f.rows.table} BY NAME SELECT {chosen}
+            FROM (SELECT {owner}, unnest({f.expression}) AS x FROM p)"""
+        ],
+    )
+
+
+def _inserts(kind: str) -> list[tuple[str | None, str]]:
+    """Every statement storing parsed records of ``kind`` (in view ``p``), each with the
+    aggregate that tells whether it has anything to insert (None: always run it)."""
+    record, table = _KINDS[kind]
+    chosen = [f"{f.expression} AS {f.column}" for f in layout.columns(record)]
+    if kind in _JOURNALED:
+        chosen.append("file AS journal")
+    statements: list[tuple[str | None, str]] = [
+        (None, f"INSERT INTO {table} BY NAME SELECT {', '.join(chosen)} FROM p")
+    ]
+    for f in layout.row_fields(record):
+        need, sql = _row_inserts(kind, f)
+        statements.extend((need, statement) for statement in sql)
+    return statements
+
+
+_STRUCTURES = {kind: layout.structure(record) for kind, (record, _) in _KINDS.items()}
+_INSERTS = {kind: _inserts(kind) for kind in _KINDS}
 
 
 @dataclass(frozen=True)
@@ -390,11 +335,12 @@ def _new_offsets(ends: dict[str, int]) -> pyarrow.Table:
 
 
 def _shape() -> str:
-    """One JSON structure for every kind (their field names never clash)."""
-    merged: dict[str, object] = {"kind": _V}
-    for structure in _STRUCTURES.values():
-        assert isinstance(structure, dict)
-        merged.update(structure)
+    """One JSON structure for every kind (a name means the same in every kind)."""
+    merged: dict[str, object] = {"kind": "VARCHAR"}
+    for kind, structure in _STRUCTURES.items():
+        for name, shape in structure.items():
+            if merged.setdefault(name, shape) != shape and name != "params":
+                raise TypeError(f"field {name!r} of {kind!r} records clashes with another kind's")
     merged["params"] = "JSON"  # an object for every kind; split into rows where needed
     return json.dumps(merged).replace("'", "''")
 
@@ -497,12 +443,11 @@ def _load_lines(con: duckdb.DuckDBPyConnection, chunks: list[_Chunk], checked: b
                 WHERE r.kind = '{kind}' AND NOT ({missing})"""
         )
         statements = _INSERTS[kind]
-        needs = _NEEDS.get(kind) or [None] * len(statements)
-        sums = ", ".join(need or "1" for need in needs)
+        sums = ", ".join(need or "1" for need, _ in statements)
         row = con.execute(f"SELECT count(*), {sums} FROM p").fetchone()
         count = int(row[0]) if row else 0
         if count and row is not None:
-            for statement, rows in zip(statements, row[1:], strict=True):
+            for (_, statement), rows in zip(statements, row[1:], strict=True):
                 if rows:
                     con.execute(statement)
         total += count

@@ -16,6 +16,15 @@ import pytest
 
 from mlprod_nb.journal import JournalWriter
 from mlprod_nb.paths import Layout
+from mlprod_nb.records import (
+    SCHEMA,
+    Dependency,
+    ExecutionId,
+    FileAccess,
+    SessionId,
+    SessionRecord,
+    new_execution,
+)
 
 from .conftest import Lab
 
@@ -45,62 +54,50 @@ class Kernel:
         self.seq = 0
         self.latest: dict[int, str] = {}
         self.writer.append(
-            {
-                "v": 1,
-                "kind": "session",
-                "session": "long",
-                "pid": os.getpid(),
-                "started": time.time(),
-                "notebook": self.notebook,
-                "cwd": str(lab.root),
-                "env": None,
-            }
+            SessionRecord(
+                v=SCHEMA,
+                kind="session",
+                session=SessionId("long"),
+                pid=os.getpid(),
+                started=time.time(),
+                notebook=self.notebook,
+                cwd=str(lab.root),
+                env=None,
+            )
         )
 
     def run(self, index: int, count: int) -> None:
         self.seq += 1
         execution = f"long:{self.seq}"
         deps = [] if index == 0 else [("config", 0), (f"v{index - 1}", index - 1)]
-        files = []
+        files: list[FileAccess] = []
         if index == SIDE_READER:
             side = self.root / "side.csv"
             files.append(
-                {
-                    "path": str(side),
-                    "mode": "read",
-                    "sha256": "0" * 64,  # not side.csv's hash: the cell is stale at once
-                    "size": side.stat().st_size,
-                    "mtime_ns": side.stat().st_mtime_ns,
-                    "via": "open",
-                }
+                FileAccess(
+                    path=str(side),
+                    mode="read",
+                    sha256="0" * 64,  # not side.csv's hash: the cell is stale at once
+                    size=side.stat().st_size,
+                    via="open",
+                    mtime_ns=side.stat().st_mtime_ns,
+                )
             )
         self.writer.append(
-            {
-                "v": 1,
-                "kind": "execution",
-                "id": execution,
-                "session": "long",
-                "seq": self.seq,
-                "notebook": self.notebook,
-                "cell_id": cell_id(index),
-                "execution_count": count,
-                "source_hash": f"{index:032x}",
-                "source": source(index),
-                "started": time.time(),
-                "duration_ms": 2.0,
-                "status": "ok",
-                "error_name": None,
-                "error_message": None,
-                "defines": ["config"] if index == 0 else [f"v{index}"],
-                "uses": [name for name, _ in deps],
-                "deletes": [],
-                "mutations": [],
-                "deps": [{"name": n, "execution": self.latest[c]} for n, c in deps],
-                "files": files,
-                "params": {},
-                "metrics": [],
-                "checks": [],
-            }
+            new_execution(
+                session="long",
+                seq=self.seq,
+                source=source(index),
+                started=time.time(),
+                duration_ms=2.0,
+                notebook=self.notebook,
+                cell_id=cell_id(index),
+                execution_count=count,
+                defines=["config"] if index == 0 else [f"v{index}"],
+                uses=[name for name, _ in deps],
+                deps=[Dependency(name=n, execution=ExecutionId(self.latest[c])) for n, c in deps],
+                files=files,
+            )
         )
         self.latest[index] = execution
 

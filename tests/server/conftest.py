@@ -20,6 +20,7 @@ import pytest
 from pytest_jupyter.jupyter_server import *  # noqa: F403
 
 from mlprod_nb.journal import JournalWriter
+from mlprod_nb.records import Dependency, ExecutionId, FileAccess, new_execution
 
 
 @pytest.fixture
@@ -142,46 +143,37 @@ class Journal:
         """Record one execution; ``files`` are ``(path, "read"|"write")`` hashed now."""
         self.seq += 1
         execution = f"{self.session}:{self.seq}"
-        accesses = []
+        accesses: list[FileAccess] = []
         for path, mode in files:
             data = path.read_bytes()
             accesses.append(
-                {
-                    "path": str(path.resolve()),
-                    "mode": mode,
-                    "sha256": hashlib.sha256(data).hexdigest(),
-                    "size": len(data),
-                    "mtime_ns": path.stat().st_mtime_ns,
-                    "via": "open",
-                }
+                FileAccess(
+                    path=str(path.resolve()),
+                    mode="write" if mode == "write" else "read",
+                    sha256=hashlib.sha256(data).hexdigest(),
+                    size=len(data),
+                    via="open",
+                    mtime_ns=path.stat().st_mtime_ns,
+                )
             )
+        bound = self.bound
+        deps = [Dependency(name=n, execution=ExecutionId(bound[n])) for n in uses if n in bound]
         self.writer.append(
-            {
-                "v": 1,
-                "kind": "execution",
-                "id": execution,
-                "session": self.session,
-                "seq": self.seq,
-                "notebook": self.notebook,
-                "cell_id": cell_id,
-                "execution_count": self.seq,
-                "source_hash": hashlib.blake2b(source.encode(), digest_size=16).hexdigest(),
-                "source": source,
-                "started": time.time(),
-                "duration_ms": 1.5,
-                "status": "ok",
-                "error_name": None,
-                "error_message": None,
-                "defines": list(defines),
-                "uses": list(uses),
-                "deletes": [],
-                "mutations": [],
-                "deps": [{"name": n, "execution": self.bound[n]} for n in uses if n in self.bound],
-                "files": accesses,
-                "params": dict(params or {}),
-                "metrics": [],
-                "checks": [],
-            }
+            new_execution(
+                session=self.session,
+                seq=self.seq,
+                source=source,
+                started=time.time(),
+                duration_ms=1.5,
+                notebook=self.notebook,
+                cell_id=cell_id,
+                execution_count=self.seq,
+                defines=list(defines),
+                uses=list(uses),
+                deps=deps,
+                files=accesses,
+                params=dict(params or {}),
+            )
         )
         for name in defines:
             self.bound[name] = execution

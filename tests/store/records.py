@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
-from mlprod_nb.records import SCHEMA, ExecutionRecord, SessionRecord
+from mlprod_nb.records import SCHEMA, ExecutionRecord, SessionRecord, new_execution
 
 
 def session(name: str, notebook: str | None = None) -> SessionRecord:
@@ -35,32 +34,18 @@ def session(name: str, notebook: str | None = None) -> SessionRecord:
 def execution(
     name: str, seq: int, notebook: str | None = "/nb/a.ipynb", **fields: Any
 ) -> ExecutionRecord:
-    source = fields.pop("source_text", f"x{seq} = {seq}")
-    record: dict[str, Any] = {
-        "v": SCHEMA,
-        "kind": "execution",
-        "id": f"{name}:{seq}",
-        "session": name,
-        "seq": seq,
-        "notebook": notebook,
-        "cell_id": f"cell-{seq}",
-        "execution_count": seq,
-        "source_hash": hashlib.blake2b(source.encode(), digest_size=16).hexdigest(),
-        "source": source,
-        "started": 1000.0 + seq,
-        "duration_ms": 1.5,
-        "status": "ok",
-        "error_name": None,
-        "error_message": None,
-        "defines": [f"x{seq}"],
-        "uses": [],
-        "deletes": [],
-        "mutations": [],
-        "deps": [],
-        "files": [],
-        "params": {},
-        "metrics": [],
-        "checks": [],
-    }
-    record.update(fields)
-    return record  # type: ignore[return-value]
+    """An execution of session ``name``; ``fields`` override any field, even with values
+    of the wrong type (tests of bad input)."""
+    record = new_execution(
+        session=name,
+        seq=seq,
+        source=fields.pop("source_text", f"x{seq} = {seq}"),
+        started=1000.0 + seq,
+        duration_ms=1.5,
+        notebook=notebook,
+        cell_id=f"cell-{seq}",
+        execution_count=seq,
+        defines=[f"x{seq}"],
+    )
+    record.update(fields)  # type: ignore[typeddict-item]
+    return record
