@@ -243,4 +243,57 @@ export namespace MlprodAPI {
     /** run id -> every file its steps read and wrote */
     files?: Record<string, IRunFile[]>;
   }
+
+  /** A schedule as the server lists it (schedules?path=NB): its trigger and what it did last. */
+  export interface ISchedule {
+    id: string;
+    name: string;
+    /** the pipeline folder, relative to the server's root */
+    pipeline: string;
+    cron: string | null;
+    tz: string;
+    on_new_data: boolean;
+    params: Record<string, unknown>;
+    paused: boolean;
+    created: number;
+    updated: number;
+    /** epoch seconds; null: paused, or only on new data */
+    next_fire?: number | null;
+    last_run?: string | null;
+    last_status?: string | null;
+  }
+
+  export interface ISchedules {
+    schedules: ISchedule[];
+  }
+
+  /** One fire time of a schedule and what became of it. */
+  export interface IFire {
+    schedule: string;
+    due: number;
+    reason: string;
+    status: string;
+    run: string | null;
+    detail: string | null;
+  }
+
+  /** What a cron expression means, and its next fire times (ISO 8601 with offset). */
+  export interface IPreview {
+    description: string;
+    next: string[];
+  }
+
+  /** What POST schedules takes: a pipeline and a trigger (a cron, new data, or both). */
+  export interface IScheduleRequest {
+    pipeline: string;
+    cron?: string | null;
+    tz?: string;
+    on_new_data?: boolean;
+    params?: Record<string, Value>;
+    name?: string;
+  }
+
+  export type IScheduleChanges = Partial<
+    Pick<IScheduleRequest, 'cron' | 'tz' | 'on_new_data' | 'params' | 'name'>
+  > & { paused?: boolean };
 }

@@ -88,16 +88,47 @@ export class MlprodService {
     return this._post(`run/${encodeURIComponent(id)}/files`, {});
   }
 
+  /** Schedules in the store of the notebook's project, with their next fire and last run. */
+  schedules(notebook: string): Promise<MlprodAPI.ISchedules> {
+    return this._get(`schedules?${query({ path: notebook })}`);
+  }
+
+  createSchedule(request: MlprodAPI.IScheduleRequest): Promise<MlprodAPI.ISchedule> {
+    return this._post('schedules', request);
+  }
+
+  updateSchedule(id: string, changes: MlprodAPI.IScheduleChanges): Promise<MlprodAPI.ISchedule> {
+    return this._send('PATCH', `schedules/${encodeURIComponent(id)}`, changes);
+  }
+
+  removeSchedule(id: string): Promise<unknown> {
+    return requestAPI(`schedules/${encodeURIComponent(id)}`, { method: 'DELETE' }, this.settings);
+  }
+
+  scheduleHistory(id: string): Promise<{ fires: MlprodAPI.IFire[] }> {
+    return this._get(`schedules/${encodeURIComponent(id)}/history`);
+  }
+
+  /** What a cron means in time zone `tz`, and its next three fire times. */
+  previewSchedule(cron: string, tz: string): Promise<MlprodAPI.IPreview> {
+    return this._get(`schedules/preview?${query({ cron, tz })}`);
+  }
+
+  /** The files whose new content would fire an "on new data" schedule of the pipeline. */
+  scheduleInputs(pipeline: string): Promise<{ files: string[] }> {
+    return this._get(`schedules/inputs?${query({ pipeline })}`);
+  }
+
   private _get<T>(endpoint: string): Promise<T> {
     return requestAPI<T>(endpoint, { method: 'GET' }, this.settings);
   }
 
   private _post<T>(endpoint: string, body: unknown): Promise<T> {
-    return requestAPI<T>(
-      endpoint,
-      { method: 'POST', body: JSON.stringify(body) },
-      this.settings
-    );
+    return this._send('POST', endpoint, body);
+  }
+
+  private _send<T>(method: string, endpoint: string, body: unknown): Promise<T> {
+    return requestAPI<T>(endpoint, { method, body: JSON.stringify(body) }, this.settings);
   }
 }
 
