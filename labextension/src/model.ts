@@ -622,6 +622,15 @@ export class PanelModel {
     this._emit();
   }
 
+  /** Show one run in the Runs tab, selected (a schedule's last run, a fire's run). */
+  showRun(id: string): void {
+    if (!this.selectedRuns.includes(id)) {
+      this.selectedRuns = [...this.selectedRuns, id];
+    }
+    this.setTab('runs');
+    void this.refreshRuns();
+  }
+
   toggleRun(id: string): void {
     this.selectedRuns = this.selectedRuns.includes(id)
       ? this.selectedRuns.filter(r => r !== id)

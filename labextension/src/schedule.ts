@@ -394,6 +394,11 @@ export class SchedulesModel {
     await this.refresh();
   }
 
+  /** Show why the form cannot be saved (a parameter the run form cannot type, ...). */
+  fail(error: unknown): false {
+    return this._failed(error);
+  }
+
   private _failed(error: unknown): false {
     this.error = messageOf(error);
     this._changed.emit();

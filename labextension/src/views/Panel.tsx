@@ -4,6 +4,7 @@ import React from 'react';
 import { buildGraph, IGraph, layoutGraph, markStale } from '../graph';
 import { MlprodAPI } from '../api';
 import { PanelModel, Tab } from '../model';
+import { SchedulesModel } from '../schedule';
 import { LineageView } from './LineageView';
 import { PipelineView } from './PipelineView';
 import { RunsView } from './RunsView';
@@ -35,7 +36,31 @@ export class MlprodPanel extends ReactWidget {
   ) {
     super();
     this.addClass('mlprod-Panel');
+    this.schedules = new SchedulesModel(model.service);
+    model.changed.connect(this._follow, this);
   }
+
+  /** The schedules of the store the shown notebook's runs go to. */
+  readonly schedules: SchedulesModel;
+
+  dispose(): void {
+    this.schedules.dispose();
+    super.dispose();
+  }
+
+  /** Another notebook, or the Pipeline tab opened: its schedules, fresh. */
+  private _follow(): void {
+    const notebook = this.model.notebook;
+    const opened = this.model.tab === 'pipeline' && this._tab !== 'pipeline';
+    this._tab = this.model.tab;
+    if (notebook !== this.schedules.notebook) {
+      void this.schedules.setNotebook(notebook);
+    } else if (opened) {
+      void this.schedules.refresh();
+    }
+  }
+
+  private _tab: Tab | null = null;
 
   protected onAfterShow(): void {
     this.model.setVisible(true);
@@ -48,7 +73,14 @@ export class MlprodPanel extends ReactWidget {
   render(): JSX.Element {
     return (
       <UseSignal signal={this.model.changed}>
-        {() => <PanelBody model={this.model} actions={this._actions} graph={this._graph()} />}
+        {() => (
+          <PanelBody
+            model={this.model}
+            actions={this._actions}
+            graph={this._graph()}
+            schedules={this.schedules}
+          />
+        )}
       </UseSignal>
     );
   }
@@ -82,6 +114,7 @@ function PanelBody(props: {
   model: PanelModel;
   actions: IPanelActions;
   graph: IGraph | null;
+  schedules: SchedulesModel;
 }): JSX.Element {
   const { model, actions } = props;
   if (!model.notebook) {
@@ -169,6 +202,8 @@ function PanelBody(props: {
             checkedUnsaved={model.checkedUnsaved}
             cellsOf={problem => model.cellsOfProblem(problem)}
             labelOf={cell => model.labelOfCell(cell)}
+            schedules={props.schedules}
+            onShowRun={id => model.showRun(id)}
           />
         )}
         {model.tab === 'runs' && (

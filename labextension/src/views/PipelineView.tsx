@@ -1,9 +1,12 @@
+import { UseSignal } from '@jupyterlab/ui-components';
 import React, { useEffect, useState } from 'react';
 
 import { MlprodAPI } from '../api';
 import { openNotebookNote } from '../content';
 import { formatDuration, formatValue } from '../format';
-import { formValue, IActiveCell, isFinished } from '../model';
+import { coerceParameter, formValue, IActiveCell, isFinished } from '../model';
+import { SchedulesModel } from '../schedule';
+import { ScheduleForm, SchedulesSection } from './ScheduleView';
 import { TagEditor } from './TagEditor';
 
 export interface IPipelineViewProps {
@@ -23,6 +26,10 @@ export interface IPipelineViewProps {
   /** the cells a problem links to (every cell of a cycle; a step's first cell) */
   cellsOf: (problem: MlprodAPI.IProblem) => string[];
   labelOf: (cellId: string) => string;
+  /** the Schedule form and the Schedules list */
+  schedules: SchedulesModel;
+  /** show a run in the Runs tab */
+  onShowRun: (runId: string) => void;
 }
 
 /** Steps from the tags, export (and its check), the run form and the live run status. */
@@ -128,11 +135,18 @@ export function PipelineView(props: IPipelineViewProps): JSX.Element {
           parameters={parameters}
           busy={props.busy || (activeRun !== null && !isFinished(activeRun.status))}
           onRun={props.onRun}
+          pipeline={props.pipelinePath}
+          schedules={props.schedules}
         />
       ) : (
-        <div className="mlprod-Empty">Export the pipeline to run it.</div>
+        <div className="mlprod-Empty">Export the pipeline to run or schedule it.</div>
       )}
       {activeRun && <RunStatus run={activeRun} />}
+      <SchedulesSection
+        model={props.schedules}
+        onRun={props.onShowRun}
+        onEdit={schedule => props.schedules.edit(schedule)}
+      />
     </div>
   );
 }
@@ -141,49 +155,103 @@ function RunForm(props: {
   parameters: MlprodAPI.IParameter[];
   busy: boolean;
   onRun: (values: Record<string, string | boolean>) => void;
+  pipeline: string;
+  schedules: SchedulesModel;
 }): JSX.Element {
   const initial = () =>
     Object.fromEntries(props.parameters.map(p => [p.name, formValue(p)] as const));
   const [values, setValues] = useState<Record<string, string | boolean>>(initial);
+  const [scheduling, setScheduling] = useState(false);
   const key = props.parameters.map(p => `${p.name}:${p.type}`).join(',');
   useEffect(() => setValues(initial()), [key]);
+  const editing = props.schedules.editing;
+  useEffect(() => {
+    // editing a schedule: the form shows its parameters
+    if (editing) {
+      const stored = Object.entries(editing.params).map(([name, value]) => {
+        const shown =
+          typeof value === 'boolean' || typeof value === 'string' ? value : JSON.stringify(value);
+        return [name, shown] as const;
+      });
+      setValues({ ...initial(), ...Object.fromEntries(stored) });
+      setScheduling(true);
+    }
+  }, [editing?.id]);
+  const typed = (): Record<string, MlprodAPI.Value> =>
+    Object.fromEntries(
+      props.parameters
+        .filter(p => p.name in values)
+        .map(p => [p.name, coerceParameter(p, values[p.name])] as const)
+    );
   const set = (name: string, value: string | boolean) =>
     setValues(current => ({ ...current, [name]: value }));
   return (
-    <form
-      className="mlprod-RunForm"
-      onSubmit={event => {
-        event.preventDefault();
-        props.onRun(values);
-      }}
-    >
-      {props.parameters.map(p => (
-        <label key={p.name} className="mlprod-Field">
-          <span title={`${p.type}, default ${formatValue(p.default)}`}>{p.name}</span>
-          {p.type === 'bool' ? (
-            <input
-              type="checkbox"
-              name={p.name}
-              checked={Boolean(values[p.name])}
-              onChange={e => set(p.name, e.target.checked)}
-            />
-          ) : (
-            <input
-              className="jp-mod-styled"
-              name={p.name}
-              type={p.type === 'int' || p.type === 'float' ? 'number' : 'text'}
-              step={p.type === 'int' ? 1 : p.type === 'float' ? 'any' : undefined}
-              value={String(values[p.name] ?? '')}
-              onChange={e => set(p.name, e.target.value)}
+    <>
+      <form
+        className="mlprod-RunForm"
+        onSubmit={event => {
+          event.preventDefault();
+          props.onRun(values);
+        }}
+      >
+        {props.parameters.map(p => (
+          <label key={p.name} className="mlprod-Field">
+            <span title={`${p.type}, default ${formatValue(p.default)}`}>{p.name}</span>
+            {p.type === 'bool' ? (
+              <input
+                type="checkbox"
+                name={p.name}
+                checked={Boolean(values[p.name])}
+                onChange={e => set(p.name, e.target.checked)}
+              />
+            ) : (
+              <input
+                className="jp-mod-styled"
+                name={p.name}
+                type={p.type === 'int' || p.type === 'float' ? 'number' : 'text'}
+                step={p.type === 'int' ? 1 : p.type === 'float' ? 'any' : undefined}
+                value={String(values[p.name] ?? '')}
+                onChange={e => set(p.name, e.target.value)}
+              />
+            )}
+            <small>{p.type}</small>
+          </label>
+        ))}
+        <div className="mlprod-Actions">
+          <button
+            type="submit"
+            className="jp-mod-styled jp-mod-accept mlprod-Run"
+            disabled={props.busy}
+          >
+            Run pipeline
+          </button>
+          <button
+            type="button"
+            className="jp-mod-styled mlprod-Schedule"
+            aria-expanded={scheduling}
+            onClick={() => setScheduling(!scheduling)}
+          >
+            Schedule…
+          </button>
+        </div>
+      </form>
+      {scheduling && (
+        <UseSignal signal={props.schedules.changed}>
+          {() => (
+            <ScheduleForm
+              model={props.schedules}
+              pipeline={props.pipeline}
+              params={typed}
+              onRunNow={() => {
+                setScheduling(false);
+                props.onRun(values);
+              }}
+              onClose={() => setScheduling(false)}
             />
           )}
-          <small>{p.type}</small>
-        </label>
-      ))}
-      <button type="submit" className="jp-mod-styled jp-mod-accept mlprod-Run" disabled={props.busy}>
-        Run pipeline
-      </button>
-    </form>
+        </UseSignal>
+      )}
+    </>
   );
 }
 
