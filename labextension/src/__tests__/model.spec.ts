@@ -122,6 +122,19 @@ describe('PanelModel', () => {
     expect(model.cellOfExecution('s1:3')).toBe('train');
   });
 
+  it("shows a schedule's last run in the Runs tab, selected with those already picked", async () => {
+    const { model, seen } = makeModel(notebookRoutes());
+    await model.setNotebook('churn.ipynb');
+    model.toggleRun('r1');
+    const asked = seen.filter(s => s.path === 'runs').length;
+    model.showRun('r2');
+    model.showRun('r2');
+    expect(model.tab).toBe('runs');
+    expect(model.selectedRuns).toEqual(['r1', 'r2']);
+    await flush();
+    expect(seen.filter(s => s.path === 'runs').length).toBeGreaterThan(asked); // fresh list
+  });
+
   it('says why the lineage is empty when nothing was recorded yet', async () => {
     const { model } = makeModel(
       notebookRoutes({

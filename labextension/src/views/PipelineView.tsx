@@ -227,7 +227,7 @@ function RunForm(props: {
           </button>
           <button
             type="button"
-            className="jp-mod-styled mlprod-Schedule"
+            className="jp-mod-styled mlprod-ScheduleButton"
             aria-expanded={scheduling}
             onClick={() => setScheduling(!scheduling)}
           >
