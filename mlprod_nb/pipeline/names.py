@@ -1,8 +1,11 @@
-"""Static facts of cell code, statement by statement: what it reads, binds, changes, defines.
+"""The exporter's facts of cell code, statement by statement: reads, binds, definitions.
 
-Pure and cheap: one ``ast`` walk per cell, on the Python IPython really runs (see
-``ipysyntax``). The exporter's data flow (``dataflow``) walks these facts in page
-order; this module only describes one piece of code.
+Pure and cheap: one ``ast`` parse per cell, on the Python IPython really runs (see
+``ipysyntax``). Which names a statement reads, binds and changes in place is decided by
+the analyser the tracer uses too (``tracer/analysis``, with the mutation registry of
+``tracer/mutations``: ``register_mutating`` changes export edges and staleness alike);
+this module adds what only the exporter asks. The data flow (``dataflow``) walks these
+facts in page order.
 
 - **Loads** are the free names a statement reads at module level. Names read inside a
   function body are not loads of the statement that defines the function: they are the
@@ -10,10 +13,11 @@ order; this module only describes one piece of code.
   ``mod`` wherever ``fit`` is called).
 - **Definitions** are code, not values: imports, ``def``, ``class`` and ``f = lambda``.
   They are replayed in the steps that use them, never passed.
-- **Mutations**: ``x[k] = v``, ``x.a = v``, ``del x[k]``, ``x += v`` and calls the tracer's
-  mutation registry knows (``x.append``, ``model.fit``, ``inplace=True``) change ``x``
-  in place; a function changing a global (``global n``, ``df['b'] = ...`` on a free
-  ``df``) lists it in ``changes``.
+- **Mutations** are those the registry knows (``x[k] = v``, ``x.append``, ``model.fit``,
+  ``inplace=True``); a function changing a global (``global n``, ``df['b'] = ...`` on a
+  free ``df``) lists it in ``changes``.
+- **Writes** and **strings**: literal paths passed to writers, and literal strings that
+  may name files or parameters (``fileedges``).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import builtins
 import re
 from dataclasses import dataclass, replace
 
-from ..tracer.mutations import classify
+from ..tracer.analysis import Facts, dotted, statement_facts
 from .ipysyntax import cell_magic, inner_code, to_python
 
 # Names IPython puts in every user namespace.
@@ -34,7 +38,6 @@ BUILTIN_NAMES = frozenset(dir(builtins)) | IPYTHON_NAMES
 
 _MAGIC = re.compile(r"^(\s*)([%!]|\w+\s*=\s*[%!])")
 _QUOTED = re.compile(r"'([^'\n]+)'|\"([^\"\n]+)\"")
-_AT_NAME = re.compile(r"@([A-Za-z_]\w*)")  # pandas query/eval: df.query('year == @year')
 
 # Calls whose first argument is a file they write (a registry: extend as needed).
 WRITERS = {
@@ -125,13 +128,6 @@ def strip_ipython(source: str) -> str:
     return "\n".join("pass" if _MAGIC.match(line) else line for line in lines)
 
 
-def _root_name(node: ast.AST) -> str | None:
-    """``x`` for ``x``, ``x.a``, ``x[k]``, ``x.a[k].b``."""
-    while isinstance(node, ast.Attribute | ast.Subscript):
-        node = node.value
-    return node.id if isinstance(node, ast.Name) else None
-
-
 def _call_name(call: ast.Call) -> str | None:
     func = call.func
     return func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
@@ -152,181 +148,6 @@ def _written_path(call: ast.Call) -> str | None:
     return None
 
 
-def _inplace(call: ast.Call) -> bool:
-    return any(
-        k.arg == "inplace" and isinstance(k.value, ast.Constant) and k.value.value is True
-        for k in call.keywords
-    )
-
-
-class _Scope(ast.NodeVisitor):
-    """Loads, stores and in-place changes of code in one scope (nested scopes folded in)."""
-
-    def __init__(self, local: set[str] | None = None) -> None:
-        self.loads: dict[str, None] = {}
-        self.stores: dict[str, None] = {}
-        self.mutated: dict[str, None] = {}
-        self.local = set(local or ())
-        self.globals: set[str] = set()
-        self.star = False
-        self.writes: list[str] = []
-        self.strings: list[str] = []
-        self.calls: list[str] = []
-
-    def load(self, name: str) -> None:
-        if name not in self.stores:
-            self.loads.setdefault(name, None)
-
-    def store(self, name: str) -> None:
-        self.stores.setdefault(name, None)
-
-    def mutate(self, target: ast.AST) -> None:
-        name = _root_name(target)
-        if name is not None:
-            self.load(name)
-            self.mutated.setdefault(name, None)
-
-    def visit_Constant(self, node: ast.Constant) -> None:
-        if isinstance(node.value, str) and len(node.value) < 4096:
-            self.strings.append(node.value)
-            self.strings += [a or b for a, b in _QUOTED.findall(node.value)]
-            for name in _AT_NAME.findall(node.value):
-                self.load(name)
-
-    def visit_Name(self, node: ast.Name) -> None:
-        if isinstance(node.ctx, ast.Load):
-            self.load(node.id)
-        else:
-            self.store(node.id)
-
-    def visit_Import(self, node: ast.Import) -> None:
-        for alias in node.names:
-            self.store(alias.asname or alias.name.split(".")[0])
-
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        for alias in node.names:
-            if alias.name == "*":
-                self.star = True
-            else:
-                self.store(alias.asname or alias.name)
-
-    def nested(self, node: ast.AST, params: ast.arguments | None) -> None:
-        """A nested scope: its bindings are its own; its free reads and changes are ours."""
-        inner = _Scope(_params(params))
-        body = getattr(node, "body", [])
-        for child in body if isinstance(body, list) else [body]:
-            inner.visit(child)
-        if isinstance(node, ast.DictComp | ast.ListComp | ast.SetComp | ast.GeneratorExp):
-            for gen in node.generators:
-                inner.visit(gen)
-            parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
-            for part in parts:
-                inner.visit(part)
-        for name, read, changed in inner.free():
-            if read:
-                self.load(name)
-            if changed:
-                self.mutated.setdefault(name, None)
-        self.writes += inner.writes
-        self.strings += inner.strings
-        self.calls += inner.calls
-
-    def free(self) -> list[tuple[str, bool, bool]]:
-        """Names this scope reads or changes outside itself: (name, read, changed)."""
-        bound = self.local | (set(self.stores) - self.globals)
-        changed = set(self.mutated) | (self.globals & set(self.stores))
-        names = [n for n in self.loads if n not in bound]
-        written = [*sorted(self.globals & set(self.stores)), *self.mutated]
-        names += [n for n in dict.fromkeys(written) if n not in self.loads and n not in bound]
-        return [(n, n in self.loads, n in changed) for n in names]
-
-    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
-        for default in [*node.args.defaults, *node.args.kw_defaults]:
-            if default is not None:
-                self.visit(default)
-        if not isinstance(node, ast.Lambda):
-            for deco in node.decorator_list:
-                self.visit(deco)
-            self.store(node.name)
-        self.nested(node, node.args)
-
-    visit_FunctionDef = _function
-    visit_AsyncFunctionDef = _function
-    visit_Lambda = _function
-
-    def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        for expr in [*node.bases, *node.decorator_list, *(k.value for k in node.keywords)]:
-            self.visit(expr)
-        self.nested(node, None)
-        self.store(node.name)
-
-    def _comprehension(self, node: ast.AST) -> None:
-        self.nested(node, None)
-
-    visit_ListComp = _comprehension
-    visit_SetComp = _comprehension
-    visit_DictComp = _comprehension
-    visit_GeneratorExp = _comprehension
-
-    def visit_Global(self, node: ast.Global) -> None:
-        self.globals.update(node.names)
-
-    def visit_AugAssign(self, node: ast.AugAssign) -> None:
-        self.visit(node.value)
-        if isinstance(node.target, ast.Name):
-            self.load(node.target.id)
-            self.store(node.target.id)
-        else:
-            self.mutate(node.target)
-            self.visit(node.target)
-
-    def visit_Call(self, node: ast.Call) -> None:
-        self.generic_visit(node)
-        written = _written_path(node)
-        if written is not None:
-            self.writes.append(written)
-        dotted = _dotted(node.func)
-        if dotted is not None:
-            self.calls.append(dotted)
-        func = node.func
-        if isinstance(func, ast.Attribute) and classify(func.attr, _inplace(node)):
-            self.mutate(func.value)
-
-    def visit_Assign(self, node: ast.Assign) -> None:
-        self.visit(node.value)
-        for target in node.targets:
-            self._target(target)
-
-    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
-        if node.value is not None:
-            self.visit(node.value)
-            self._target(node.target)
-
-    def _target(self, target: ast.AST) -> None:
-        if isinstance(target, ast.Attribute | ast.Subscript):
-            self.mutate(target)
-        elif isinstance(target, ast.Tuple | ast.List):
-            for element in target.elts:
-                self._target(element)
-            return
-        self.visit(target)
-
-    def visit_Delete(self, node: ast.Delete) -> None:
-        for target in node.targets:
-            if isinstance(target, ast.Name):
-                self.load(target.id)
-            else:
-                self.mutate(target)
-                self.visit(target)
-
-
-def _params(params: ast.arguments | None) -> set[str]:
-    if params is None:
-        return set()
-    names = {a.arg for a in [*params.posonlyargs, *params.args, *params.kwonlyargs]}
-    return names | {a.arg for a in (params.vararg, params.kwarg) if a is not None}
-
-
 def _segment(lines: list[str], stmt: ast.stmt) -> str:
     """A top-level statement's source lines, decorators included."""
     first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", []))])
@@ -334,16 +155,15 @@ def _segment(lines: list[str], stmt: ast.stmt) -> str:
 
 
 def _definitions(
-    stmt: ast.stmt,
-    lines: list[str],
-    cell_id: str,
-    index: int,
-    facts: _Scope,
-    eager_loads: tuple[str, ...],
+    stmt: ast.stmt, lines: list[str], cell_id: str, index: int, facts: Facts
 ) -> tuple[Definition, ...]:
+    # what the def statement itself evaluates (decorators, defaults, bases, a class body)
+    runs_now = isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    free = [n for n in facts.reads if n not in facts.binds and n not in BUILTIN_NAMES]
+    changed = [n for n in (*facts.changed(), *facts.changes) if n not in facts.binds]
+
     def make(name: str, kind: str, module: str = "", target: str = "") -> Definition:
-        free = facts.free()
-        eager = tuple(n for n in eager_loads if n != name and n not in BUILTIN_NAMES)
+        eager = [n for n in free if not facts.reads[n]] if runs_now else []
         return Definition(
             name,
             kind,
@@ -351,9 +171,9 @@ def _definitions(
             cell_id,
             index,
             stmt.lineno,
-            needs=tuple(n for n, read, _ in free if read and n != name and n not in BUILTIN_NAMES),
-            changes=tuple(n for n, _, changed in free if changed and n != name),
-            eager=eager,
+            needs=tuple(n for n in free if n != name),
+            changes=tuple(n for n in dict.fromkeys(changed) if n != name),
+            eager=tuple(n for n in eager if n != name),
             calls=tuple(dict.fromkeys(facts.calls)) if kind != "import" else (),
             module=module,
             target=target,
@@ -379,7 +199,7 @@ def _definitions(
         return (make(stmt.name, "class"),)
     if isinstance(stmt, ast.Try | ast.If) and _only_definitions(stmt):
         # try: import x / except ImportError: x = None: code that binds modules
-        return tuple(make(n, "import") for n in facts.stores)
+        return tuple(make(n, "import") for n in facts.binds)
     if (
         isinstance(stmt, ast.Assign)
         and isinstance(stmt.value, ast.Lambda)
@@ -407,25 +227,14 @@ def _only_definitions(stmt: ast.Try | ast.If) -> bool:
     return imports
 
 
-def _dotted(node: ast.AST) -> str | None:
-    """``a.b.C`` for the expression ``a.b.C``, None for anything else."""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    return ".".join([node.id, *reversed(parts)])
-
-
 def _unsendable(stmt: ast.stmt) -> list[tuple[str, str]]:
     def what(value: ast.AST) -> str | None:
         if isinstance(value, ast.GeneratorExp):
             return "a generator"
         if isinstance(value, ast.Call):
             known = _UNSENDABLE_CALLS.get(_call_name(value) or "")
-            dotted = _dotted(value.func)
-            return known or (f"call:{dotted}" if dotted else None)
+            callee = dotted(value.func)
+            return known or (f"call:{callee}" if callee else None)
         return None
 
     def targets(node: ast.AST) -> list[str]:
@@ -452,49 +261,42 @@ def _statement(stmt: ast.stmt, lines: list[str], cell_id: str, index: int) -> li
         magic = cell_magic(stmt)
         extra = Statement(stmt.lineno, (), magic.binds if magic else (), ())
         return [*inner, extra] if magic and magic.binds else inner
-    is_definition = isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-    facts = _Scope()
-    if is_definition:
-        assert isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-        facts.nested(stmt, getattr(stmt, "args", None))
-        outer = _Scope()  # what runs when the def statement runs: decorators, defaults, bases
-        for expr in getattr(stmt, "decorator_list", []):
-            outer.visit(expr)
-        if isinstance(stmt, ast.ClassDef):
-            for expr in [*stmt.bases, *(k.value for k in stmt.keywords)]:
-                outer.visit(expr)
-        else:
-            for expr in [*stmt.args.defaults, *stmt.args.kw_defaults]:
-                if expr is not None:
-                    outer.visit(expr)
-        for name in outer.loads:
-            facts.load(name)
-        facts.store(stmt.name)
-        eager = tuple(outer.loads)
-    else:
-        facts.visit(stmt)
-        eager = ()
-    definitions = _definitions(stmt, lines, cell_id, index, facts, eager)
+    facts = statement_facts(stmt)
+    definitions = _definitions(stmt, lines, cell_id, index, facts)
     magic = cell_magic(stmt)
     if definitions and not isinstance(stmt, ast.Import | ast.ImportFrom):
         loads: tuple[str, ...] = ()  # a def's reads happen when it is called
     else:
-        loads = tuple(n for n in facts.loads if n not in BUILTIN_NAMES)
-    binds = tuple(n for n in facts.stores if n not in facts.globals)
+        loads = tuple(n for n in facts.reads if n not in BUILTIN_NAMES)
     return [
         Statement(
             line=stmt.lineno,
             loads=loads,
-            binds=binds + (magic.binds if magic else ()),
-            mutates=() if definitions else tuple(facts.mutated),
+            binds=facts.binds + (magic.binds if magic else ()),
+            mutates=() if definitions else tuple(dict.fromkeys([*facts.changed(), *facts.changes])),
             definitions=definitions,
             unsendable=tuple(Binding(n, w, stmt.lineno) for n, w in _unsendable(stmt)),
-            writes=tuple(facts.writes) + (magic.writes if magic else ()),
-            strings=tuple(dict.fromkeys(facts.strings)),
-            star_import=facts.star,
+            writes=_writes(stmt) + (magic.writes if magic else ()),
+            strings=_strings(facts.strings),
+            star_import=facts.star_import,
             calls=() if definitions else tuple(dict.fromkeys(facts.calls)),
         )
     ]
+
+
+def _writes(stmt: ast.stmt) -> tuple[str, ...]:
+    """Literal paths the statement's calls write to (function bodies too)."""
+    found = (_written_path(n) for n in ast.walk(stmt) if isinstance(n, ast.Call))
+    return tuple(w for w in found if w is not None)
+
+
+def _strings(literals: tuple[str, ...]) -> tuple[str, ...]:
+    """Literal strings and the quoted ones inside them (``"SELECT * FROM 'a.csv'"``)."""
+    found: list[str] = []
+    for text in literals:
+        found.append(text)
+        found += [a or b for a, b in _QUOTED.findall(text)]
+    return tuple(dict.fromkeys(found))
 
 
 def statements(source: str, cell_id: str = "", index: int = 0, line: int = 0) -> list[Statement]:

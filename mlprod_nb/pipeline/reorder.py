@@ -8,11 +8,11 @@ commutes: neither binds or changes a name the other reads or binds, and no file 
 writes is mentioned by the other. Anything else would silently compute something other
 than Run All, so export stops, naming both cells and what they share.
 
-These facts are coarse on purpose, and conservative (``names`` serves the data flow):
-every name a cell mentions counts as read, inside function bodies too; a method call
-the mutation registry does not know to be pure counts as a change of its receiver; a
-call of a function defined anywhere in the notebook adds what that body reads and
-changes.
+These facts are coarse on purpose, and conservative: the shared analyser's
+(``tracer/analysis``) facts of every statement, folded with every scope in: a name read
+inside a function body counts as read; a method call the mutation registry does not know
+to be pure counts as a change of its receiver; a call of a function defined anywhere in
+the notebook adds what that body reads and changes.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import PipelineError
-from ..tracer.mutations import classify
+from ..tracer.analysis import Facts, statement_facts
 from .names import strip_ipython
 
 if TYPE_CHECKING:
@@ -55,101 +55,25 @@ class Touch:
         self.known &= other.known
 
 
-def _root(node: ast.AST) -> str | None:
-    while isinstance(node, ast.Attribute | ast.Subscript):
-        node = node.value
-    return node.id if isinstance(node, ast.Name) else None
+def _touch(found: list[Facts], calls: list[ast.Call]) -> Touch:
+    """The facts of some statements, coarsened: every name read or changed, in any scope."""
+    touch = Touch()
+    for facts in found:
+        touch.reads.update(facts.reads)
+        touch.changes.update(facts.binds, facts.deletes, facts.changes, facts.may_change)
+        touch.changes.update(name for name, _ in facts.mutations)
+        touch.calls.update(c for c in facts.calls if "." not in c)
+        touch.paths.update(
+            t for t in facts.strings if ("/" in t or "." in t) and _PATH_LIKE.match(t)
+        )
+    touch.writes_files = any(_writes_files(call) for call in calls)
+    return touch
 
 
-class _Walk(ast.NodeVisitor):
-    def __init__(self, touch: Touch, functions: dict[str, Touch] | None) -> None:
-        self.touch = touch
-        self.functions = functions  # filled with each top-level def's body, when given
-        self.local: list[set[str]] = []  # names local to the enclosing function bodies
-
-    def visit_Name(self, node: ast.Name) -> None:
-        if any(node.id in scope for scope in self.local):
-            return
-        if isinstance(node.ctx, ast.Load):
-            self.touch.reads.add(node.id)
-        else:
-            self.touch.changes.add(node.id)
-
-    def visit_alias(self, node: ast.alias) -> None:
-        if not self.local and node.name != "*":
-            self.touch.changes.add(node.asname or node.name.split(".")[0])
-
-    def visit_Global(self, node: ast.Global) -> None:
-        self.touch.changes.update(node.names)
-
-    def _body(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
-        args = node.args
-        params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
-        params |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
-        declared = {n for s in ast.walk(node) if isinstance(s, ast.Global) for n in s.names}
-        stored = {
-            n.id
-            for n in ast.walk(node)
-            if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
-        }
-        self.local.append(params | (stored - declared))
-        self.generic_visit(node)
-        self.local.pop()
-
-    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        if not self.local:
-            self.touch.changes.add(node.name)
-            if self.functions is not None:
-                body = Touch()
-                _Walk(body, None)._body(node)
-                self.functions[node.name] = body
-        self._body(node)
-
-    visit_AsyncFunctionDef = visit_FunctionDef
-    visit_Lambda = _body
-
-    def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        if not self.local:
-            self.touch.changes.add(node.name)
-        self.generic_visit(node)
-
-    def _target(self, target: ast.AST) -> None:
-        root = _root(target) if isinstance(target, ast.Attribute | ast.Subscript) else None
-        if root is not None:
-            self.touch.changes.add(root)
-
-    def visit_Assign(self, node: ast.Assign) -> None:
-        for target in node.targets:
-            self._target(target)
-        self.generic_visit(node)
-
-    def visit_AugAssign(self, node: ast.AugAssign) -> None:
-        self._target(node.target)
-        self.generic_visit(node)
-
-    def visit_Delete(self, node: ast.Delete) -> None:
-        for target in node.targets:
-            self._target(target)
-        self.generic_visit(node)
-
-    def visit_Call(self, node: ast.Call) -> None:
-        func = node.func
-        if isinstance(func, ast.Name):
-            self.touch.calls.add(func.id)
-        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-        if _WRITER.match(name) or (name == "open" and len(node.args) + len(node.keywords) > 1):
-            self.touch.writes_files = True
-        if isinstance(func, ast.Attribute):
-            inplace = any(k.arg == "inplace" for k in node.keywords)
-            root = _root(func.value)
-            if root is not None and classify(func.attr, inplace) is not None:
-                self.touch.changes.add(root)
-        self.generic_visit(node)
-
-    def visit_Constant(self, node: ast.Constant) -> None:
-        text = node.value
-        if isinstance(text, str) and ("/" in text or "." in text) and _PATH_LIKE.match(text):
-            self.touch.paths.add(text)
+def _writes_files(call: ast.Call) -> bool:
+    func = call.func
+    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+    return bool(_WRITER.match(name)) or (name == "open" and len(call.args) + len(call.keywords) > 1)
 
 
 def touch(source: str, functions: dict[str, Touch] | None = None) -> Touch:
@@ -157,13 +81,17 @@ def touch(source: str, functions: dict[str, Touch] | None = None) -> Touch:
     lines = source.splitlines()
     if lines and lines[0].lstrip().startswith("%%"):
         source = "\n".join(lines[1:])  # a cell magic's body (%%time, %%capture) is Python
-    found = Touch()
     try:
         tree = ast.parse(strip_ipython(source))
     except SyntaxError:
         return Touch(known=False)
-    _Walk(found, functions).visit(tree)
-    return found
+    found = [statement_facts(stmt) for stmt in tree.body]
+    for stmt, facts in zip(tree.body, found, strict=True):
+        if functions is not None and isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            body = _touch([facts], [n for n in ast.walk(stmt) if isinstance(n, ast.Call)])
+            body.changes.discard(stmt.name)
+            functions[stmt.name] = body
+    return _touch(found, [n for n in ast.walk(tree) if isinstance(n, ast.Call)])
 
 
 def _with_calls(base: Touch, functions: dict[str, Touch]) -> Touch:

@@ -1,27 +1,51 @@
-"""Static definitions, uses, deletions and possible mutations of one cell's AST.
+"""What code says it does to module names: the one analyser of the tracer and the exporter.
 
-Works on the tree IPython already parsed (magics and ``!`` lines arrive as
-``get_ipython()`` calls). Statements are read in order at module level: a name
-loaded before this cell binds it is a use; a name bound is a definition. Names
-inside function and lambda bodies that are not local count as uses of the
-globals they read (unless this cell binds them); comprehension targets are local.
+``statement_facts`` describes one top-level statement: the names it reads (in order,
+before it binds them), binds, deletes and changes in place (``x.a =``, ``x[k] =``,
+``del x[k]``, and method calls as the mutation registry ``mutations`` classifies them),
+what the bodies of the functions and classes it defines read and change, and the
+literal strings and dotted callees it holds. ``analyse`` folds a cell's statements into
+the tracer's ``CellAnalysis``; the exporter (``pipeline/names``) turns each statement's
+facts into its own ``Statement``, so both see the same names and the same registry.
+
+Scopes as Python has them: a function or lambda body reads its free names when it is
+called (``reads[name]`` is ``True`` for a name only read there); a class body runs now,
+in its own scope; comprehension targets are local to the comprehension, a walrus inside
+binds outside. The tracer gets IPython's tree (magics arrive as ``get_ipython()`` calls),
+the exporter the same Python through ``pipeline/ipysyntax``.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 
 from .mutations import classify
 
 _INTERNAL = frozenset({"get_ipython"})
+_AT_NAME = re.compile(r"@([A-Za-z_]\w*)")  # pandas query/eval: df.query('year == @year')
+_LONGEST_STRING = 4096  # longer literals are data, not paths or query text
 
 
 @dataclass(frozen=True)
-class MutationFact:
-    name: str
-    how: str
-    known: bool
+class Facts:
+    """One top-level statement; dicts are ordered sets."""
+
+    line: int
+    reads: dict[str, bool]  # name -> read only inside a function body (when it is called)
+    binds: tuple[str, ...]
+    deletes: tuple[str, ...]
+    mutations: dict[tuple[str, str], bool]  # (name, how) -> known (False: may mutate)
+    changes: tuple[str, ...]  # globals the bodies of its functions and classes change
+    may_change: tuple[str, ...] = ()  # ... or call a method of the registry does not know
+    strings: tuple[str, ...] = ()  # literal strings anywhere in it
+    calls: tuple[str, ...] = ()  # dotted names it calls (``np.random.seed``), bodies too
+    star_import: bool = False
+
+    def changed(self) -> list[str]:
+        """Names changed in place, known to be (not merely may be), in order."""
+        return list(dict.fromkeys(name for (name, _), known in self.mutations.items() if known))
 
 
 @dataclass
@@ -32,7 +56,6 @@ class CellAnalysis:
     uses: dict[str, None] = field(default_factory=dict)
     deletes: dict[str, None] = field(default_factory=dict)
     mutations: dict[tuple[str, str], bool] = field(default_factory=dict)
-    star_import: bool = False
 
     def merged(self, other: CellAnalysis) -> CellAnalysis:
         """This plus what a nested parse in the same cell found (``%%time`` and friends).
@@ -51,214 +74,282 @@ class CellAnalysis:
             uses=uses,
             deletes={**self.deletes, **other.deletes},
             mutations=mutations,
-            star_import=self.star_import or other.star_import,
         )
 
-    def mutation_facts(self) -> list[MutationFact]:
-        return [MutationFact(name, how, known) for (name, how), known in self.mutations.items()]
+
+def facts(tree: ast.AST) -> list[Facts]:
+    """The facts of each top-level statement of a parsed cell, in order."""
+    if isinstance(tree, ast.Module | ast.Interactive):
+        return [statement_facts(stmt) for stmt in tree.body]
+    if isinstance(tree, ast.stmt):
+        return [statement_facts(tree)]
+    if isinstance(tree, ast.Expression):
+        return [statement_facts(ast.Expr(tree.body, lineno=1, col_offset=0))]
+    return []
 
 
 def analyse(tree: ast.AST) -> CellAnalysis:
-    """Definitions, uses, deletions and mutations of a parsed cell."""
-    scan = _ModuleScan()
-    if isinstance(tree, ast.Module | ast.Interactive):
-        scan.statements(tree.body)
-    elif isinstance(tree, ast.stmt):
-        scan.statement(tree)
-    elif isinstance(tree, ast.Expression):
-        scan.expr(tree.body)
-    for name in scan.deferred:
-        if name not in scan.bound_anywhere and name not in _INTERNAL:
-            scan.result.uses.setdefault(name, None)
-    return scan.result
+    """Definitions, uses, deletions and mutations of a parsed cell: its statements folded."""
+    result = CellAnalysis()
+    bound: set[str] = set()
+    bound_anywhere: set[str] = set()
+    later: dict[str, None] = {}  # read inside function bodies: uses unless the cell binds them
+    for found in facts(tree):
+        for name, deferred in found.reads.items():
+            if deferred:
+                later.setdefault(name, None)
+            elif name not in bound:
+                result.uses.setdefault(name, None)
+        for name in found.deletes:
+            bound.discard(name)
+            result.defines.pop(name, None)
+            result.deletes[name] = None
+        for name in found.binds:
+            bound.add(name)
+            result.defines[name] = None
+            result.deletes.pop(name, None)
+        bound_anywhere.update(found.binds)
+        for key, known in found.mutations.items():
+            result.mutations[key] = result.mutations.get(key, False) or known
+    for name in later:
+        if name not in bound_anywhere:
+            result.uses.setdefault(name, None)
+    return result
 
 
-def _root(node: ast.expr) -> ast.Name | None:
-    """The name at the base of ``a.b[c].d`` (not through calls)."""
+def statement_facts(stmt: ast.stmt) -> Facts:
+    """What one top-level statement reads, binds, deletes and changes."""
+    scan = _Scope()
+    scan.visit(stmt)
+    return Facts(
+        line=stmt.lineno,
+        reads=scan.reads,
+        binds=tuple(scan.binds),
+        deletes=tuple(scan.deletes),
+        mutations=scan.mutations,
+        changes=tuple(scan.changes),
+        may_change=tuple(scan.may_change),
+        strings=tuple(scan.strings),
+        calls=tuple(scan.calls),
+        star_import=scan.star,
+    )
+
+
+def root(node: ast.AST) -> str | None:
+    """``x`` for ``x``, ``x.a``, ``x[k]``, ``x.a[k].b`` (not through calls)."""
     while isinstance(node, ast.Attribute | ast.Subscript):
         node = node.value
-    return node if isinstance(node, ast.Name) else None
+    return node.id if isinstance(node, ast.Name) else None
 
 
-def _inplace(call: ast.Call) -> bool:
+def dotted(node: ast.AST) -> str | None:
+    """``a.b.C`` for the expression ``a.b.C``, None for anything else."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return ".".join([node.id, *reversed(parts)])
+
+
+def inplace(call: ast.Call) -> bool:
+    """``inplace=True`` among the call's keywords."""
     return any(
         kw.arg == "inplace" and isinstance(kw.value, ast.Constant) and kw.value.value is True
         for kw in call.keywords
     )
 
 
-class _ModuleScan:
-    """Order-aware walk of module-level code (loops and branches share the scope)."""
+def _params(args: ast.arguments) -> set[str]:
+    names = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+    return names | {a.arg for a in (args.vararg, args.kwarg) if a is not None}
 
-    def __init__(self) -> None:
-        self.result = CellAnalysis()
-        self.bound: set[str] = set()
-        self.bound_anywhere: set[str] = set()
-        self.deferred: dict[str, None] = {}
+
+class _Scope(ast.NodeVisitor):
+    """Order-aware walk of one scope; nested function and class bodies are scopes of
+    their own whose free reads and changes are folded in; comprehensions hide targets."""
+
+    def __init__(self, local: set[str] | None = None) -> None:
+        self.reads: dict[str, bool] = {}
+        self.binds: dict[str, None] = {}
+        self.deletes: dict[str, None] = {}
+        self.mutations: dict[tuple[str, str], bool] = {}
+        self.changes: dict[str, None] = {}
+        self.may_change: dict[str, None] = {}
+        self.strings: list[str] = []
+        self.calls: list[str] = []
+        self.star = False
+        self.bound = set(local or ())
+        self.params = set(local or ())
+        self.declared: set[str] = set()  # ``global`` in a function body
+        self.hidden: set[str] = set()  # comprehension targets being walked
 
     # names
-    def use(self, name: str) -> None:
-        if name not in self.bound and name not in _INTERNAL:
-            self.result.uses.setdefault(name, None)
+    def read(self, name: str, deferred: bool = False) -> None:
+        if name in self.bound or name in self.hidden or name in _INTERNAL:
+            return
+        if name not in self.reads or not deferred:
+            self.reads[name] = deferred
 
     def bind(self, name: str) -> None:
         self.bound.add(name)
-        self.bound_anywhere.add(name)
-        self.result.defines[name] = None
-        self.result.deletes.pop(name, None)
+        self.binds[name] = None
+        self.deletes.pop(name, None)
 
     def unbind(self, name: str) -> None:
         self.bound.discard(name)
-        self.result.defines.pop(name, None)
-        self.result.deletes[name] = None
+        self.binds.pop(name, None)
+        self.deletes[name] = None
 
-    def mutate(self, target: ast.expr, how: str, known: bool) -> None:
-        root = _root(target)
-        if root is not None and root.id not in _INTERNAL:
-            key = (root.id, how)
-            self.result.mutations[key] = self.result.mutations.get(key, False) or known
+    def mutate(self, target: ast.AST, how: str, known: bool) -> None:
+        name = root(target)
+        if name is not None and name not in _INTERNAL and name not in self.hidden:
+            key = (name, how)
+            self.mutations[key] = self.mutations.get(key, False) or known
+
+    def nested(self, inner: _Scope, deferred: bool) -> None:
+        """Fold in a nested scope: what it reads from outside and what it changes there."""
+        local = inner.params | (set(inner.binds) - inner.declared)
+        for name, later in inner.reads.items():
+            if name not in local:
+                self.read(name, deferred or later)
+        changed = [*sorted(inner.declared & set(inner.binds)), *inner.changes]
+        changed += [name for (name, _), known in inner.mutations.items() if known]
+        unknown = [
+            *inner.may_change,
+            *(n for (n, _), known in inner.mutations.items() if not known),
+        ]
+        for names, into in ((changed, self.changes), (unknown, self.may_change)):
+            for name in names:
+                if name not in local and name not in self.hidden:
+                    into.setdefault(name, None)
+        self.strings += inner.strings
+        self.calls += inner.calls
+
+    def body(self, nodes: list[ast.stmt]) -> None:
+        for node in nodes:
+            self.visit(node)
 
     # statements
-    def statements(self, nodes: list[ast.stmt]) -> None:
-        for node in nodes:
-            self.statement(node)
-
-    def statement(self, node: ast.stmt) -> None:
-        handler = getattr(self, f"_{type(node).__name__}", None)
-        if handler is not None:
-            handler(node)
-        else:
-            for child in ast.iter_child_nodes(node):
-                if isinstance(child, ast.expr):
-                    self.expr(child)
-                elif isinstance(child, ast.stmt):
-                    self.statement(child)
-
-    def _Assign(self, node: ast.Assign) -> None:
-        self.expr(node.value)
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
         for target in node.targets:
             self.target(target)
 
-    def _AnnAssign(self, node: ast.AnnAssign) -> None:
-        self.expr(node.annotation)
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self.visit(node.annotation)
         if node.value is not None:
-            self.expr(node.value)
+            self.visit(node.value)
             self.target(node.target)
 
-    def _AugAssign(self, node: ast.AugAssign) -> None:
-        self.expr(node.value)
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self.visit(node.value)
         if isinstance(node.target, ast.Name):
-            self.use(node.target.id)
+            self.read(node.target.id)
             self.bind(node.target.id)
         else:
             self.target(node.target)
 
-    def _For(self, node: ast.For | ast.AsyncFor) -> None:
-        self.expr(node.iter)
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        self.visit(node.iter)
         self.target(node.target)
-        self.statements(node.body)
-        self.statements(node.orelse)
+        self.body(node.body)
+        self.body(node.orelse)
 
-    _AsyncFor = _For
+    visit_AsyncFor = visit_For
 
-    def _With(self, node: ast.With | ast.AsyncWith) -> None:
-        for item in node.items:
-            self.expr(item.context_expr)
-            if item.optional_vars is not None:
-                self.target(item.optional_vars)
-        self.statements(node.body)
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.type is not None:
+            self.visit(node.type)
+        if node.name and node.name not in self.bound:
+            self.bound.add(node.name)  # ``as e`` is unbound again when the handler ends
+            self.body(node.body)
+            self.bound.discard(node.name)
+        else:
+            self.body(node.body)
 
-    _AsyncWith = _With
-
-    def _Try(self, node: ast.Try) -> None:
-        self.statements(node.body)
-        for handler in node.handlers:
-            if handler.type is not None:
-                self.expr(handler.type)
-            if handler.name and handler.name not in self.bound:
-                self.bound.add(handler.name)  # ``as e`` is unbound again when it ends
-                self.statements(handler.body)
-                self.bound.discard(handler.name)
-            else:
-                self.statements(handler.body)
-        self.statements(node.orelse)
-        self.statements(node.finalbody)
-
-    _TryStar = _Try
-
-    def _Import(self, node: ast.Import) -> None:
+    def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             self.bind(alias.asname or alias.name.split(".")[0])
 
-    def _ImportFrom(self, node: ast.ImportFrom) -> None:
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         for alias in node.names:
             if alias.name == "*":
-                self.result.star_import = True
+                self.star = True
             else:
                 self.bind(alias.asname or alias.name)
 
-    def _Global(self, node: ast.Global) -> None:
-        pass  # module level: no effect
+    def visit_Global(self, node: ast.Global) -> None:
+        self.declared.update(node.names)  # matters in function bodies only
 
-    _Nonlocal = _Global
+    def visit_withitem(self, node: ast.withitem) -> None:
+        self.visit(node.context_expr)
+        if node.optional_vars is not None:
+            self.target(node.optional_vars)
 
-    def _Delete(self, node: ast.Delete) -> None:
+    def visit_Delete(self, node: ast.Delete) -> None:
         for target in node.targets:
             if isinstance(target, ast.Name):
-                self.use(target.id)
+                self.read(target.id)
                 self.unbind(target.id)
             elif isinstance(target, ast.Tuple | ast.List):
-                self._Delete(ast.Delete(targets=list(target.elts)))
+                self.visit_Delete(ast.Delete(targets=list(target.elts)))
             else:
-                self.expr(target)
+                self.visit(target)
                 how = "del-attr" if isinstance(target, ast.Attribute) else "del-item"
                 self.mutate(target, how, True)
 
-    def _FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
-        args = node.args
-        for default in (*args.defaults, *args.kw_defaults):
-            if default is not None:
-                self.expr(default)
-        if not isinstance(node, ast.Lambda):
-            for decorator in node.decorator_list:
-                self.expr(decorator)
-            for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
-                if arg is not None and arg.annotation is not None:
-                    self.expr(arg.annotation)
-            if node.returns is not None:
-                self.expr(node.returns)
-            self.bind(node.name)
-        for name in _free_names(node):
-            self.deferred.setdefault(name, None)
-
-    _AsyncFunctionDef = _FunctionDef
-
-    def _ClassDef(self, node: ast.ClassDef) -> None:
-        for expr in (*node.decorator_list, *node.bases, *(kw.value for kw in node.keywords)):
-            self.expr(expr)
-        # the class body runs now, in its own scope that reads module globals
-        body = _ModuleScan()
-        body.bound = set()
-        body.statements(node.body)
-        for name in body.result.uses:
-            self.use(name)
-        for name in body.deferred:
-            self.deferred.setdefault(name, None)
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for decorator in node.decorator_list:
+            self.visit(decorator)
+        self.signature(node.args)
+        if node.returns is not None:
+            self.visit(node.returns)
+        inner = _Scope(_params(node.args))
+        inner.body(node.body)
+        self.nested(inner, deferred=True)
         self.bind(node.name)
 
-    def _Match(self, node: ast.Match) -> None:
-        self.expr(node.subject)
-        for case in node.cases:
-            for child in ast.walk(case.pattern):
-                if isinstance(child, ast.MatchAs | ast.MatchStar) and child.name:
-                    self.bind(child.name)
-                elif isinstance(child, ast.MatchMapping) and child.rest:
-                    self.bind(child.rest)
-                elif isinstance(child, ast.MatchValue | ast.MatchClass):
-                    self.expr(child.value if isinstance(child, ast.MatchValue) else child.cls)
-            if case.guard is not None:
-                self.expr(case.guard)
-            self.statements(case.body)
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self.signature(node.args)
+        inner = _Scope(_params(node.args))
+        inner.visit(node.body)
+        self.nested(inner, deferred=True)
+
+    def signature(self, args: ast.arguments) -> None:
+        """What a ``def`` or ``lambda`` evaluates when it runs: defaults, annotations."""
+        for default in (*args.defaults, *args.kw_defaults):
+            if default is not None:
+                self.visit(default)
+        for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
+            if arg is not None and arg.annotation is not None:
+                self.visit(arg.annotation)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for expr in (*node.decorator_list, *node.bases, *(kw.value for kw in node.keywords)):
+            self.visit(expr)
+        inner = _Scope()  # the body runs now, in its own scope that reads module globals
+        inner.body(node.body)
+        self.nested(inner, deferred=False)
+        self.bind(node.name)
+
+    def visit_MatchAs(self, node: ast.MatchAs) -> None:
+        if node.pattern is not None:
+            self.visit(node.pattern)
+        if node.name:
+            self.bind(node.name)
+
+    def visit_MatchStar(self, node: ast.MatchStar) -> None:
+        if node.name:
+            self.bind(node.name)
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
+        self.generic_visit(node)
+        if node.rest:
+            self.bind(node.rest)
 
     # targets and expressions
     def target(self, node: ast.expr) -> None:
@@ -270,80 +361,57 @@ class _ModuleScan:
         elif isinstance(node, ast.Starred):
             self.target(node.value)
         elif isinstance(node, ast.Attribute | ast.Subscript):
-            self.expr(node)
+            self.visit(node)
             self.mutate(node, "attr" if isinstance(node, ast.Attribute) else "item", True)
 
-    def expr(self, node: ast.expr) -> None:
-        if isinstance(node, ast.Name):
-            if isinstance(node.ctx, ast.Load):
-                self.use(node.id)
-            return
-        if isinstance(node, ast.Lambda):
-            self._FunctionDef(node)
-            return
-        if isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
-            self.comprehension(node)
-            return
-        if isinstance(node, ast.NamedExpr):
-            self.expr(node.value)
-            self.bind(node.target.id)
-            return
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            known = classify(node.func.attr, _inplace(node))
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self.read(node.id)
+        else:
+            self.bind(node.id)
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self.visit(node.value)
+        self.bind(node.target.id)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        text = node.value
+        if isinstance(text, str) and len(text) < _LONGEST_STRING:
+            self.strings.append(text)
+            if "@" in text:
+                for name in _AT_NAME.findall(text):
+                    self.read(name)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            flag = inplace(node)
+            known = classify(func.attr, flag)
             if known is not None:
-                suffix = "(inplace)" if _inplace(node) else ""
-                self.mutate(node.func.value, f"call:{node.func.attr}{suffix}", known)
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.expr):
-                self.expr(child)
-            elif isinstance(child, ast.keyword):
-                self.expr(child.value)
+                suffix = "(inplace)" if flag else ""
+                self.mutate(func.value, f"call:{func.attr}{suffix}", known)
+        self.generic_visit(node)
+        name = dotted(func)
+        if name is not None:
+            self.calls.append(name)
 
-    def comprehension(
-        self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp
-    ) -> None:
+    def visit_ListComp(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp) -> None:
+        self.comprehension(node.generators, [node.elt])
+
+    visit_SetComp = visit_ListComp
+    visit_GeneratorExp = visit_ListComp
+
+    def visit_DictComp(self, node: ast.DictComp) -> None:
+        self.comprehension(node.generators, [node.key, node.value])
+
+    def comprehension(self, generators: list[ast.comprehension], parts: list[ast.expr]) -> None:
         # the first iterable is evaluated outside; targets stay local to the comprehension
-        outer_bound = set(self.bound)
-        local: set[str] = set()
-        for index, generator in enumerate(node.generators):
-            self.bound = outer_bound | local if index else outer_bound
-            self.expr(generator.iter)
-            for name_node in ast.walk(generator.target):
-                if isinstance(name_node, ast.Name):
-                    local.add(name_node.id)
-            self.bound = outer_bound | local
+        outer = set(self.hidden)
+        for generator in generators:
+            self.visit(generator.iter)
+            self.hidden.update(n.id for n in ast.walk(generator.target) if isinstance(n, ast.Name))
             for condition in generator.ifs:
-                self.expr(condition)
-        parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+                self.visit(condition)
         for part in parts:
-            self.expr(part)
-        # walrus targets inside bind in the enclosing scope and stay bound
-        self.bound = outer_bound | (self.bound - outer_bound - local)
-
-
-def _free_names(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> list[str]:
-    """Names a function body reads that are not its own locals (nested scopes merged)."""
-    local: set[str] = set()
-    declared_global: set[str] = set()
-    loads: dict[str, None] = {}
-    body: list[ast.AST] = [node.body] if isinstance(node, ast.Lambda) else list(node.body)
-    scopes: list[ast.AST] = [node.args, *body]
-    for root in scopes:
-        for child in ast.walk(root):
-            if isinstance(child, ast.Name):
-                if isinstance(child.ctx, ast.Load):
-                    loads.setdefault(child.id, None)
-                else:
-                    local.add(child.id)
-            elif isinstance(child, ast.arg):
-                local.add(child.arg)
-            elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                local.add(child.name)
-            elif isinstance(child, ast.alias):
-                local.add(child.asname or child.name.split(".")[0])
-            elif isinstance(child, ast.Global):
-                declared_global.update(child.names)
-            elif isinstance(child, ast.ExceptHandler) and child.name:
-                local.add(child.name)
-    local -= declared_global
-    return [name for name in loads if name not in local]
+            self.visit(part)
+        self.hidden = outer

@@ -13,6 +13,8 @@ from mlprod_nb.cli import main
 from mlprod_nb.errors import NotebookError, OutputPathError, PipelineError, SerializationError
 from mlprod_nb.pipeline.compiler import compile_notebook, write
 from mlprod_nb.pipeline.export import export
+from mlprod_nb.pipeline.names import code
+from mlprod_nb.tracer import mutations
 
 from .conftest import Cell, md, step, write_notebook
 
@@ -112,6 +114,26 @@ def test_dependency_inference(case: Inference, tmp_path: Path) -> None:
     assert {(e.source, e.target) for e in manifest.edges} == case.edges
     for name, expected in case.inputs.items():
         assert {i.name for i in manifest.step(name).inputs} == expected
+
+
+def test_a_registered_mutating_method_draws_the_export_edge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``register_mutating`` is the exporter's registry too: the step calling the method
+    produces a new version of its receiver, so the reader depends on that step."""
+    monkeypatch.setattr(mutations, "MUTATING", set(mutations.MUTATING))
+    monkeypatch.setattr(mutations, "PURE", set(mutations.PURE))
+    cells = [step("a", "m = []"), step("b", "m.frobnicate(1)"), step("c", "n = len(m)")]
+    nb = write_notebook(tmp_path / "nb.ipynb", cells)
+    before = compile_notebook(nb).manifest
+    assert {(e.source, e.target) for e in before.edges} == {("a", "b"), ("a", "c")}
+    assert code("m.frobnicate(1)").statements[0].mutates == ()  # unknown: may mutate
+
+    mutations.register_mutating("frobnicate")
+    after = compile_notebook(nb).manifest
+    assert code("m.frobnicate(1)").statements[0].mutates == ("m",)
+    assert {(e.source, e.target) for e in after.edges} == {("a", "b"), ("b", "c")}
+    assert after.step("b").outputs == ("m",)
 
 
 @dataclass(frozen=True)
