@@ -326,7 +326,11 @@ export class SchedulesModel {
     try {
       const editing = this.editing;
       this.saved = editing
-        ? await this.service.updateSchedule(editing.id, { ...trigger, ...(name ? { name } : {}) })
+        ? await this.service.updateSchedule(
+            editing.id,
+            { ...trigger, ...(name ? { name } : {}) },
+            this.notebook
+          )
         : await this.service.createSchedule({ pipeline, ...trigger, ...(name ? { name } : {}) });
     } catch (error) {
       return this._failed(error);
@@ -344,11 +348,11 @@ export class SchedulesModel {
   }
 
   async setPaused(id: string, paused: boolean): Promise<void> {
-    await this._act(() => this.service.updateSchedule(id, { paused }));
+    await this._act(() => this.service.updateSchedule(id, { paused }, this.notebook));
   }
 
   async remove(id: string): Promise<void> {
-    await this._act(() => this.service.removeSchedule(id));
+    await this._act(() => this.service.removeSchedule(id, this.notebook));
     if (this.historyOf === id) {
       this.historyOf = null;
       this.history = [];
@@ -368,7 +372,7 @@ export class SchedulesModel {
       return;
     }
     try {
-      const answer = await this.service.scheduleHistory(id);
+      const answer = await this.service.scheduleHistory(id, this.notebook);
       this.historyOf = id;
       this.history = [...answer.fires].sort((a, b) => b.due - a.due);
     } catch (error) {

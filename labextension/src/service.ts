@@ -97,16 +97,21 @@ export class MlprodService {
     return this._post('schedules', request);
   }
 
-  updateSchedule(id: string, changes: MlprodAPI.IScheduleChanges): Promise<MlprodAPI.ISchedule> {
-    return this._send('PATCH', `schedules/${encodeURIComponent(id)}`, changes);
+  /** Change a schedule in the store of `notebook` (default: the server root's). */
+  updateSchedule(
+    id: string,
+    changes: MlprodAPI.IScheduleChanges,
+    notebook?: string | null
+  ): Promise<MlprodAPI.ISchedule> {
+    return this._send('PATCH', scheduleRoute(id, '', notebook), changes);
   }
 
-  removeSchedule(id: string): Promise<unknown> {
-    return requestAPI(`schedules/${encodeURIComponent(id)}`, { method: 'DELETE' }, this.settings);
+  removeSchedule(id: string, notebook?: string | null): Promise<unknown> {
+    return requestAPI(scheduleRoute(id, '', notebook), { method: 'DELETE' }, this.settings);
   }
 
-  scheduleHistory(id: string): Promise<{ fires: MlprodAPI.IFire[] }> {
-    return this._get(`schedules/${encodeURIComponent(id)}/history`);
+  scheduleHistory(id: string, notebook?: string | null): Promise<{ fires: MlprodAPI.IFire[] }> {
+    return this._get(scheduleRoute(id, '/history', notebook));
   }
 
   /** What a cron means in time zone `tz`, and its next three fire times. */
@@ -130,6 +135,11 @@ export class MlprodService {
   private _send<T>(method: string, endpoint: string, body: unknown): Promise<T> {
     return requestAPI<T>(endpoint, { method, body: JSON.stringify(body) }, this.settings);
   }
+}
+
+function scheduleRoute(id: string, tail: string, notebook?: string | null): string {
+  const route = `schedules/${encodeURIComponent(id)}${tail}`;
+  return notebook ? `${route}?${query({ path: notebook })}` : route;
 }
 
 function query(values: Record<string, string>): string {

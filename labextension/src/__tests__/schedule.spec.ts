@@ -229,6 +229,13 @@ describe('SchedulesModel', () => {
       ['DELETE', 'schedules/s-1a2b3c', null],
     ]);
     expect(model.editing).toBeNull();
+    // the notebook names the store (a sub-project may have its own .mlprod)
+    expect(seen.filter(s => s.method !== 'GET').map(s => s.query.path)).toEqual([
+      'work/flow.ipynb',
+      'work/flow.ipynb',
+      'work/flow.ipynb',
+      'work/flow.ipynb',
+    ]);
   });
 
   it('shows a schedule history newest first, and hides it on a second click', async () => {
