@@ -3,7 +3,7 @@ import React from 'react';
 
 import { buildGraph, IGraph, layoutGraph, markStale } from '../graph';
 import { MlprodAPI } from '../api';
-import { PanelModel, Tab } from '../model';
+import { IDLE_POLL_MS, PanelModel, Tab } from '../model';
 import { SchedulesModel } from '../schedule';
 import { LineageView } from './LineageView';
 import { PipelineView } from './PipelineView';
@@ -48,19 +48,26 @@ export class MlprodPanel extends ReactWidget {
     super.dispose();
   }
 
-  /** Another notebook, or the Pipeline tab opened: its schedules, fresh. */
+  /**
+   * Another notebook, or the Pipeline tab opened: its schedules, fresh; while the tab is
+   * shown, again with the panel's idle poll (next fire and last status move on).
+   */
   private _follow(): void {
     const notebook = this.model.notebook;
-    const opened = this.model.tab === 'pipeline' && this._tab !== 'pipeline';
+    const shown = this.model.tab === 'pipeline';
+    const opened = shown && this._tab !== 'pipeline';
     this._tab = this.model.tab;
     if (notebook !== this.schedules.notebook) {
+      this._asked = Date.now();
       void this.schedules.setNotebook(notebook);
-    } else if (opened) {
+    } else if (opened || (shown && Date.now() - this._asked >= IDLE_POLL_MS)) {
+      this._asked = Date.now();
       void this.schedules.refresh();
     }
   }
 
   private _tab: Tab | null = null;
+  private _asked = 0;
 
   protected onAfterShow(): void {
     this.model.setVisible(true);
