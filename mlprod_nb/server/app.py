@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from .backend import Backend
 from .confine import Root
 from .handlers import ROUTES
 from .launcher import Launcher
+from .schedules import Schedules
 from .service import StoreService
 
 API_PREFIX = "/mlprod-nb/api"
@@ -66,6 +68,17 @@ class MlprodApp(ExtensionApp):
         40, config=True, help="Lines of a run's driver.log returned with its status."
     )
 
+    schedule_interval_seconds = Float(
+        30.0,
+        config=True,
+        help=(
+            "While the server runs, fire due schedules (mlprod-nb schedule add ..., or the "
+            "panel's Schedule button) this often, in every store the server serves; 0 "
+            "disables it (leave firing to 'mlprod-nb scheduler'). Both may run at once: "
+            "each fire time is claimed under the store's lock, so it starts one run."
+        ),
+    )
+
     def initialize_settings(self) -> None:
         root = Root(self.serverapp.root_dir if self.serverapp is not None else ".")
         self.service = StoreService(
@@ -79,6 +92,9 @@ class MlprodApp(ExtensionApp):
             launcher=Launcher(self.run_command, tail_lines=self.log_tail_lines),
             store_home=Path(self.store_home).expanduser().resolve() if self.store_home else None,
         )
+
+        self.schedules = Schedules(self.backend)
+        self._ticker: asyncio.Task[None] | None = None
 
         events = self.serverapp.event_logger if self.serverapp is not None else None
         if events is not None:
@@ -94,10 +110,31 @@ class MlprodApp(ExtensionApp):
             self.log.warning("mlprod-nb: could not record the rename %s", data, exc_info=True)
 
     def initialize_handlers(self) -> None:
-        kwargs: dict[str, Any] = {"backend": self.backend}
+        kwargs: dict[str, Any] = {"backend": self.backend, "schedules": self.schedules}
         self.handlers.extend(
             (url_path_join(API_PREFIX, route), handler, kwargs) for route, handler in ROUTES
         )
 
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Start the firing loop once the server's event loop runs (jupyter_server's
+        hook for an extension's background tasks)."""
+        if self.schedule_interval_seconds > 0 and self._ticker is None:
+            self._ticker = asyncio.create_task(self._fire_schedules())
+
+    async def _fire_schedules(self) -> None:
+        """Every ``schedule_interval_seconds``: fire what is due (the work runs on the store
+        service's thread, never on the event loop)."""
+        while True:
+            try:
+                fired = await self.schedules.tick()
+                if fired:
+                    self.log.info("mlprod-nb: %d schedule fire(s)", len(fired))
+            except Exception:  # the loop must outlive one bad tick
+                self.log.warning("mlprod-nb: firing schedules failed", exc_info=True)
+            await asyncio.sleep(self.schedule_interval_seconds)
+
     async def stop_extension(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
         self.service.close()

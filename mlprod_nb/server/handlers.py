@@ -29,6 +29,7 @@ from .backend import Backend
 from .confine import BadRequestError, PathForbiddenError, TooLargeError
 from .launcher import LaunchError, RunEndedError
 from .payload import encode
+from .schedules import Schedules
 
 # a notebook's cells without outputs are far smaller; a larger body is refused unparsed
 MAX_BODY_BYTES = 16 * 2**20
@@ -71,9 +72,11 @@ class BaseHandler(APIHandler):
     """Answers JSON; maps ``MlprodError`` to its status and a ``{message, ...}`` body."""
 
     backend: Backend
+    schedules: Schedules
 
-    def initialize(self, backend: Backend) -> None:
+    def initialize(self, backend: Backend, schedules: Schedules) -> None:
         self.backend = backend
+        self.schedules = schedules
 
     def reply(self, data: Any, status: int = 200) -> None:
         """Answer ``data`` as JSON; ``bytes`` are JSON already (encoded off the event loop)."""
@@ -230,6 +233,51 @@ class CompareHandler(BaseHandler):
         )
 
 
+class SchedulesHandler(BaseHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.reply(await self.schedules.listing(self.query("path"), self.query("pipeline")))
+
+    @web.authenticated
+    async def post(self) -> None:
+        self.reply(await self.schedules.create(self.body()), status=201)
+
+
+class ScheduleHandler(BaseHandler):
+    """One schedule; ``path=NB`` or ``pipeline=`` name its store when not the root's."""
+
+    @web.authenticated
+    async def patch(self, schedule_id: str) -> None:
+        layout = self.schedules.store(self.query("path"), self.query("pipeline"))
+        self.reply(await self.schedules.update(layout, schedule_id, self.body()))
+
+    @web.authenticated
+    async def delete(self, schedule_id: str) -> None:
+        layout = self.schedules.store(self.query("path"), self.query("pipeline"))
+        await self.schedules.remove(layout, schedule_id)
+        self.set_status(204)
+        self.finish()
+
+
+class ScheduleHistoryHandler(BaseHandler):
+    @web.authenticated
+    async def get(self, schedule_id: str) -> None:
+        layout = self.schedules.store(self.query("path"), self.query("pipeline"))
+        self.reply(await self.schedules.history(layout, schedule_id))
+
+
+class SchedulePreviewHandler(BaseHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.reply(await self.schedules.preview(self.query("cron"), self.query("tz")))
+
+
+class ScheduleInputsHandler(BaseHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.reply(await self.schedules.inputs(self.query("path"), self.query("pipeline")))
+
+
 ROUTES: tuple[tuple[str, type[BaseHandler]], ...] = (
     ("lineage", LineageHandler),
     ("stale", StaleHandler),
@@ -241,4 +289,9 @@ ROUTES: tuple[tuple[str, type[BaseHandler]], ...] = (
     (r"run/([^/]+)/files", RunFilesHandler),
     ("runs", RunsHandler),
     ("compare", CompareHandler),
+    ("schedules", SchedulesHandler),
+    ("schedules/preview", SchedulePreviewHandler),
+    ("schedules/inputs", ScheduleInputsHandler),
+    (r"schedules/([^/]+)", ScheduleHandler),
+    (r"schedules/([^/]+)/history", ScheduleHistoryHandler),
 )

@@ -76,7 +76,7 @@ def api(jp_fetch: Fetch) -> Callable[..., Awaitable[tuple[int, Any]]]:
             "headers": headers,
             "raise_error": False,
         }
-        if method == "POST":
+        if method in ("POST", "PATCH"):
             kwargs["body"] = raw_body if raw_body is not None else json.dumps(body)
         response = await jp_fetch("mlprod-nb", "api", *route.split("/"), **kwargs)
         text = response.body.decode() if response.body else ""

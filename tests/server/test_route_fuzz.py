@@ -116,7 +116,7 @@ async def _send(
     headers = {} if token else {"Authorization": ""}
     if method != "GET" and "body" not in kwargs:
         kwargs["body"] = "{}"
-    if method == "GET":
+    if method in ("GET", "DELETE"):  # tornado's client sends no body with these
         kwargs.pop("body", None)
     return await jp_fetch(
         *path.strip("/").split("/"),
@@ -143,7 +143,7 @@ async def test_every_route_refuses_missing_and_wrong_tokens(
                 method=method,
                 headers={"Authorization": token},
                 raise_error=False,
-                **({"body": "{}"} if method != "GET" else {}),
+                **({"body": "{}"} if method not in ("GET", "DELETE") else {}),
             )
             assert response.code == 403, (path, method, token, response.code)
 
