@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.util
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from .backend import Backend
 
 log = logging.getLogger(__name__)
+
 
 CHANGEABLE = ("paused", "cron", "tz", "params", "name", "on_new_data")
 MAX_NAME = 200
@@ -247,6 +249,11 @@ class Schedules:
             f"no schedule {schedule_id}",
             hint="list them: GET schedules (or mlprod-nb schedule list)",
         )
+
+
+def available() -> bool:
+    """Whether this installation has the schedule package (the routes exist only then)."""
+    return importlib.util.find_spec("mlprod_nb.schedule") is not None
 
 
 def _package() -> Any:
