@@ -27,7 +27,7 @@ import builtins
 import re
 from dataclasses import dataclass, replace
 
-from ..tracer.analysis import Facts, dotted, statement_facts
+from ..tracer.analysis import LATER, NOW, Facts, dotted, statement_facts
 from .ipysyntax import cell_magic, inner_code, to_python
 
 # Names IPython puts in every user namespace.
@@ -159,11 +159,11 @@ def _definitions(
 ) -> tuple[Definition, ...]:
     # what the def statement itself evaluates (decorators, defaults, bases, a class body)
     runs_now = isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-    free = [n for n in facts.reads if n not in facts.binds and n not in BUILTIN_NAMES]
+    free = [n for n in _reads(facts) if n not in facts.binds]
     changed = [n for n in (*facts.changed(), *facts.changes) if n not in facts.binds]
 
     def make(name: str, kind: str, module: str = "", target: str = "") -> Definition:
-        eager = [n for n in free if not facts.reads[n]] if runs_now else []
+        eager = [n for n in free if facts.reads.get(n, 0) & NOW] if runs_now else []
         return Definition(
             name,
             kind,
@@ -267,7 +267,7 @@ def _statement(stmt: ast.stmt, lines: list[str], cell_id: str, index: int) -> li
     if definitions and not isinstance(stmt, ast.Import | ast.ImportFrom):
         loads: tuple[str, ...] = ()  # a def's reads happen when it is called
     else:
-        loads = tuple(n for n in facts.reads if n not in BUILTIN_NAMES)
+        loads = _reads(facts)
     return [
         Statement(
             line=stmt.lineno,
@@ -282,6 +282,13 @@ def _statement(stmt: ast.stmt, lines: list[str], cell_id: str, index: int) -> li
             calls=() if definitions else tuple(dict.fromkeys(facts.calls)),
         )
     ]
+
+
+def _reads(facts: Facts) -> tuple[str, ...]:
+    """Free names code reads (annotations left to the run), ``@name`` in query strings too."""
+    code = [n for n, how in facts.reads.items() if how & (NOW | LATER)]
+    found = dict.fromkeys([*code, *facts.string_reads])
+    return tuple(n for n in found if n not in BUILTIN_NAMES)
 
 
 def _writes(stmt: ast.stmt) -> tuple[str, ...]:

@@ -9,10 +9,14 @@ the tracer's ``CellAnalysis``; the exporter (``pipeline/names``) turns each stat
 facts into its own ``Statement``, so both see the same names and the same registry.
 
 Scopes as Python has them: a function or lambda body reads its free names when it is
-called (``reads[name]`` is ``True`` for a name only read there); a class body runs now,
-in its own scope; comprehension targets are local to the comprehension, a walrus inside
-binds outside. The tracer gets IPython's tree (magics arrive as ``get_ipython()`` calls),
-the exporter the same Python through ``pipeline/ipysyntax``.
+called (``LATER``); a class body runs now, in its own scope; comprehension targets are
+local to the comprehension, a walrus inside binds outside. ``@name`` in a string (pandas
+``query``/``eval``) is kept apart: the exporter must load it, the tracer would record
+noise from ``'me@example.com'``.
+
+The tracer gets IPython's tree (magics arrive as ``get_ipython()`` calls), the exporter
+the same Python through ``pipeline/ipysyntax``. The registry is read at every walk, so
+``register_mutating`` changes staleness and export edges alike.
 """
 
 from __future__ import annotations
@@ -27,19 +31,26 @@ _INTERNAL = frozenset({"get_ipython"})
 _AT_NAME = re.compile(r"@([A-Za-z_]\w*)")  # pandas query/eval: df.query('year == @year')
 _LONGEST_STRING = 4096  # longer literals are data, not paths or query text
 
+# How a name is read (``Facts.reads`` holds their union): when the statement runs, when
+# a function it defines is called, or by an annotation (evaluated now on Python 3.11, not
+# at all after ``from __future__ import annotations``: the tracer counts it, the exporter,
+# which must not refuse a notebook for a name no run reads, leaves it to the run).
+NOW, LATER, ANNOTATION = 1, 2, 4
+
 
 @dataclass(frozen=True)
 class Facts:
     """One top-level statement; dicts are ordered sets."""
 
     line: int
-    reads: dict[str, bool]  # name -> read only inside a function body (when it is called)
+    reads: dict[str, int]  # name -> how it is read: NOW | LATER | ANNOTATION
     binds: tuple[str, ...]
     deletes: tuple[str, ...]
     mutations: dict[tuple[str, str], bool]  # (name, how) -> known (False: may mutate)
     changes: tuple[str, ...]  # globals the bodies of its functions and classes change
     may_change: tuple[str, ...] = ()  # ... or call a method of the registry does not know
     strings: tuple[str, ...] = ()  # literal strings anywhere in it
+    string_reads: tuple[str, ...] = ()  # ``@name`` inside them (pandas query/eval), free
     calls: tuple[str, ...] = ()  # dotted names it calls (``np.random.seed``), bodies too
     star_import: bool = False
 
@@ -95,8 +106,8 @@ def analyse(tree: ast.AST) -> CellAnalysis:
     bound_anywhere: set[str] = set()
     later: dict[str, None] = {}  # read inside function bodies: uses unless the cell binds them
     for found in facts(tree):
-        for name, deferred in found.reads.items():
-            if deferred:
+        for name, how in found.reads.items():
+            if not how & (NOW | ANNOTATION):
                 later.setdefault(name, None)
             elif name not in bound:
                 result.uses.setdefault(name, None)
@@ -130,6 +141,7 @@ def statement_facts(stmt: ast.stmt) -> Facts:
         changes=tuple(scan.changes),
         may_change=tuple(scan.may_change),
         strings=tuple(scan.strings),
+        string_reads=tuple(scan.string_reads),
         calls=tuple(scan.calls),
         star_import=scan.star,
     )
@@ -171,26 +183,27 @@ class _Scope(ast.NodeVisitor):
     their own whose free reads and changes are folded in; comprehensions hide targets."""
 
     def __init__(self, local: set[str] | None = None) -> None:
-        self.reads: dict[str, bool] = {}
+        self.reads: dict[str, int] = {}
         self.binds: dict[str, None] = {}
         self.deletes: dict[str, None] = {}
         self.mutations: dict[tuple[str, str], bool] = {}
         self.changes: dict[str, None] = {}
         self.may_change: dict[str, None] = {}
         self.strings: list[str] = []
+        self.string_reads: dict[str, None] = {}
         self.calls: list[str] = []
         self.star = False
         self.bound = set(local or ())
         self.params = set(local or ())
         self.declared: set[str] = set()  # ``global`` in a function body
         self.hidden: set[str] = set()  # comprehension targets being walked
+        self.how = NOW  # ANNOTATION while an annotation is walked
 
     # names
-    def read(self, name: str, deferred: bool = False) -> None:
+    def read(self, name: str, how: int = 0) -> None:
         if name in self.bound or name in self.hidden or name in _INTERNAL:
             return
-        if name not in self.reads or not deferred:
-            self.reads[name] = deferred
+        self.reads[name] = self.reads.get(name, 0) | (how or self.how)
 
     def bind(self, name: str) -> None:
         self.bound.add(name)
@@ -208,12 +221,14 @@ class _Scope(ast.NodeVisitor):
             key = (name, how)
             self.mutations[key] = self.mutations.get(key, False) or known
 
-    def nested(self, inner: _Scope, deferred: bool) -> None:
-        """Fold in a nested scope: what it reads from outside and what it changes there."""
+    def nested(self, inner: _Scope, called: bool) -> None:
+        """Fold in a nested scope: what it reads from outside and what it changes there.
+
+        ``called``: a function body, run when it is called, not now."""
         local = inner.params | (set(inner.binds) - inner.declared)
-        for name, later in inner.reads.items():
+        for name, how in inner.reads.items():
             if name not in local:
-                self.read(name, deferred or later)
+                self.read(name, (how & ANNOTATION) | LATER if called and how & ~ANNOTATION else how)
         changed = [*sorted(inner.declared & set(inner.binds)), *inner.changes]
         changed += [name for (name, _), known in inner.mutations.items() if known]
         unknown = [
@@ -225,6 +240,9 @@ class _Scope(ast.NodeVisitor):
                 if name not in local and name not in self.hidden:
                     into.setdefault(name, None)
         self.strings += inner.strings
+        for name in inner.string_reads:
+            if name not in local and name not in self.bound and name not in self.hidden:
+                self.string_reads.setdefault(name, None)
         self.calls += inner.calls
 
     def body(self, nodes: list[ast.stmt]) -> None:
@@ -237,8 +255,13 @@ class _Scope(ast.NodeVisitor):
         for target in node.targets:
             self.target(target)
 
+    def annotation(self, node: ast.expr) -> None:
+        self.how = ANNOTATION
+        self.visit(node)
+        self.how = NOW
+
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
-        self.visit(node.annotation)
+        self.annotation(node.annotation)
         if node.value is not None:
             self.visit(node.value)
             self.target(node.target)
@@ -305,10 +328,10 @@ class _Scope(ast.NodeVisitor):
             self.visit(decorator)
         self.signature(node.args)
         if node.returns is not None:
-            self.visit(node.returns)
+            self.annotation(node.returns)
         inner = _Scope(_params(node.args))
         inner.body(node.body)
-        self.nested(inner, deferred=True)
+        self.nested(inner, called=True)
         self.bind(node.name)
 
     visit_AsyncFunctionDef = visit_FunctionDef
@@ -317,7 +340,7 @@ class _Scope(ast.NodeVisitor):
         self.signature(node.args)
         inner = _Scope(_params(node.args))
         inner.visit(node.body)
-        self.nested(inner, deferred=True)
+        self.nested(inner, called=True)
 
     def signature(self, args: ast.arguments) -> None:
         """What a ``def`` or ``lambda`` evaluates when it runs: defaults, annotations."""
@@ -326,14 +349,14 @@ class _Scope(ast.NodeVisitor):
                 self.visit(default)
         for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
             if arg is not None and arg.annotation is not None:
-                self.visit(arg.annotation)
+                self.annotation(arg.annotation)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         for expr in (*node.decorator_list, *node.bases, *(kw.value for kw in node.keywords)):
             self.visit(expr)
         inner = _Scope()  # the body runs now, in its own scope that reads module globals
         inner.body(node.body)
-        self.nested(inner, deferred=False)
+        self.nested(inner, called=False)
         self.bind(node.name)
 
     def visit_MatchAs(self, node: ast.MatchAs) -> None:
@@ -380,7 +403,8 @@ class _Scope(ast.NodeVisitor):
             self.strings.append(text)
             if "@" in text:
                 for name in _AT_NAME.findall(text):
-                    self.read(name)
+                    if name not in self.bound and name not in self.hidden:
+                        self.string_reads.setdefault(name, None)
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 
 import pytest
 
-from mlprod_nb.pipeline.names import code, statements
+from mlprod_nb.pipeline.names import BUILTIN_NAMES, code, statements
+from mlprod_nb.tracer.analysis import analyse
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,33 @@ CASES = [
     Case("writer-call", "df.to_csv('out/x.csv')", {"df"}, set(), writes={"out/x.csv"}),
     Case("del", "del x", {"x"}, set()),
     Case("walrus", "if (n := len(xs)) > 1:\n    pass", {"xs"}, {"n"}),
+    # what the shared analyser (tracer/analysis) decides for the exporter too
+    Case(
+        "except-as-is-not-a-load",
+        "try:\n    import nope\nexcept ImportError as e:\n    why = str(e)",
+        set(),
+        {"nope", "why"},
+    ),
+    Case(
+        "walrus-in-a-comprehension-binds-outside",
+        "_ = [(last := d) for d in data]",
+        {"data"},
+        {"_", "last"},
+    ),
+    Case("annotations-are-left-to-the-run", "x: Frame = load()", {"load"}, {"x"}),
+    Case(
+        "match-captures-bind",
+        "match p:\n    case (a, *rest):\n        b = a",
+        {"p"},
+        {"a", "rest", "b"},
+    ),
+    Case(
+        "class-body-runs-now",
+        "class C:\n    size = LIMIT\n",
+        set(),
+        {"C"},
+        definitions={"C": ({"LIMIT"}, set())},
+    ),
 ]
 
 
@@ -125,6 +154,38 @@ def test_statement_facts(case: Case) -> None:
     unsendable = {b.name for s in found for b in s.unsendable if not b.what.startswith("call:")}
     assert unsendable == case.unsendable
     assert {w for s in found for w in s.writes} == case.writes
+
+
+AGREEING = [
+    "x = 1\ny = x + z",
+    "items.append(1)\nd['k'] = v\nmodel.fit(X)\nh = frame.head()",
+    "def f(a):\n    return a + k\nr = f(2)",
+    "for i in range(3):\n    total += i",
+    "try:\n    import nope\nexcept ImportError as e:\n    why = str(e)",
+    "_ = [(last := d) for d in data if d]",
+    "class C(Base):\n    size = LIMIT\n    def m(self):\n        return OTHER",
+    "del old\nm.fit(X)\nm.frobnicate()",
+    "with open(p) as fh:\n    rows = [line.split() for line in fh]",
+]
+
+
+@pytest.mark.parametrize("source", AGREEING)
+def test_the_tracer_and_the_exporter_read_code_alike(source: str) -> None:
+    """One analyser: what the tracer records of a cell is what the exporter's statements
+    say, folded (builtins aside; the exporter's definitions read their needs when called)."""
+    traced = analyse(ast.parse(source))
+    exported = code(source).statements
+    bound: set[str] = set()
+    uses: dict[str, None] = {}
+    for stmt in exported:
+        uses.update(dict.fromkeys(n for n in stmt.loads if n not in bound))
+        bound.update(stmt.binds)
+    needs = (n for s in exported for d in s.definitions for n in d.needs)
+    uses.update(dict.fromkeys(n for n in needs if n not in bound))
+    assert set(traced.defines) | set(traced.deletes) == bound | set(traced.deletes)
+    assert {n for n in traced.uses if n not in BUILTIN_NAMES} == set(uses)
+    known = {name for (name, _), is_known in traced.mutations.items() if is_known}
+    assert known == {n for s in exported for n in s.mutates}
 
 
 def test_definitions_keep_their_statement_for_replay() -> None:
