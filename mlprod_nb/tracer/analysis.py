@@ -147,7 +147,7 @@ def statement_facts(stmt: ast.stmt) -> Facts:
     )
 
 
-def root(node: ast.AST) -> str | None:
+def _root(node: ast.AST) -> str | None:
     """``x`` for ``x``, ``x.a``, ``x[k]``, ``x.a[k].b`` (not through calls)."""
     while isinstance(node, ast.Attribute | ast.Subscript):
         node = node.value
@@ -165,7 +165,7 @@ def dotted(node: ast.AST) -> str | None:
     return ".".join([node.id, *reversed(parts)])
 
 
-def inplace(call: ast.Call) -> bool:
+def _inplace(call: ast.Call) -> bool:
     """``inplace=True`` among the call's keywords."""
     return any(
         kw.arg == "inplace" and isinstance(kw.value, ast.Constant) and kw.value.value is True
@@ -216,7 +216,7 @@ class _Scope(ast.NodeVisitor):
         self.deletes[name] = None
 
     def mutate(self, target: ast.AST, how: str, known: bool) -> None:
-        name = root(target)
+        name = _root(target)
         if name is not None and name not in _INTERNAL and name not in self.hidden:
             key = (name, how)
             self.mutations[key] = self.mutations.get(key, False) or known
@@ -409,7 +409,7 @@ class _Scope(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
         if isinstance(func, ast.Attribute):
-            flag = inplace(node)
+            flag = _inplace(node)
             known = classify(func.attr, flag)
             if known is not None:
                 suffix = "(inplace)" if flag else ""

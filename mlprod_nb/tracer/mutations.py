@@ -3,7 +3,9 @@
 ``classify(method, inplace)`` answers ``True`` (known to mutate), ``None`` (known
 pure: not a mutation at all) or ``False`` (unknown: recorded as "may mutate").
 Add names with ``register_mutating`` / ``register_pure`` (they bump ``generation``,
-which tells the tracer that analyses it cached are out of date).
+which tells the tracer that analyses it cached are out of date). The one analyser
+(``analysis``) asks it for the tracer and the exporter alike: a registered method
+counts for staleness and makes the step calling it produce its receiver.
 """
 
 from __future__ import annotations
