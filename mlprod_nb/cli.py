@@ -17,6 +17,15 @@ from .errors import MlprodError
 Handler = Callable[[argparse.Namespace], int]
 
 
+def _skipped(lines: int) -> None:
+    """Tell the user about journal lines the store could not ingest just now."""
+    print(
+        f"warning: {lines} journal line(s) could not be ingested; see "
+        '`mlprod-nb sql "SELECT * FROM journal_errors"`',
+        file=sys.stderr,
+    )
+
+
 def _cmd_lineage(args: argparse.Namespace) -> int:
     import json
 
@@ -24,7 +33,7 @@ def _cmd_lineage(args: argparse.Namespace) -> int:
     from .lineage.render import lineage_text
     from .store.commands import notebook_lineage
 
-    lineage = notebook_lineage(args.notebook)
+    lineage = notebook_lineage(args.notebook, skipped=_skipped)
     print(json.dumps(as_json(lineage), indent=2) if args.json else lineage_text(lineage))
     return 0
 
@@ -39,7 +48,7 @@ def _cmd_stale(args: argparse.Namespace) -> int:
     from .page import page_order
     from .store.commands import notebook_lineage
 
-    lineage = notebook_lineage(args.notebook)
+    lineage = notebook_lineage(args.notebook, skipped=_skipped)
     current = current_hashes(files_read(lineage))
     page = page_order(args.notebook)
     stale = stale_cells(lineage, current, order=args.order, page=page)
@@ -57,7 +66,7 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     from .store.commands import query
     from .textable import render
 
-    columns, rows = query(args.query, args.home, allow_files=args.allow_files)
+    columns, rows = query(args.query, args.home, allow_files=args.allow_files, skipped=_skipped)
     if args.json:
         print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str))
     else:
@@ -82,16 +91,16 @@ def _cmd_trace(args: argparse.Namespace) -> int:
 
     path = Path(args.notebook).expanduser().resolve()
     check_notebook_path(path)  # before a store is made
-    before = executions_recorded(path)
+    before = executions_recorded(path, skipped=_skipped)
     try:
         result = trace_notebook(
             path, timeout=args.timeout, kernel_name=args.kernel, progress=_trace_progress
         )
     except RunFailedError:
-        recorded = executions_recorded(path) - before
+        recorded = executions_recorded(path, skipped=_skipped) - before
         print(f"{recorded} executions recorded before the failure", file=sys.stderr)
         raise
-    recorded = executions_recorded(path) - before
+    recorded = executions_recorded(path, skipped=_skipped) - before
     print(
         f"traced {result.cells} code cells of {path.name} in {result.seconds:.1f} s; "
         f"{recorded} executions recorded in {find_home(path).home}"
@@ -368,7 +377,95 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("pipeline", nargs="?", help="only runs of this pipeline folder")
     p.add_argument("--json", action="store_true", help="print runs as JSON")
+    _schedule_commands(sub, command)
     return parser
+
+
+def _scheduled(name: str) -> Handler:
+    """The handler ``name`` of mlprod_nb.schedule.commands, imported when it runs."""
+
+    def handler(args: argparse.Namespace) -> int:
+        from .schedule import commands
+
+        return int(getattr(commands, name)(args))
+
+    return handler
+
+
+def _schedule_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    command: Callable[[str, Handler, str], argparse.ArgumentParser],
+) -> None:
+    """``mlprod-nb schedule add|list|pause|resume|remove|history`` and ``scheduler``."""
+    home_help = "the .mlprod folder (default: found from the current directory)"
+    top = command("schedule", _scheduled("listing"), "Run a pipeline on a cron or on new data.")
+    actions = top.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def action(name: str, handler: str, help_text: str) -> argparse.ArgumentParser:
+        p = actions.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=_scheduled(handler))
+        p.add_argument("--home", help=home_help)
+        return p
+
+    p = action("add", "add", "Schedule a pipeline: on a cron in a time zone, on new data, or both.")
+    p.add_argument("pipeline", help="pipeline folder (or its pipeline.json)")
+    p.add_argument("--cron", help='cron expression, e.g. "0 3 * * *" (03:00 every day)')
+    p.add_argument("--tz", help="IANA time zone of the cron (default: this machine's)")
+    p.add_argument(
+        "--on-new-data",
+        action="store_true",
+        help="fire when a file the pipeline reads (from its lineage) has new content",
+    )
+    p.add_argument(
+        "-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+        help="set a parameter (repeatable); checked against the default's type",
+    )  # fmt: skip
+    p.add_argument("-f", "--params-file", help="YAML file of parameters")
+    p.add_argument("--name", help="a name to show (default: the pipeline's)")
+    p.add_argument(
+        "--catch-up",
+        choices=("latest", "all", "none"),
+        default="latest",
+        help="fire times missed while no scheduler ran: run the latest once (default), "
+        "all of them one after another, or none",
+    )
+    p.add_argument(
+        "--on-failure",
+        metavar="CMD",
+        help="shell command run when a run fails (after its retries), with "
+        "MLPROD_NB_RUN_ID, MLPROD_NB_RUN_STATUS, MLPROD_NB_RUN_ERROR and "
+        "MLPROD_NB_SCHEDULE_ID in its environment",
+    )
+    p.add_argument("--retries", type=int, default=0, help="re-run a failed run N times")
+    p.add_argument(
+        "--retry-delay", type=float, default=0.0, metavar="S", help="seconds before a retry"
+    )
+
+    p = action("list", "listing", "List schedules: next fire time, last run and status.")
+    p.add_argument("--json", action="store_true", help="print the schedules as JSON")
+    for name, verb in (("pause", "Pause"), ("resume", "Resume"), ("remove", "Remove")):
+        p = action(name, name, f"{verb} a schedule.")
+        p.add_argument("id", help="the schedule's id (see mlprod-nb schedule list)")
+    p = action("history", "history", "List a schedule's fire times and what became of them.")
+    p.add_argument("id", help="the schedule's id (see mlprod-nb schedule list)")
+    p.add_argument("--json", action="store_true", help="print the fires as JSON")
+
+    p = command(
+        "scheduler",
+        _scheduled("scheduler"),
+        "Fire due schedules while JupyterLab is closed (may run beside the server: each "
+        "fire time starts one run).",
+    )
+    p.add_argument("--home", help=home_help)
+    p.add_argument("--once", action="store_true", help="fire what is due now, then exit")
+    p.add_argument(
+        "--interval", type=float, default=10.0, metavar="S", help="seconds between ticks"
+    )
+    p.add_argument(
+        "--print-systemd-unit",
+        action="store_true",
+        help="print a systemd user unit running this scheduler, to copy",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -120,3 +120,7 @@ class VerifyError(MlprodError):
     could not be compared (the notebook fails top to bottom)."""
 
     exit_code = 1
+
+
+class ScheduleError(MlprodError):
+    """A schedule cannot be created, changed or found (bad cron, time zone, pipeline)."""

@@ -1,0 +1,292 @@
+"""One tick of the scheduler: claim what is due under the store's lock, then start it.
+
+Under the lock (short: no run starts while it is held) a tick settles the fires whose
+runs ended (retries queued, the on-failure command owed), then for each schedule claims
+its due cron fire times (catch-up per policy; skipped when its run is still going) and
+its new-data fire. A claim is a ``fire`` line with the run id, fsynced before the lock
+is released. After the lock, each claimed run starts by creating its run folder with
+an exclusive ``mkdir``: two schedulers (or one restarted after SIGKILL) that both see a
+claim without a folder start it once. The clock is a parameter, so tests never sleep.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..paths import Layout
+from ..redaction import REDACTED
+from . import book, data
+from . import cron as crontab
+from .model import Fire, Schedule
+
+GRACE_SECONDS = 120.0  # catch-up "none": a fire time this recent is still on time
+DEBOUNCE_SECONDS = 5.0  # new data: wait until the files stopped changing this long
+MAX_CATCH_UP = 1000  # catch-up "all": at most this many missed fire times
+ON_FAILURE_TIMEOUT = 300.0
+LAUNCH_FILE = "launch.json"
+STATUS_FILE = "status.json"
+
+Launch = Callable[[Path, Schedule, Fire, Path], None]
+Hook = Callable[[Schedule, Fire], str]
+
+
+def spawn_run(home: Path, schedule: Schedule, fire: Fire, folder: Path) -> None:
+    """Start ``mlprod-nb run PIPELINE --run-id ID -f params.yaml`` detached, as the
+    server's launcher does; ``launch.json`` lets liveness tell a dead runner."""
+    import yaml
+
+    from ..pipeline.liveness import identity
+
+    argv = [sys.executable, "-m", "mlprod_nb.cli", "run", schedule.pipeline]
+    argv += ["--run-id", str(fire.run)]
+    plain = {k: v for k, v in schedule.params.items() if v != REDACTED}
+    if plain:  # secret-named values come from the scheduler's MLPROD_NB_PARAM_<name>
+        (folder / "params.yaml").write_text(yaml.safe_dump(plain, sort_keys=False))
+        argv += ["-f", str(folder / "params.yaml")]
+    env = dict(os.environ)
+    env["MLPROD_NB_HOME"] = str(home)
+    env["MLPROD_NB_SCHEDULE_ID"] = schedule.id
+    env["MLPROD_NB_SCHEDULE_REASON"] = fire.reason
+    with (folder / "driver.log").open("ab") as log:
+        child = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=Path(schedule.pipeline).parent,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
+    launch: dict[str, Any] = {"id": fire.run, "pid": child.pid, "driver": identity(child.pid)}
+    launch |= {"started": time.time(), "argv": argv, "schedule": schedule.id}
+    (folder / LAUNCH_FILE).write_text(json.dumps(launch))
+
+
+def run_failure_hook(schedule: Schedule, fire: Fire) -> str:
+    """Run the schedule's ``on_failure`` command with the run's facts in its environment;
+    what became of it, for the fire's record."""
+    env = dict(os.environ)
+    env["MLPROD_NB_RUN_ID"] = str(fire.run or "")
+    env["MLPROD_NB_RUN_STATUS"] = fire.status
+    env["MLPROD_NB_RUN_ERROR"] = fire.detail or ""
+    env["MLPROD_NB_SCHEDULE_ID"] = schedule.id
+    try:
+        done = subprocess.run(
+            str(schedule.on_failure),
+            shell=True,
+            env=env,
+            capture_output=True,
+            timeout=ON_FAILURE_TIMEOUT,
+            cwd=Path(schedule.pipeline).parent,
+        )
+    except subprocess.TimeoutExpired:
+        return f"on-failure command timed out after {ON_FAILURE_TIMEOUT:g} s"
+    except OSError as error:
+        return f"on-failure command could not start: {error.strerror}"
+    tail = (done.stderr or done.stdout).decode(errors="replace").strip()[-300:]
+    return f"on-failure command exited {done.returncode}" + (f": {tail}" if tail else "")
+
+
+def run_state(home: Path, run_id: str) -> tuple[str, str | None]:
+    """``(status, error)`` of a run started by a fire: "running" until it settles."""
+    from ..pipeline.liveness import alive, settle_one
+
+    layout = Layout(Path(home))
+    folder = layout.runs_dir / run_id
+    status = settle_one(layout, run_id)
+    if status is not None:
+        return str(status.get("status")), status.get("error")
+    try:
+        launch = json.loads((folder / LAUNCH_FILE).read_text())
+    except (OSError, ValueError):
+        launch = None
+    if launch is None:
+        return "running", None  # claimed, its runner not started yet
+    if alive(launch, float(launch.get("started") or 0)):
+        return "running", None
+    if settle_one(layout, run_id) is not None:  # it wrote its status meanwhile
+        return run_state(home, run_id)
+    return "failed", "the runner stopped before it started (see driver.log of the run)"
+
+
+def _new_run_id(now: float) -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + "-" + os.urandom(3).hex()
+
+
+class _Tick:
+    """The work of one tick on a book held under the lock."""
+
+    def __init__(self, found: book.Book, now: float, debounce: float) -> None:
+        self.book = found
+        self.now = now
+        self.debounce = debounce
+        self.fired: list[Fire] = []  # everything written this tick
+        self.to_start: list[Fire] = []
+        self.hooks: list[Fire] = []  # failed for good: the on-failure command is owed
+
+    def write(self, fire: Fire) -> Fire:
+        self.book.write_fire(fire)
+        self.fired.append(fire)
+        return fire
+
+    def going(self, schedule: Schedule) -> Fire | None:
+        """The schedule's fire whose run is still going, if any."""
+        for fire in self.book.fires_of(schedule.id):
+            if fire.status == "started":
+                return fire
+        return None
+
+    def claim(self, fire: Fire) -> None:
+        started = dataclasses.replace(fire, status="started", run=_new_run_id(self.now))
+        self.to_start.append(self.write(started))
+
+    def settle(self, schedule: Schedule) -> None:
+        """Record the end of the schedule's started runs; queue retries; owe hooks."""
+        for fire in self.book.fires_of(schedule.id):
+            if fire.status != "started" or fire.run is None:
+                continue
+            status, error = run_state(self.book.home, fire.run)
+            if status == "running":
+                continue
+            if status == "ok":
+                self.write(dataclasses.replace(fire, status="ok", detail=None))
+                continue
+            ended = self.write(
+                dataclasses.replace(fire, status="failed", detail=error or f"run {status}")
+            )
+            if fire.attempt < schedule.retries:
+                retry = Fire(
+                    schedule.id,
+                    fire.due,
+                    f"{fire.reason} (retry {fire.attempt + 1} of {schedule.retries})",
+                    "pending",
+                    None,
+                    f"run {fire.run} failed",
+                    attempt=fire.attempt + 1,
+                    after=self.now + schedule.retry_delay,
+                    hashes=fire.hashes,
+                )
+                self.write(retry)
+            elif schedule.on_failure:
+                self.hooks.append(ended)
+
+    def start_pending(self, schedule: Schedule) -> bool:
+        """Claim the oldest pending fire whose time came; True when one was."""
+        for fire in self.book.fires_of(schedule.id):
+            if fire.status == "pending" and fire.after <= self.now:
+                self.claim(fire)
+                return True
+        return False
+
+    def cron_fires(self, schedule: Schedule) -> None:
+        assert schedule.cron is not None
+        done = [f.due for f in self.book.fires_of(schedule.id) if f.reason.startswith("cron ")]
+        cursor = max([schedule.created, *done])
+        dues = crontab.due_between(schedule.cron, schedule.tz, cursor, self.now, MAX_CATCH_UP)
+        if not dues:
+            return
+        latest = dues[-1]
+        missed = len(dues) - 1
+        if schedule.catch_up == "all":
+            for due in dues:
+                why = crontab.reason(schedule.cron, schedule.tz, due)
+                self.write(Fire(schedule.id, due, why, "pending", None, None, after=due))
+            return
+        why = crontab.reason(schedule.cron, schedule.tz, latest)
+        if schedule.catch_up == "none" and self.now - latest > GRACE_SECONDS:
+            lost = f"{len(dues)} fire time(s) missed while no scheduler ran (catch-up none)"
+            self.write(Fire(schedule.id, latest, why, "missed", None, lost))
+            return
+        note = f"caught up: {missed} earlier fire time(s) not run" if missed else None
+        going = self.going(schedule)
+        if going is not None:
+            skip = f"run {going.run} still going"
+            self.write(Fire(schedule.id, latest, why, "skipped", None, skip))
+            return
+        self.claim(Fire(schedule.id, latest, why, "pending", None, note))
+
+    def data_fire(self, schedule: Schedule) -> None:
+        files = data.cached_inputs(schedule.pipeline)
+        current = data.hashes(files)
+        seen = self.book.seen.get(schedule.id)
+        if seen is None:  # the first look: what is there now is not new
+            self.book.write_seen(schedule.id, current)
+            return
+        changed = sorted(p for p, h in current.items() if seen.get(p) != h)
+        if not changed:
+            return
+        if self.now - data.newest_change(changed) < self.debounce:
+            return  # still being written: wait until it settles
+        if self.going(schedule) is not None:
+            return  # fires once the run ends, with what is there then
+        named = ", ".join(f"{p} (sha256 {current[p][:12]})" for p in changed)
+        self.book.write_seen(schedule.id, current)
+        self.claim(Fire(schedule.id, self.now, f"new data: {named}", "pending", None, None))
+
+
+def tick(
+    home: str | Path,
+    now: float | None = None,
+    *,
+    launch: Launch = spawn_run,
+    hook: Hook = run_failure_hook,
+    debounce: float = DEBOUNCE_SECONDS,
+    timeout: float = book.LOCK_TIMEOUT,
+) -> list[Fire]:
+    """Fire what is due at ``now`` (default: the time): every fire record written."""
+    home = Path(home)
+    moment = time.time() if now is None else now
+    with book.locked(home, timeout) as found:
+        work = _Tick(found, moment, debounce)
+        for schedule in list(found.schedules.values()):
+            work.settle(schedule)
+        for schedule in list(found.schedules.values()):
+            if schedule.paused:
+                continue
+            if work.going(schedule) is None:
+                work.start_pending(schedule)
+            if schedule.cron is not None:
+                work.cron_fires(schedule)
+            if schedule.on_new_data:
+                work.data_fire(schedule)
+        # claims of an earlier tick whose scheduler died before starting them
+        orphans = [
+            f
+            for f in found.fires.values()
+            if f.status == "started" and f.run and f not in work.to_start
+        ]
+        schedules = dict(found.schedules)
+    layout = Layout(home)
+    for fire in [*work.to_start, *orphans]:
+        owner = schedules.get(fire.schedule)
+        if owner is None or fire.run is None:
+            continue
+        folder = layout.runs_dir / fire.run
+        layout.runs_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir()  # the one start of this claim, whoever gets here first
+        except FileExistsError:
+            continue
+        launch(home, owner, fire, folder)
+    for failed in work.hooks:
+        outcome = hook(schedules[failed.schedule], failed)
+        with book.locked(home, timeout) as again:
+            latest = again.fires.get((failed.schedule, failed.due, failed.attempt), failed)
+            work.fired.append(latest)
+            noted = dataclasses.replace(latest, detail=f"{latest.detail}; {outcome}")
+            again.write_fire(noted)
+            work.fired[-1] = noted
+    return work.fired
+
+
+def describe(fire: Fire) -> dict[str, Any]:
+    return dataclasses.asdict(fire)
