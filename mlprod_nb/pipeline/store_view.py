@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,7 +11,7 @@ from ..paths import Layout, find_home
 from .trace import Trace, build
 
 if TYPE_CHECKING:
-    from ..lineage.model import NotebookLineage, RunDetail, RunSummary
+    from ..lineage.model import NotebookLineage, RunSummary
 
 __all__ = ["Trace", "observed_trace", "runs"]
 
@@ -44,31 +43,10 @@ def observed_trace(
 
 
 def runs(layout: Layout, pipeline: Path | None, timeout: float = 60.0) -> list[RunSummary]:
-    """Runs, newest first; a cached step's metrics come from the run that computed it."""
+    """Runs, newest first, dead drivers' runs settled; a cached step's metrics come from
+    the run that computed it (``Store.runs``, as the server's runs route answers)."""
     from ..store import Store
     from .liveness import settled_runs
 
     with Store.open(layout, timeout=timeout) as store:
-        found = settled_runs(layout, store.runs(pipeline))
-        details: dict[str, RunDetail | None] = {}
-
-        def logged(run_id: str, step: str) -> dict[str, float]:
-            if run_id not in details:
-                try:
-                    details[run_id] = store.run(run_id)
-                except MlprodError:
-                    details[run_id] = None
-            detail = details[run_id]
-            history = detail.metric_history if detail is not None else ()
-            ordered = sorted(history, key=lambda m: m.step or 0)
-            return {m.name: m.value for m in ordered if m.pipeline_step == step}
-
-        result = []
-        for run in found:
-            carried: dict[str, float] = {}
-            for step in run.steps:
-                if step.cached and step.cached_from:
-                    carried.update(logged(step.cached_from, step.name))
-            metrics = {**carried, **run.metrics}
-            result.append(replace(run, metrics=metrics) if metrics != run.metrics else run)
-        return result
+        return settled_runs(layout, store.runs(pipeline))

@@ -291,7 +291,8 @@ def _text(value: Any, name: str) -> str | None:
 
 def _with_origins(store: Store, ids: Sequence[str]) -> dict[str, RunDetail]:
     """The runs asked for, and the runs their cached steps came from."""
-    from .stepcode import MAX_HOPS, origins
+    from ..lineage.cached import MAX_HOPS
+    from .stepcode import origins
 
     details = {i: store.run(i) for i in ids}
     tried: set[str] = set()

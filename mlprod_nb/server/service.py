@@ -133,7 +133,7 @@ class StoreService:
         from ..store.queries import LineageCache
 
         store = Store.open(layout, timeout=self.lock_timeout)  # ingests on open
-        store.lineages = self._lineages.setdefault(layout, LineageCache())
+        store.share_lineages(self._lineages.setdefault(layout, LineageCache()))
         now = time.monotonic()
         held = self._held[layout] = _Held(store, now, now)
         return held

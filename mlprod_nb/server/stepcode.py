@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..lineage.cached import producer, step_metrics
 from ..lineage.diff import FileFact, RunFacts
 from ..lineage.model import RunDetail, StepSummary
 from ..paths import Layout
 from ..pipeline.stepbook import GENERATED, code_hash
-
-MAX_HOPS = 16  # a cache entry pointing at a cached step again (resumed runs)
 
 
 @dataclass(frozen=True)
@@ -76,22 +75,6 @@ def _notebook_of(layout: Layout, run_id: str, step: StepSummary) -> Path:
     return layout.runs_dir / run_id / "steps" / f"{step.name}.ipynb"
 
 
-def producer(
-    run_id: str, step: str, details: Mapping[str, RunDetail]
-) -> tuple[str, StepSummary | None]:
-    """The run that really executed ``step`` of ``run_id`` (following ``cached_from``)."""
-    current = run_id
-    for _ in range(MAX_HOPS):
-        detail = details.get(current)
-        found = next((s for s in detail.summary.steps if s.name == step), None) if detail else None
-        if found is None or not found.cached or not found.cached_from:
-            return current, found
-        if found.cached_from == current:
-            return current, found
-        current = found.cached_from
-    return current, None
-
-
 def origins(details: Sequence[RunDetail]) -> set[str]:
     """Runs that cached steps of ``details`` came from, not among them."""
     known = {d.id for d in details}
@@ -129,7 +112,7 @@ def facts(
     files: list[FileFact] = []
     metrics: dict[str, Any] = dict(summary.metrics)
     for step in summary.steps:
-        origin, ran = producer(detail.id, step.name, details)
+        origin, ran = producer(detail.id, step.name, details.get)
         cached = origin if origin != detail.id else None
         code = step_code(_notebook_of(layout, origin, ran or step))
         steps[step.name] = code.digest if code else None
@@ -137,12 +120,8 @@ def facts(
             sources[code.digest] = code.text
         files += _files(details.get(origin), step.name, show, cached)
         if cached and origin in details:
-            carried = {
-                m.name: m.value  # the last value logged there
-                for m in details[origin].metric_history
-                if m.pipeline_step == step.name and m.name not in summary.metrics
-            }
-            metrics.update(carried)
+            carried = step_metrics(details[origin], step.name)
+            metrics.update({k: v for k, v in carried.items() if k not in summary.metrics})
     return RunFacts(
         id=summary.id,
         params=summary.params,

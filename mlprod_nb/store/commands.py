@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +27,21 @@ def _existing(layout: Layout, subject: Path, hint: str) -> Layout:
     return layout
 
 
-def _open(layout: Layout, timeout: float = 30.0) -> Store:
-    """Open the store, telling the user about journal lines it had to skip just now."""
+Skipped = Callable[[int], None]  # told how many journal lines the ingest just skipped
+
+
+def _open(layout: Layout, timeout: float, skipped: Skipped | None) -> Store:
+    """Open the store; ``skipped`` hears of journal lines it could not ingest just now
+    (the CLI says so on stderr: telling the user is the face's job, not the store's)."""
     store = Store.open(layout, timeout=timeout)
-    if store.new_journal_errors:
-        print(
-            f"warning: {store.new_journal_errors} journal line(s) could not be ingested; see "
-            f'`mlprod-nb sql "SELECT * FROM journal_errors"`',
-            file=sys.stderr,
-        )
+    if store.new_journal_errors and skipped is not None:
+        skipped(store.new_journal_errors)
     return store
 
 
-def notebook_lineage(notebook: str | Path, timeout: float = 30.0) -> NotebookLineage:
+def notebook_lineage(
+    notebook: str | Path, timeout: float = 30.0, *, skipped: Skipped | None = None
+) -> NotebookLineage:
     """The recorded lineage of a notebook; ``NotFoundError`` when nothing is recorded."""
     path = Path(notebook).expanduser().resolve()
     hint = _TRACE_HINT.format(name=Path(notebook).name)
@@ -51,7 +52,7 @@ def notebook_lineage(notebook: str | Path, timeout: float = 30.0) -> NotebookLin
     if not path.exists():
         hint = f"check the path; if it moved, {hint}"
     layout = _existing(find_home(path), path, hint)
-    with _open(layout, timeout) as store:
+    with _open(layout, timeout, skipped) as store:
         try:
             return store.notebook_lineage(path)
         except NotFoundError as error:
@@ -69,6 +70,7 @@ def query(
     timeout: float = 30.0,
     *,
     allow_files: bool = False,
+    skipped: Skipped | None = None,
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Plain queries typed by the user, over the store's tables (``readonly``).
 
@@ -78,14 +80,16 @@ def query(
     """
     layout = Layout(Path(home).expanduser().resolve()) if home else find_home(Path.cwd())
     _existing(layout, layout.home, "trace a notebook first, or pass --home .../.mlprod")
-    with _open(layout, timeout) as store:
+    with _open(layout, timeout, skipped) as store:
         store.reopen_read_only(allow_files=allow_files)
         return store.query(sql, params)
 
 
-def executions_recorded(notebook: str | Path, timeout: float = 30.0) -> int:
+def executions_recorded(
+    notebook: str | Path, timeout: float = 30.0, *, skipped: Skipped | None = None
+) -> int:
     """How many executions of ``notebook`` the store holds (new journal lines ingested)."""
     path = Path(notebook).expanduser().resolve()
-    with _open(find_home(path), timeout) as store:
+    with _open(find_home(path), timeout, skipped) as store:
         _, rows = store.query("SELECT count(*) FROM executions WHERE notebook = ?", [str(path)])
     return int(rows[0][0])

@@ -81,7 +81,7 @@ class Store:
         self._con: duckdb.DuckDBPyConnection | None = con
         self._lock = lock
         self.new_journal_errors = 0  # lines the last ingest could not use (see journal_errors)
-        self.lineages = queries.LineageCache()  # executions already read, per notebook
+        self._lineages = queries.LineageCache()  # executions already read, per notebook
 
     @classmethod
     def open(cls, layout: Layout, timeout: float = 30.0, *, ingest: bool = True) -> Store:
@@ -160,7 +160,12 @@ class Store:
 
     def notebook_lineage(self, path: str | Path) -> NotebookLineage:
         """The notebook's lineage; executions read before are reused, only new ones read."""
-        return queries.notebook_lineage(self.con, path, self.lineages)
+        return queries.notebook_lineage(self.con, path, self._lineages)
+
+    def share_lineages(self, cache: queries.LineageCache) -> None:
+        """Read executions through ``cache`` from now on: one kept by the caller outlives
+        this store, so a store reopened after an idle close reads only new executions."""
+        self._lineages = cache
 
     def query(
         self, sql: str, params: Sequence[Any] = ()
@@ -184,7 +189,22 @@ class Store:
         self._con = readonly.connect(self.layout.db_path, allow_files=allow_files)
 
     def runs(self, pipeline: str | Path | None = None) -> list[RunSummary]:
-        return queries.runs(self.con, pipeline)
+        """Runs, newest first; a cached step's metrics are those of the run that computed
+        it (``lineage.cached``), so the CLI and the panel list the same numbers."""
+        from ..errors import NotFoundError
+        from ..lineage.cached import with_cached_metrics
+
+        details: dict[str, RunDetail | None] = {}
+
+        def detail_of(run_id: str) -> RunDetail | None:
+            if run_id not in details:
+                try:
+                    details[run_id] = self.run(run_id)
+                except NotFoundError:  # produced by a run no longer recorded
+                    details[run_id] = None
+            return details[run_id]
+
+        return with_cached_metrics(queries.runs(self.con, pipeline), detail_of)
 
     def run(self, run_id: str) -> RunDetail:
         return queries.run(self.con, run_id)

@@ -16,6 +16,28 @@ import pytest
 Api = Callable[..., Awaitable[tuple[int, Any]]]
 
 
+def _cli(store_home: Path) -> Callable[..., Awaitable[Any]]:
+    """``await cli(*args)``: ``mlprod-nb ARGS`` in a child process, its JSON when --json."""
+    env = {**os.environ, "MLPROD_NB_HOME": str(store_home)}
+
+    async def cli(*args: str) -> Any:
+        # asynchronous, so the server (in this process) can let go of the store meanwhile
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "mlprod_nb.cli",
+            *args,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(child.communicate(), 240)
+        assert child.returncode == 0, err.decode()
+        return json.loads(out) if "--json" in args else None
+
+    return cli
+
+
 @pytest.mark.slow
 async def test_lineage_of_a_traced_notebook(
     api: Api, make_notebook: Callable[..., Path], store_home: Path, jp_root_dir: Path
@@ -74,23 +96,7 @@ async def test_the_cli_and_the_server_give_the_same_answers(
         "nb/same.ipynb",
         [("rows = open('data.csv').read().splitlines()", []), ("n = len(rows)", [])],
     )
-    env = {**os.environ, "MLPROD_NB_HOME": str(store_home)}
-
-    async def cli(*args: str) -> Any:
-        # asynchronous, so the server (in this process) can let go of the store meanwhile
-        child = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "mlprod_nb.cli",
-            *args,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(child.communicate(), 120)
-        assert child.returncode == 0, err.decode()
-        return json.loads(out) if "--json" in args else None
-
+    cli = _cli(store_home)
     await cli("trace", str(notebook))
     (jp_root_dir / "nb" / "data.csv").write_text("a\n2\n")
     status, rest = await api("lineage", params={"path": "nb/same.ipynb"})
@@ -109,3 +115,34 @@ async def test_the_cli_and_the_server_give_the_same_answers(
     from_cli = (await cli("stale", str(notebook), "--json"))["stale"]
     assert [s["cell_id"] for s in from_cli] == [s["cell_id"] for s in stale["stale"]]
     assert [s["cell_id"] for s in from_cli] == ["c0", "c1"]
+
+
+@pytest.mark.slow
+async def test_the_cli_and_the_server_list_the_same_runs(
+    api: Api, make_notebook: Callable[..., Path], store_home: Path, jp_root_dir: Path
+) -> None:
+    """``mlprod-nb runs --json`` is the REST runs answer for the same runs; a step taken
+    from cache shows the metrics its producing run logged, in both."""
+    (jp_root_dir / "nb").mkdir()
+    notebook = make_notebook(
+        "nb/flow.ipynb",
+        [
+            ("import mlprod_nb", ["setup"]),
+            ("alpha = 2", ["parameters"]),
+            ("rows = [1, 2, 3]\nmlprod_nb.log_metric('rows', len(rows))", ["step:load"]),
+            ("score = len(rows) * alpha\nmlprod_nb.log_metric('score', score)", ["step:train"]),
+        ],
+    )
+    cli = _cli(store_home)
+    await cli("export", str(notebook))
+    folder = jp_root_dir / "nb" / "flow.pipeline"
+    await cli("run", str(folder), "--run-id", "first")
+    await cli("run", str(folder), "--run-id", "second", "-p", "alpha", "3")  # load: cached
+
+    status, rest = await api("runs", params={"pipeline": "nb/flow.pipeline"})
+    assert status == 200, rest
+    from_cli = await cli("runs", str(folder), "--json")
+    assert from_cli == rest
+    second = next(r for r in rest["runs"] if r["id"] == "second")
+    assert {s["name"]: s["cached"] for s in second["steps"]} == {"load": True, "train": False}
+    assert second["metrics"] == {"rows": 3.0, "score": 9.0}  # rows: logged by the first run

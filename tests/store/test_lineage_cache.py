@@ -78,11 +78,11 @@ def test_the_cache_outlives_the_store_and_notices_a_rebuilt_one(
     for seq in (1, 2):
         writer.append(execution("s1", seq))
     with Store.open(layout) as store:
-        store.lineages = cache
+        store.share_lineages(cache)
         assert _ids(store.notebook_lineage(NB)) == ["s1:1", "s1:2"]
     writer.append(execution("s1", 3))
     with Store.open(layout) as store:  # another process may have ingested meanwhile
-        store.lineages = cache
+        store.share_lineages(cache)
         assert _ids(store.notebook_lineage(NB)) == ["s1:1", "s1:2", "s1:3"]
     # the store moved aside and rebuilt from a journal holding other executions
     layout.db_path.unlink()
@@ -93,7 +93,7 @@ def test_the_cache_outlives_the_store_and_notices_a_rebuilt_one(
         other.append(execution("s9", seq))
     other.close()
     with Store.open(layout) as store:
-        store.lineages = cache
+        store.share_lineages(cache)
         rebuilt = store.notebook_lineage(NB)
         assert rebuilt == _fresh(store)
     assert _ids(rebuilt) == ["s9:7", "s9:8", "s9:9", "s9:10"]
