@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..paths import Layout
+from ..pipeline.liveness import alive, identity
 from ..redaction import REDACTED
 from . import book, data
 from . import cron as crontab
@@ -42,8 +43,6 @@ def spawn_run(home: Path, schedule: Schedule, fire: Fire, folder: Path) -> None:
     """Start ``mlprod-nb run PIPELINE --run-id ID -f params.yaml`` detached, as the
     server's launcher does; ``launch.json`` lets liveness tell a dead runner."""
     import yaml
-
-    from ..pipeline.liveness import identity
 
     argv = [sys.executable, "-m", "mlprod_nb.cli", "run", schedule.pipeline]
     argv += ["--run-id", str(fire.run)]
@@ -98,7 +97,7 @@ def run_failure_hook(schedule: Schedule, fire: Fire) -> str:
 
 def run_state(home: Path, run_id: str) -> tuple[str, str | None]:
     """``(status, error)`` of a run started by a fire: "running" until it settles."""
-    from ..pipeline.liveness import alive, settle_one
+    from ..pipeline.liveness import settle_one
 
     layout = Layout(Path(home))
     folder = layout.runs_dir / run_id
@@ -110,7 +109,7 @@ def run_state(home: Path, run_id: str) -> tuple[str, str | None]:
     except (OSError, ValueError):
         launch = None
     if launch is None:
-        return "running", None  # claimed, its runner not started yet
+        return "running", None  # claimed, its runner not started yet (or reclaimed)
     if alive(launch, float(launch.get("started") or 0)):
         return "running", None
     if settle_one(layout, run_id) is not None:  # it wrote its status meanwhile
@@ -145,9 +144,28 @@ class _Tick:
                 return fire
         return None
 
-    def claim(self, fire: Fire) -> None:
-        started = dataclasses.replace(fire, status="started", run=_new_run_id(self.now))
+    def claim(self, fire: Fire, run: str | None = None) -> None:
+        """Mark ``fire`` started by this process with a run id; the run starts after the
+        lock is released (the line is on disk first)."""
+        started = dataclasses.replace(
+            fire, status="started", run=run or _new_run_id(self.now), claimer=identity()
+        )
         self.to_start.append(self.write(started))
+
+    def reclaim_orphans(self) -> None:
+        """Claims whose scheduler died (SIGKILL) before it started their run: claimed
+        again with the same run id, so the fire time is neither lost nor run twice."""
+        mine = {(f.schedule, f.due, f.attempt) for f in self.to_start}
+        for key, fire in list(self.book.fires.items()):
+            if fire.status != "started" or fire.run is None or key in mine:
+                continue
+            if fire.schedule not in self.book.schedules:
+                continue
+            if (Layout(self.book.home).runs_dir / fire.run / LAUNCH_FILE).exists():
+                continue
+            if fire.claimer and alive({"driver": fire.claimer}, self.now):
+                continue  # its claimer is starting it right now
+            self.claim(fire, fire.run)
 
     def settle(self, schedule: Schedule) -> None:
         """Record the end of the schedule's started runs; queue retries; owe hooks."""
@@ -252,30 +270,21 @@ def tick(
         for schedule in list(found.schedules.values()):
             if schedule.paused:
                 continue
-            if work.going(schedule) is None:
-                work.start_pending(schedule)
             if schedule.cron is not None:
                 work.cron_fires(schedule)
             if schedule.on_new_data:
                 work.data_fire(schedule)
-        # claims of an earlier tick whose scheduler died before starting them
-        orphans = [
-            f
-            for f in found.fires.values()
-            if f.status == "started" and f.run and f not in work.to_start
-        ]
+            if work.going(schedule) is None:  # retries, caught-up fires: one at a time
+                work.start_pending(schedule)
+        work.reclaim_orphans()
         schedules = dict(found.schedules)
     layout = Layout(home)
-    for fire in [*work.to_start, *orphans]:
+    for fire in work.to_start:
         owner = schedules.get(fire.schedule)
         if owner is None or fire.run is None:
             continue
         folder = layout.runs_dir / fire.run
-        layout.runs_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            folder.mkdir()  # the one start of this claim, whoever gets here first
-        except FileExistsError:
-            continue
+        folder.mkdir(parents=True, exist_ok=True)  # a dead claimer may have made it
         launch(home, owner, fire, folder)
     for failed in work.hooks:
         outcome = hook(schedules[failed.schedule], failed)

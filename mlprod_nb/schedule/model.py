@@ -44,6 +44,7 @@ class Fire:
     attempt: int = 0  # 0: the fire itself; 1, 2...: its retries
     after: float = 0.0  # "pending" (a retry, a caught-up fire): not started before this
     hashes: dict[str, str] = field(default_factory=dict)  # new-data fires: what they saw
+    claimer: dict[str, Any] = field(default_factory=dict)  # who claimed it (liveness.identity)
 
 
 @dataclass(frozen=True)
