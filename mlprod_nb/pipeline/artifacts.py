@@ -9,13 +9,13 @@ unsendable registry's (``unsendable.py``), which export reads too.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import CheckFailedError, SerializationError
+from ..hashing import sha256_file
 from .serializers import SERIALIZERS, Serializer, register, serializer_for
 from .unsendable import (
     culprit,
@@ -30,7 +30,6 @@ __all__ = [
     "SERIALIZERS",
     "Serializer",
     "check",
-    "file_sha256",
     "load",
     "register",
     "register_unsendable",
@@ -42,11 +41,6 @@ __all__ = [
 
 INDEX = "_outputs.json"
 _RECREATE = "re-create it in the step that uses it (or in a setup cell)"
-
-
-def file_sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def save(directory: str, values: Mapping[str, object], *, step: str) -> list[dict[str, str]]:
@@ -92,10 +86,13 @@ def _save_one(folder: Path, name: str, value: object, step: str) -> dict[str, st
             last = error
             continue
         os.replace(temp, path)
+        digest = sha256_file(str(path))  # the one hasher: its cache serves later checks
+        if digest is None:  # removed between the rename and the read
+            raise FileNotFoundError(path)
         return {
             "name": name,
             "path": str(path),
-            "sha256": file_sha256(path),
+            "sha256": digest,
             "serializer": serializer.name,
         }
     raise _unsaveable(name, value, last, step)

@@ -201,11 +201,6 @@ class StoreService:
                 del self._held[layout]
                 held.store.close()
 
-    @property
-    def open_layouts(self) -> list[Layout]:
-        """The stores held open right now (for tests and diagnostics)."""
-        return list(self._held)
-
     def close(self) -> None:
         """Close every store and stop the owner thread (at server shutdown)."""
         if self._closer is not None:

@@ -31,7 +31,6 @@ class _Context:
     run: str | None = None
     step: str | None = None
     pending: Pending = field(default_factory=Pending)
-    dropped: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -59,7 +58,6 @@ def add_metric(metric: Metric) -> None:
         metrics.append(metric)
         if len(metrics) > MAX_PENDING:
             del metrics[0]
-            _CONTEXT.dropped += 1
 
 
 def add_check(check: Check) -> None:

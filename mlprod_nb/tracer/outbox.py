@@ -36,11 +36,6 @@ class Outbox:
         self._backlog: list[tuple[Layout, Record]] = []
         self._last: tuple[Layout, _Journal] | None = None
         self.failures = 0
-        self.dropped = 0
-
-    @property
-    def pending(self) -> int:
-        return len(self._backlog)
 
     def write(self, layout: Layout, record: Record) -> None:
         if not self._backlog:  # the usual case: straight to the file
@@ -54,7 +49,6 @@ class Outbox:
         self._backlog.append((layout, record))
         if len(self._backlog) > MAX_BACKLOG:
             del self._backlog[0]
-            self.dropped += 1
         self.flush()
 
     def flush(self) -> None:

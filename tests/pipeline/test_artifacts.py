@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 
 from mlprod_nb.errors import CheckFailedError, SerializationError
+from mlprod_nb.hashing import sha256_file
 from mlprod_nb.pipeline import artifacts, unsendable
 from mlprod_nb.pipeline.unsendable import type_name
 
@@ -40,7 +41,7 @@ def test_save_writes_an_index_with_hashes(tmp_path: Path) -> None:
     index = json.loads((tmp_path / artifacts.INDEX).read_text())
     assert index == saved
     for entry in index:
-        assert entry["sha256"] == artifacts.file_sha256(Path(entry["path"]))
+        assert entry["sha256"] == sha256_file(entry["path"])
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
