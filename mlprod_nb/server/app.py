@@ -15,7 +15,7 @@ from .backend import Backend
 from .confine import Root
 from .handlers import ROUTES
 from .launcher import Launcher
-from .schedules import Schedules, available
+from .schedules import Schedules
 from .service import StoreService
 
 API_PREFIX = "/mlprod-nb/api"
@@ -111,17 +111,14 @@ class MlprodApp(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         kwargs: dict[str, Any] = {"backend": self.backend, "schedules": self.schedules}
-        scheduling = available()  # an installation without mlprod_nb.schedule: no routes
         self.handlers.extend(
-            (url_path_join(API_PREFIX, route), handler, kwargs)
-            for route, handler in ROUTES
-            if scheduling or not route.startswith("schedules")
+            (url_path_join(API_PREFIX, route), handler, kwargs) for route, handler in ROUTES
         )
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Start the firing loop once the server's event loop runs (jupyter_server's
         hook for an extension's background tasks)."""
-        if self.schedule_interval_seconds > 0 and self._ticker is None and available():
+        if self.schedule_interval_seconds > 0 and self._ticker is None:
             self._ticker = asyncio.create_task(self._fire_schedules())
 
     async def _fire_schedules(self) -> None:

@@ -11,8 +11,6 @@ tick never runs while a panel request holds the store.
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -83,7 +81,7 @@ class Schedules:
         layout = self.store(notebook, pipeline)
         if not layout.home.is_dir():
             return {"schedules": []}
-        schedule = _package()
+        from .. import schedule
 
         views = await self._released(layout, lambda: schedule.schedules(layout.home))
         shown = [self._show(v) for v in views]
@@ -105,9 +103,9 @@ class Schedules:
             )
         tz = _text(body.get("tz"), "tz", MAX_NAME)
         name = _text(body.get("name"), "name", MAX_NAME)
-        params = await self._params(folder, body.get("params"))
+        params = _params(body.get("params"))
         layout = self._layout(folder)
-        schedule = _package()
+        from .. import schedule
 
         created = await self._released(
             layout,
@@ -145,10 +143,8 @@ class Schedules:
             if key in body:
                 changes[key] = _text(body[key], key, MAX_NAME)
         if "params" in body:
-            current = await self._find(layout, schedule_id)
-            folder = self.backend.root.pipeline(str(current["pipeline"]))
-            changes["params"] = await self._params(folder, body["params"])
-        schedule = _package()
+            changes["params"] = _params(body["params"])
+        from .. import schedule
 
         updated = await self._released(
             layout, lambda: schedule.update(layout.home, schedule_id, **changes)
@@ -156,12 +152,12 @@ class Schedules:
         return self._show(updated)
 
     async def remove(self, layout: Layout, schedule_id: str) -> None:
-        schedule = _package()
+        from .. import schedule
 
         await self._released(layout, lambda: schedule.remove(layout.home, schedule_id))
 
     async def history(self, layout: Layout, schedule_id: str) -> dict[str, Any]:
-        schedule = _package()
+        from .. import schedule
 
         fires = await self._released(layout, lambda: schedule.history(layout.home, schedule_id))
         return {"fires": jsonable(fires)}
@@ -172,7 +168,7 @@ class Schedules:
         if expression is None:
             raise BadRequestError("missing cron", hint="pass cron=EXPRESSION, e.g. 0 3 * * *")
         zone = _text(tz, "tz", MAX_NAME)
-        schedule = _package()
+        from .. import schedule
 
         loop = asyncio.get_running_loop()
         found = await loop.run_in_executor(
@@ -186,7 +182,7 @@ class Schedules:
     async def inputs(self, notebook: str | None, pipeline: str | None) -> dict[str, Any]:
         """The files whose new content would fire an "on new data" schedule, root-relative."""
         folder = self._pipeline_of({"pipeline": pipeline, "path": notebook})
-        schedule = _package()
+        from .. import schedule
 
         files = await asyncio.get_running_loop().run_in_executor(
             None, lambda: schedule.data_inputs(str(folder))
@@ -197,7 +193,7 @@ class Schedules:
 
     async def tick(self) -> list[Any]:
         """Fire what is due in every known store; one store's trouble does not stop others."""
-        schedule = _package()
+        from .. import schedule
 
         fired: list[Any] = []
         for home in self.homes:
@@ -224,41 +220,15 @@ class Schedules:
             self.backend.root.relative(notebook.with_suffix(".pipeline"))
         )
 
-    async def _params(self, folder: Path, params: Any) -> dict[str, Any]:
-        """The parameters checked against the pipeline's types, as a run's are."""
-        if params is None:
-            return {}
-        if not isinstance(params, dict):
-            raise BadRequestError("'params' must be an object of name: value")
-        from .backend import _checked_params
 
-        return await asyncio.get_running_loop().run_in_executor(
-            None, lambda: _checked_params(folder, params)
-        )
-
-    async def _find(self, layout: Layout, schedule_id: str) -> dict[str, Any]:
-        schedule = _package()
-        from ..errors import NotFoundError
-
-        views = await self._released(layout, lambda: schedule.schedules(layout.home))
-        for view in views:
-            shown = self._show(view)
-            if shown.get("id") == schedule_id:
-                return shown
-        raise NotFoundError(
-            f"no schedule {schedule_id}",
-            hint="list them: GET schedules (or mlprod-nb schedule list)",
-        )
-
-
-def available() -> bool:
-    """Whether this installation has the schedule package (the routes exist only then)."""
-    return importlib.util.find_spec("mlprod_nb.schedule") is not None
-
-
-def _package() -> Any:
-    """``mlprod_nb.schedule``, imported when first used (it brings the store's code)."""
-    return importlib.import_module("mlprod_nb.schedule")
+def _params(value: Any) -> dict[str, Any]:
+    """The parameters' shape; their names and types the schedule package checks against
+    the pipeline's, as a run's (text from the form converted as on the command line)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRequestError("'params' must be an object of name: value")
+    return value
 
 
 def _cron(value: Any) -> str | None:
