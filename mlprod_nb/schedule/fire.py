@@ -124,8 +124,11 @@ def _new_run_id(now: float) -> str:
 class _Tick:
     """The work of one tick on a book held under the lock."""
 
-    def __init__(self, found: book.Book, now: float, debounce: float) -> None:
+    def __init__(
+        self, found: book.Book, now: float, debounce: float, inputs: dict[str, list[str]]
+    ) -> None:
         self.book = found
+        self.inputs = inputs
         self.now = now
         self.debounce = debounce
         self.fired: list[Fire] = []  # everything written this tick
@@ -233,7 +236,7 @@ class _Tick:
         self.claim(Fire(schedule.id, latest, why, "pending", None, note))
 
     def data_fire(self, schedule: Schedule) -> None:
-        files = data.cached_inputs(schedule.pipeline)
+        files = self.inputs.get(schedule.pipeline, [])
         current = data.hashes(files)
         seen = self.book.seen.get(schedule.id)
         if seen is None:  # the first look: what is there now is not new
@@ -263,8 +266,11 @@ def tick(
     """Fire what is due at ``now`` (default: the time): every fire record written."""
     home = Path(home)
     moment = time.time() if now is None else now
+    # the inputs come from the store (its own lock): asked before the lock is taken
+    watched = [s.pipeline for s in book.read(home).schedules.values() if s.on_new_data]
+    inputs = {pipeline: data.cached_inputs(pipeline) for pipeline in watched}
     with book.locked(home, timeout) as found:
-        work = _Tick(found, moment, debounce)
+        work = _Tick(found, moment, debounce, inputs)
         for schedule in list(found.schedules.values()):
             work.settle(schedule)
         for schedule in list(found.schedules.values()):
