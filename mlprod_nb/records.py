@@ -235,6 +235,8 @@ class RunRecord(TypedDict):
     steps: list[str]  # the steps this run will execute, in order
     resumed_from: RunId | None
     truncated: NotRequired[list[str]]  # fields cut to fit the journal line
+    schedule: NotRequired[str | None]  # the schedule that fired it (mlprod_nb.schedule)
+    reason: NotRequired[str | None]  # why it fired: "cron 0 3 * * * at ...", "new data: ..."
 
 
 class Artifact(TypedDict):

@@ -39,6 +39,9 @@ from .liveness import identity
 from .rundir import RunDir
 from .steplog import StepTrace
 
+SCHEDULE_ENV = "MLPROD_NB_SCHEDULE_ID"  # a scheduled run: the schedule (mlprod_nb.schedule)
+REASON_ENV = "MLPROD_NB_SCHEDULE_REASON"  # and why it fired
+
 
 @dataclass
 class StepState:
@@ -206,7 +209,7 @@ class Recorder:
     # -- the journal's records of a run (records.RunRecord, StepRecord, RunEndRecord) --
 
     def _run_record(self, pipeline_hash: str) -> RunRecord:
-        return RunRecord(
+        record = RunRecord(
             v=SCHEMA,
             kind="run",
             id=RunId(self.run_id),
@@ -218,6 +221,11 @@ class Recorder:
             steps=list(self.order),
             resumed_from=self.facts["resumed_from"],
         )
+        scheduled = os.environ.get(SCHEDULE_ENV)  # set by mlprod_nb.schedule's launch
+        if scheduled:
+            record["schedule"] = scheduled
+            record["reason"] = os.environ.get(REASON_ENV)
+        return record
 
     def _step_record(self, state: StepState) -> StepRecord:
         return StepRecord(

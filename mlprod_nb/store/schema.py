@@ -91,7 +91,13 @@ _V4 = [
         execution VARCHAR NOT NULL, name VARCHAR NOT NULL, type VARCHAR NOT NULL)"""
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4]
+# v5: the schedule that fired a run and why (``mlprod_nb.schedule``)
+_V5 = [
+    "ALTER TABLE runs ADD COLUMN schedule VARCHAR",
+    "ALTER TABLE runs ADD COLUMN reason VARCHAR",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5]
 VERSION = len(MIGRATIONS)
 
 

@@ -42,6 +42,8 @@ def test_a_scheduled_run_is_an_ordinary_run(pipeline: Path, store: Path) -> None
     assert (done.status, done.run) == ("ok", fire.run)
     with Store.open(Layout(store)) as opened:
         runs = {r.id: r for r in opened.runs()}
+        _, rows = opened.query("SELECT schedule, reason FROM runs WHERE id = ?", [fire.run])
+    assert rows == [(made.id, fire.reason)]  # the run says which schedule fired it, and why
     assert fire.run in runs
     assert runs[str(fire.run)].params["n"] == 5
     assert schedule.schedules(store)[0].last_status == "ok"
