@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any
 from ..journal import dumps
 from ..paths import Layout
 from ..records import INTERRUPTED, RUNNING, SCHEMA, UNSETTLED, RunEndRecord, RunId
+from .rundir import STATUS_FILE, SUMMARY_FILE, read_json, run_folder
 
 if TYPE_CHECKING:
     from ..lineage.model import RunSummary
 
 HEARTBEAT_SECONDS = 2.0
 STALE_SECONDS = 30.0  # a heartbeat older than this: the driver is gone (remote hosts)
-STATUS_FILE = "status.json"
 UNFINISHED = UNSETTLED  # a dead driver's steps in these are recorded as aborted
 
 
@@ -138,14 +138,6 @@ class Heartbeat:
             self._thread.join(timeout=self.interval + 1)
 
 
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def end_journal(layout: Layout, run_id: str) -> Path:
     """The journal file holding the "interrupted" record of a run (one per run)."""
     return layout.journal_dir / f"run-{run_id}-interrupted.ndjson"
@@ -197,9 +189,9 @@ def settle_one(layout: Layout, run_id: str) -> dict[str, Any] | None:
 
     None when the run left no status (its driver has not written one yet).
     """
-    folder = layout.runs_dir / run_id
+    folder = run_folder(layout, run_id)
     path = folder / STATUS_FILE
-    status = _read(path)
+    status = read_json(path)
     if status is None:
         if folder.is_dir() or not (layout.journal_dir / f"run-{run_id}.ndjson").exists():
             return None
@@ -213,7 +205,7 @@ def settle_one(layout: Layout, run_id: str) -> dict[str, Any] | None:
     beat = heartbeat_of(status, path)
     if alive(status, beat):
         return status
-    again = _read(path)  # it may have finished between our read and the check
+    again = read_json(path)  # it may have finished between our read and the check
     if again is not None and again.get("status") != RUNNING:
         return again
     pid = status.get("pid")
@@ -239,7 +231,7 @@ def settle(layout: Layout, run_ids: Iterable[str] | None = None) -> dict[str, di
     """Settle these runs (default: every run folder without a summary); dead ones by id."""
     if run_ids is None:
         try:
-            folders = [f for f in layout.runs_dir.iterdir() if not (f / "summary.json").exists()]
+            folders = [f for f in layout.runs_dir.iterdir() if not (f / SUMMARY_FILE).exists()]
         except OSError:
             return {}
         run_ids = [f.name for f in folders]

@@ -1,7 +1,9 @@
 """A run's folder ``.mlprod/runs/<run_id>/`` (docs/contracts.md, section 5).
 
 ``status.json`` is replaced atomically after every change; ``summary.json`` is
-written once at the end; ``driver.log`` holds the runner's progress lines.
+written once at the end; ``driver.log`` holds the runner's progress lines. The one
+module that names these files: the runner, liveness and the server's launcher read
+and write a run's folder through it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from ..paths import Layout
 
 # The one rule for run ids, for the runner, the CLI and the server: a safe folder name.
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+STATUS_FILE = "status.json"
+SUMMARY_FILE = "summary.json"
+LOG_FILE = "driver.log"
 
 
 def valid_run_id(run_id: str) -> bool:
@@ -30,6 +35,20 @@ def valid_run_id(run_id: str) -> bool:
 def new_run_id() -> str:
     """``YYYYmmdd-HHMMSS-xxxxxx``: the start time in UTC (sorts by time on any machine)."""
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + os.urandom(3).hex()
+
+
+def run_folder(layout: Layout, run_id: str) -> Path:
+    """Where a run's files live (the id is not checked here: see ``valid_run_id``)."""
+    return layout.runs_dir / run_id
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A run file's JSON object; None when it is missing, torn or not an object."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -47,7 +66,7 @@ class RunDir:
             )
         self.run_id = run_id
         self.layout = layout
-        self.folder = layout.runs_dir / run_id
+        self.folder = run_folder(layout, run_id)
         self._lock = threading.Lock()
         self._log_fd: int | None = None
 
@@ -60,14 +79,14 @@ class RunDir:
 
     def create(self) -> None:
         """Make the folder; one the server pre-created for this id is fine, a used one is not."""
-        if (self.folder / "status.json").exists():
+        if (self.folder / STATUS_FILE).exists():
             raise ParameterError(
                 f"run {self.run_id!r} already exists",
                 path=self.folder,
                 hint="choose another --run-id, or leave it out",
             )
         self.steps_dir.mkdir(parents=True, exist_ok=True)
-        log = self.folder / "driver.log"
+        log = self.folder / LOG_FILE
         try:  # the server sends our stdout to driver.log already: do not write it twice
             out = os.fstat(sys.stdout.fileno())
             same = log.exists() and (lambda s: (s.st_dev, s.st_ino))(log.stat()) == (
@@ -85,11 +104,11 @@ class RunDir:
 
     def write_status(self, status: dict[str, Any]) -> None:
         with self._lock:
-            _write_json(self.folder / "status.json", status)
+            _write_json(self.folder / STATUS_FILE, status)
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         with self._lock:
-            _write_json(self.folder / "summary.json", summary)
+            _write_json(self.folder / SUMMARY_FILE, summary)
 
     def close(self) -> None:
         if self._log_fd is not None:
@@ -99,13 +118,10 @@ class RunDir:
 
 def read_summary(layout: Layout, run_id: str) -> dict[str, Any]:
     """A finished run's summary (or its last status when it has no summary)."""
-    folder = layout.runs_dir / run_id
-    for name in ("summary.json", "status.json"):
-        try:
-            data = json.loads((folder / name).read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict):
+    folder = run_folder(layout, run_id)
+    for name in (SUMMARY_FILE, STATUS_FILE):
+        data = read_json(folder / name)
+        if data is not None:
             return data
     raise NotFoundError(
         f"no run {run_id!r}",
@@ -119,17 +135,14 @@ def recent_durations(layout: Layout, pipeline: Path, runs: int = 20) -> dict[str
     """How long each step of ``pipeline`` took when it last ran (ms), from recent summaries."""
     try:
         summaries = sorted(
-            layout.runs_dir.glob("*/summary.json"), key=lambda p: p.stat().st_mtime, reverse=True
+            layout.runs_dir.glob(f"*/{SUMMARY_FILE}"), key=lambda p: p.stat().st_mtime, reverse=True
         )[:runs]
     except OSError:
         return {}
     found: dict[str, float] = {}
     for path in reversed(summaries):  # oldest first: newer runs overwrite
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if data.get("pipeline") != str(pipeline):
+        data = read_json(path)
+        if data is None or data.get("pipeline") != str(pipeline):
             continue
         for step in data.get("steps", []):
             if step.get("status") == "ok" and isinstance(step.get("duration_ms"), int | float):

@@ -24,14 +24,12 @@ from ..errors import MlprodError, NotFoundError
 from ..paths import Layout
 from ..pipeline.handoff import PARAM_ENV
 from ..pipeline.liveness import alive, identity, settle_one
-from ..pipeline.rundir import new_run_id, valid_run_id
+from ..pipeline.rundir import LOG_FILE, STATUS_FILE, new_run_id, read_json, run_folder, valid_run_id
 from ..records import FAILED, RUNNING
 from ..redaction import is_secret_name
 from .confine import BadRequestError
 
 LAUNCH_FILE = "launch.json"  # written by the server: pid and command of the runner
-STATUS_FILE = "status.json"
-LOG_FILE = "driver.log"
 PARAMS_FILE = "params.yaml"  # written by the server: the parameters it was asked for
 TAIL_BYTES = 16_384
 
@@ -49,14 +47,6 @@ def check_run_id(run_id: str) -> str:
     if not valid_run_id(run_id):
         raise BadRequestError(f"invalid run id {run_id!r}", hint="use an id from the runs list")
     return run_id
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _starting(run_id: str, launch: dict[str, Any] | None, folder: Path) -> dict[str, Any]:
@@ -110,7 +100,7 @@ class Launcher:
         import yaml
 
         run_id = new_run_id()
-        folder = layout.runs_dir / run_id
+        folder = run_folder(layout, run_id)
         folder.mkdir(parents=True, exist_ok=False)
         argv = [*self.command, str(pipeline), "--run-id", run_id]
         plain = {k: v for k, v in params.items() if not is_secret_name(k)}
@@ -160,8 +150,8 @@ class Launcher:
         """``status.json`` of a run plus ``log_tail``; a dead unfinished runner is failed."""
         check_run_id(run_id)
         self._reap()
-        folder = layout.runs_dir / run_id
-        launch = _read_json(folder / LAUNCH_FILE)
+        folder = run_folder(layout, run_id)
+        launch = read_json(folder / LAUNCH_FILE)
         status = settle_one(layout, run_id)  # a dead driver's run is recorded as interrupted
         if status is None:
             status = _starting(run_id, launch, folder)
@@ -190,9 +180,9 @@ class Launcher:
                 run_id=run_id,
                 hint="only a running run can be cancelled",
             )
-        folder = layout.runs_dir / run_id
-        recorded = _read_json(folder / STATUS_FILE) or {}
-        launch = _read_json(folder / LAUNCH_FILE) or {}
+        folder = run_folder(layout, run_id)
+        recorded = read_json(folder / STATUS_FILE) or {}
+        launch = read_json(folder / LAUNCH_FILE) or {}
         driver = recorded.get("driver") or launch.get("driver")
         pid = driver.get("pid") if isinstance(driver, dict) else None
         if not isinstance(pid, int) or not alive({"driver": driver}, time.time()):

@@ -10,7 +10,6 @@ A cached step's notebook is the one the producing run executed.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import stat
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from ..errors import NotFoundError
 from ..paths import Layout
-from .launcher import LOG_FILE, STATUS_FILE
+from ..pipeline.rundir import LOG_FILE, read_summary, run_folder
 
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
@@ -32,23 +31,20 @@ class RunCopy:
 
 def _step_sources(layout: Layout, run_id: str) -> dict[str, Path]:
     """Each step's executed notebook: in the run's folder, else in the run it was cached from."""
-    folder = layout.runs_dir / run_id
+    folder = run_folder(layout, run_id)
     found = {p.stem: p for p in sorted((folder / "steps").glob("*.ipynb"))}
-    recorded: dict[str, object] = {}
-    for name in ("summary.json", STATUS_FILE):  # the final record, else the live one
-        try:
-            recorded = json.loads((folder / name).read_text())
-            break
-        except (OSError, ValueError):
-            continue
-    steps = recorded.get("steps") if isinstance(recorded, dict) else None
+    try:
+        recorded = read_summary(layout, run_id)  # the final record, else the live one
+    except NotFoundError:
+        recorded = {}
+    steps = recorded.get("steps")
     for step in steps if isinstance(steps, list) else []:
         name, origin = step.get("name"), step.get("cached_from")
         if not isinstance(name, str) or name in found or not isinstance(origin, str):
             continue
         if "/" in origin or ".." in origin:  # a run id, never a path
             continue
-        cached = layout.runs_dir / origin / "steps" / f"{name}.ipynb"
+        cached = run_folder(layout, origin) / "steps" / f"{name}.ipynb"
         if cached.is_file():
             found[name] = cached
     return found
@@ -65,7 +61,7 @@ def _copy(source: Path, target: Path) -> Path:
 
 def copy_run(layout: Layout, run_id: str, target: Path) -> RunCopy:
     """Copy the run's step notebooks and ``driver.log`` into ``target`` (refreshed each call)."""
-    folder = layout.runs_dir / run_id
+    folder = run_folder(layout, run_id)
     if not folder.is_dir():
         raise NotFoundError("no such run", run_id=run_id, hint="pick one from the runs list")
     log = folder / LOG_FILE
