@@ -60,6 +60,13 @@ def add(args: argparse.Namespace) -> int:
     print(f"schedule {schedule.id} ({schedule.name}): {trigger}")
     if nxt is not None:
         print(f"next fire: {_when(nxt, schedule.tz)}")
+    if schedule.on_new_data:
+        from .data import data_inputs
+
+        files = data_inputs(folder)
+        print(
+            "watching: " + (", ".join(files) or "no input file recorded yet (trace the notebook)")
+        )
     return 0
 
 
