@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +27,29 @@ if TYPE_CHECKING:
 
 KEPT_VERSIONS = 6  # per notebook: panels a few polls behind still get a delta
 KEPT_NOTEBOOKS = 8
-_FLAG = {True: b',"stale":true}', False: b',"stale":false}'}
+Members = Sequence[tuple[str, bytes]]  # (name, its value as JSON text)
+
+
+def splice(members: Members) -> bytes:
+    """The JSON object of ``members``, whose values are JSON text already.
+
+    The one place answers are joined from JSON bytes instead of encoded whole, because
+    executions and edges never change once recorded: each is encoded once and kept.
+    Measured with bench_panel's store (5,000 executions): encoding the lineage answer
+    whole takes ~240 ms, splicing the kept executions' JSON ~15 ms, against the panel's
+    target of p95 <= 100 ms. ``tests/server/test_lineage_versions.py`` checks that a
+    spliced answer equals the plain encoding (``payload.encode``) of the same data.
+    """
+    return b"{" + b",".join(encode(name) + b":" + value for name, value in members) + b"}"
+
+
+def _array(items: Iterable[bytes]) -> bytes:
+    return b"[" + b",".join(items) + b"]"
+
+
+def _flagged(execution: bytes, stale: bool) -> bytes:
+    """An execution's kept JSON object with the panel's stale mark as its last member."""
+    return execution[:-1] + (b',"stale":true}' if stale else b',"stale":false}')
 
 
 @dataclass
@@ -44,38 +66,32 @@ class LineageVersion:
 
     tag: str
     body: bytes
-    executions: Mapping[str, bytes]  # id -> JSON without the stale flag, in answer order
+    executions: Mapping[str, bytes]  # id -> JSON without the stale mark, in answer order
     edges: Mapping[Edge, bytes]
     cells: tuple[tuple[str, str], ...]
     datasets: Mapping[str, bytes]  # path -> JSON
     stale: frozenset[str]
-    head: bytes  # the notebook and its outside writers, as JSON members
+    head: Members  # the notebook and its outside writers
 
 
 def build_version(
     notebook: str, lineage: NotebookLineage, stale: frozenset[str], known: Fragments
 ) -> tuple[LineageVersion, Fragments]:
     """The full answer for ``lineage`` (``notebook`` as the panel names it), tagged."""
-    pieces = {e.id: known.executions.get(e.id) or encode(e)[:-1] for e in lineage.executions}
+    pieces = {e.id: known.executions.get(e.id) or encode(e) for e in lineage.executions}
     edges = {e: known.edges.get(e) or encode(e) for e in lineage.edges}
     datasets = {d.path: encode(d) for d in lineage.datasets}
-    head = encode({"notebook": notebook, "writers": lineage.writers})[1:-1]
+    head = (("notebook", encode(notebook)), ("writers", encode(lineage.writers)))
     cells = tuple(lineage.cells.items())
-    body = (
-        b'{"executions":['
-        + b",".join(p + _FLAG[i in stale] for i, p in pieces.items())
-        + b'],"edges":['
-        + b",".join(edges.values())
-        + b'],"datasets":['
-        + b",".join(datasets.values())
-        + b'],"cells":'
-        + encode(dict(cells))
-        + b","
-        + head
-        + b"}"
-    )
-    tag = hashlib.blake2b(body, digest_size=10).hexdigest()
-    tagged = b'{"version":"' + tag.encode() + b'",' + body[1:]
+    members = [
+        ("executions", _array(_flagged(p, i in stale) for i, p in pieces.items())),
+        ("edges", _array(edges.values())),
+        ("datasets", _array(datasets.values())),
+        ("cells", encode(dict(cells))),
+        *head,
+    ]
+    tag = hashlib.blake2b(splice(members), digest_size=10).hexdigest()
+    tagged = splice([("version", encode(tag)), *members])
     version = LineageVersion(tag, tagged, pieces, edges, cells, datasets, stale, head)
     return version, Fragments(pieces, edges)
 
@@ -102,24 +118,20 @@ def delta(base: LineageVersion, current: LineageVersion) -> bytes | None:
     cells = {cell: latest for cell, latest in current.cells if was.get(cell) != latest}
     datasets = [text for path, text in current.datasets.items() if base.datasets.get(path) != text]
     added = new_ids[len(old_ids) :]
-    return (
-        b'{"version":"'
-        + current.tag.encode()
-        + b'","since":"'
-        + base.tag.encode()
-        + b'","executions":['
-        + b",".join(current.executions[i] + _FLAG[i in current.stale] for i in added)
-        + b'],"edges":['
-        + b",".join(current.edges[e] for e in new_edges[len(old_edges) :])
-        + b'],"datasets":['
-        + b",".join(datasets)
-        + b'],"cells":'
-        + encode(cells)
-        + b',"stale":'
-        + encode(sorted(current.stale))
-        + b","
-        + current.head
-        + b"}"
+    return splice(
+        [
+            ("version", encode(current.tag)),
+            ("since", encode(base.tag)),
+            (
+                "executions",
+                _array(_flagged(current.executions[i], i in current.stale) for i in added),
+            ),
+            ("edges", _array(current.edges[e] for e in new_edges[len(old_edges) :])),
+            ("datasets", _array(datasets)),
+            ("cells", encode(cells)),
+            ("stale", encode(sorted(current.stale))),
+            *current.head,
+        ]
     )
 
 

@@ -177,3 +177,55 @@ def test_a_delta_is_made_only_when_the_old_answer_is_a_prefix_of_the_new() -> No
     # an execution gone (the notebook renamed back, say): only a full answer says it
     assert delta(base, _version(["s1:2", "s1:3"])) is None
     assert delta(base, _version(["s1:2", "s1:1"])) is None  # reordered
+
+
+def test_the_spliced_answer_is_the_plain_encoding_of_the_same_lineage() -> None:
+    """``versions.splice`` joins kept JSON for speed; the bytes are what encoding the
+    whole answer at once gives, in full and in a delta."""
+    from mlprod_nb.jsondata import jsonable
+    from mlprod_nb.lineage.model import Edge, Execution, NotebookLineage
+    from mlprod_nb.server.payload import encode
+    from mlprod_nb.server.versions import Fragments, build_version, delta
+
+    def lineage(n: int) -> NotebookLineage:
+        executions = tuple(
+            Execution(f"s1:{i}", "s1", i, "nb.ipynb", f"c{i}", i, 0.0, 1.5, "ok", None, None, "h")
+            for i in range(n)
+        )
+        edges = tuple(Edge(f"s1:{i}", f"s1:{i + 1}", "name", "x") for i in range(n - 1))
+        cells = {f"c{i}": f"s1:{i}" for i in range(n)}
+        return NotebookLineage("nb.ipynb", executions, (), edges, cells)
+
+    def plain(found: NotebookLineage, stale: frozenset[str], **more: object) -> dict[str, object]:
+        executions = [{**jsonable(e), "stale": e.id in stale} for e in found.executions]
+        return {
+            **more,
+            "executions": executions,
+            "edges": found.edges,
+            "datasets": found.datasets,
+            "cells": found.cells,
+            "notebook": "shown/nb.ipynb",
+            "writers": found.writers,
+        }
+
+    stale = frozenset({"s1:1", "s1:2"})
+    base, _ = build_version("shown/nb.ipynb", lineage(2), frozenset(), Fragments())
+    grown, _ = build_version("shown/nb.ipynb", lineage(3), stale, Fragments())
+    assert grown.body == encode(plain(lineage(3), stale, version=grown.tag))
+    full = plain(lineage(3), stale)
+    assert (
+        delta(base, grown)
+        == encode(
+            {
+                "version": grown.tag,
+                "since": base.tag,
+                "executions": full["executions"][2:],  # type: ignore[index]
+                "edges": lineage(3).edges[1:],
+                "datasets": [],
+                "cells": {"c2": "s1:2"},
+                "stale": ["s1:1", "s1:2"],
+                "notebook": "shown/nb.ipynb",
+                "writers": [],
+            }
+        )
+    )
