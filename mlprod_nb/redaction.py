@@ -118,11 +118,6 @@ def scrub(value: Any) -> Any:
     return value
 
 
-def secret_names(names: Any) -> list[str]:
-    """The secret ones among ``names``, in order."""
-    return [n for n in names if isinstance(n, str) and is_secret_name(n)]
-
-
 def redact_source(source: str) -> str:
     """``source`` with literals given to secret names replaced by ``'<redacted>'``.
 
