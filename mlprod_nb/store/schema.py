@@ -93,8 +93,8 @@ _V4 = [
 
 # v5: the schedule that fired a run and why (``mlprod_nb.schedule``)
 _V5 = [
-    "ALTER TABLE runs ADD COLUMN schedule VARCHAR",
-    "ALTER TABLE runs ADD COLUMN reason VARCHAR",
+    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS schedule VARCHAR",
+    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS reason VARCHAR",
 ]
 
 MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5]
