@@ -74,3 +74,20 @@ def test_scheduler_once_and_systemd_unit(
     assert "[Install]" in unit
     assert main(["scheduler", "--once", "--home", str(store)]) == 0  # nothing due: quiet
     assert capsys.readouterr().out == ""
+
+
+def test_schedules_outlive_the_process_that_made_them(pipeline: Path, store: Path) -> None:
+    """A schedule added here is listed, with its next fire, by a new process (a restart)."""
+    import subprocess
+    import sys
+
+    made = schedule.add(store, pipeline, cron="30 6 * * 1-5", tz="UTC", name="weekdays")
+    listed = subprocess.run(
+        [sys.executable, "-m", "mlprod_nb.cli", "schedule", "list", "--json", "--home", str(store)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (again,) = json.loads(listed.stdout)
+    assert (again["id"], again["name"], again["cron"]) == (made.id, "weekdays", "30 6 * * 1-5")
+    assert again["next_fire"] > made.created
