@@ -134,6 +134,8 @@ def update(home: Path, schedule_id: str, *, clock: Clock = time.time, **changes:
             f"cannot change {', '.join(unknown)} of schedule {schedule_id}",
             hint=f"change only {', '.join(CHANGEABLE)}",
         )
+    if "tz" in changes and not changes["tz"]:
+        changes["tz"] = crontab.local_zone_name()
     with book.locked(home) as found:
         current = _find(found, schedule_id)
         if "params" in changes:
