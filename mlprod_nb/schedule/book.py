@@ -6,9 +6,9 @@ ended) or ``seen`` (the input hashes a data trigger last fired on). The latest l
 of a schedule or fire wins. Lines are written by whoever
 holds the store's lock file (``lineage.lock``), so the server's loop, ``mlprod-nb
 scheduler`` and the CLI never interleave, and a fire claimed before its run starts is
-on disk (fsync) before anything else happens: a killed scheduler leaves either no
-claim (the next tick fires it) or a claim with its run id (the next tick starts that
-run unless its folder exists), never two runs for one fire time.
+on disk (fsync) with its run id and its claimer before anything else happens: a killed
+scheduler leaves either no claim (the next tick fires it) or a claim whose claimer is
+dead (the next tick starts that same run id), never two runs for one fire time.
 """
 
 from __future__ import annotations

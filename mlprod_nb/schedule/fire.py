@@ -3,10 +3,11 @@
 Under the lock (short: no run starts while it is held) a tick settles the fires whose
 runs ended (retries queued, the on-failure command owed), then for each schedule claims
 its due cron fire times (catch-up per policy; skipped when its run is still going) and
-its new-data fire. A claim is a ``fire`` line with the run id, fsynced before the lock
-is released. After the lock, each claimed run starts by creating its run folder with
-an exclusive ``mkdir``: two schedulers (or one restarted after SIGKILL) that both see a
-claim without a folder start it once. The clock is a parameter, so tests never sleep.
+its new-data fire. A claim is a ``fire`` line with the run id and the claimer
+(``liveness.identity``), fsynced before the lock is released; the claimer starts the run
+after releasing it. A claim whose run has no ``launch.json`` and whose claimer died
+(SIGKILL) is claimed again, same run id, by the next tick of any scheduler: a fire time
+is neither lost nor run twice. The clock is a parameter, so tests never sleep.
 """
 
 from __future__ import annotations
