@@ -24,6 +24,7 @@ from typing import Any
 
 from ..paths import Layout
 from ..pipeline.liveness import alive, identity
+from ..pipeline.rundir import LOG_FILE, read_json, run_folder
 from ..redaction import REDACTED
 from . import book, data
 from . import cron as crontab
@@ -33,8 +34,7 @@ GRACE_SECONDS = 120.0  # catch-up "none": a fire time this recent is still on ti
 DEBOUNCE_SECONDS = 5.0  # new data: wait until the files stopped changing this long
 MAX_CATCH_UP = 1000  # catch-up "all": at most this many missed fire times
 ON_FAILURE_TIMEOUT = 300.0
-LAUNCH_FILE = "launch.json"
-STATUS_FILE = "status.json"
+LAUNCH_FILE = "launch.json"  # as the server's launcher writes it: pid, driver, argv
 
 Launch = Callable[[Path, Schedule, Fire, Path], None]
 Hook = Callable[[Schedule, Fire], str]
@@ -55,7 +55,7 @@ def spawn_run(home: Path, schedule: Schedule, fire: Fire, folder: Path) -> None:
     env["MLPROD_NB_HOME"] = str(home)
     env["MLPROD_NB_SCHEDULE_ID"] = schedule.id
     env["MLPROD_NB_SCHEDULE_REASON"] = fire.reason
-    with (folder / "driver.log").open("ab") as log:
+    with (folder / LOG_FILE).open("ab") as log:
         child = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -101,14 +101,10 @@ def run_state(home: Path, run_id: str) -> tuple[str, str | None]:
     from ..pipeline.liveness import settle_one
 
     layout = Layout(Path(home))
-    folder = layout.runs_dir / run_id
     status = settle_one(layout, run_id)
     if status is not None:
         return str(status.get("status")), status.get("error")
-    try:
-        launch = json.loads((folder / LAUNCH_FILE).read_text())
-    except (OSError, ValueError):
-        launch = None
+    launch = read_json(run_folder(layout, run_id) / LAUNCH_FILE)
     if launch is None:
         return "running", None  # claimed, its runner not started yet (or reclaimed)
     if alive(launch, float(launch.get("started") or 0)):
