@@ -38,4 +38,4 @@ bench: env
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .mlprod notebooks/.mlprod notebooks/build node_modules mlprod_nb/labextension
+	rm -rf $(VENV) .venv-airflow .mlprod notebooks/.mlprod notebooks/build node_modules mlprod_nb/labextension
