@@ -13,7 +13,6 @@ is neither lost nor run twice. The clock is a parameter, so tests never sleep.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import subprocess
 import sys
@@ -23,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from ..paths import Layout
+from ..pipeline import launch
+from ..pipeline.launch import LAUNCH_FILE
 from ..pipeline.liveness import alive, identity
-from ..pipeline.rundir import LOG_FILE, read_json, run_folder
-from ..redaction import REDACTED
+from ..pipeline.rundir import read_json, run_folder
 from . import book, data
 from . import cron as crontab
 from .model import Fire, Schedule
@@ -34,41 +34,27 @@ GRACE_SECONDS = 120.0  # catch-up "none": a fire time this recent is still on ti
 DEBOUNCE_SECONDS = 5.0  # new data: wait until the files stopped changing this long
 MAX_CATCH_UP = 1000  # catch-up "all": at most this many missed fire times
 ON_FAILURE_TIMEOUT = 300.0
-LAUNCH_FILE = "launch.json"  # as the server's launcher writes it: pid, driver, argv
 
 Launch = Callable[[Path, Schedule, Fire, Path], None]
 Hook = Callable[[Schedule, Fire], str]
 
 
 def spawn_run(home: Path, schedule: Schedule, fire: Fire, folder: Path) -> None:
-    """Start ``mlprod-nb run PIPELINE --run-id ID -f params.yaml`` detached, as the
-    server's launcher does; ``launch.json`` lets liveness tell a dead runner."""
-    import yaml
-
-    argv = [sys.executable, "-m", "mlprod_nb.cli", "run", schedule.pipeline]
-    argv += ["--run-id", str(fire.run)]
-    plain = {k: v for k, v in schedule.params.items() if v != REDACTED}
-    if plain:  # secret-named values come from the scheduler's MLPROD_NB_PARAM_<name>
-        (folder / "params.yaml").write_text(yaml.safe_dump(plain, sort_keys=False))
-        argv += ["-f", str(folder / "params.yaml")]
-    env = dict(os.environ)
-    env["MLPROD_NB_HOME"] = str(home)
-    env["MLPROD_NB_SCHEDULE_ID"] = schedule.id
-    env["MLPROD_NB_SCHEDULE_REASON"] = fire.reason
-    with (folder / LOG_FILE).open("ab") as log:
-        child = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=Path(schedule.pipeline).parent,
-            env=env,
-            start_new_session=True,
-            close_fds=True,
-        )
-    launch: dict[str, Any] = {"id": fire.run, "pid": child.pid, "driver": identity(child.pid)}
-    launch |= {"started": time.time(), "argv": argv, "schedule": schedule.id}
-    (folder / LAUNCH_FILE).write_text(json.dumps(launch))
+    """Start ``mlprod-nb run PIPELINE --run-id ID`` detached, as the server does
+    (pipeline/launch.py); the schedule's secrets come from this scheduler's
+    ``MLPROD_NB_PARAM_<name>``."""
+    launch.start(
+        [sys.executable, "-m", "mlprod_nb.cli", "run"],
+        schedule.pipeline,
+        str(fire.run),
+        folder,
+        home=home,
+        params=schedule.params,
+        cwd=Path(schedule.pipeline).parent,
+        env={"MLPROD_NB_SCHEDULE_ID": schedule.id, "MLPROD_NB_SCHEDULE_REASON": fire.reason},
+        noted={"schedule": schedule.id},
+        inherit_secrets=True,
+    )
 
 
 def run_failure_hook(schedule: Schedule, fire: Fire) -> str:

@@ -10,7 +10,6 @@ that died before it wrote any status is reported as failed.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -22,15 +21,13 @@ from typing import Any
 
 from ..errors import MlprodError, NotFoundError
 from ..paths import Layout
-from ..pipeline.handoff import PARAM_ENV
-from ..pipeline.liveness import alive, identity, settle_one
+from ..pipeline import launch
+from ..pipeline.launch import LAUNCH_FILE
+from ..pipeline.liveness import alive, settle_one
 from ..pipeline.rundir import LOG_FILE, STATUS_FILE, new_run_id, read_json, run_folder, valid_run_id
 from ..records import FAILED, RUNNING
-from ..redaction import is_secret_name
 from .confine import BadRequestError
 
-LAUNCH_FILE = "launch.json"  # written by the server: pid and command of the runner
-PARAMS_FILE = "params.yaml"  # written by the server: the parameters it was asked for
 TAIL_BYTES = 16_384
 
 
@@ -90,54 +87,22 @@ class Launcher:
         self._layouts: dict[str, Layout] = {}
 
     def start(self, layout: Layout, pipeline: Path, params: Mapping[str, Any], cwd: Path) -> str:
-        """Spawn ``run_command PIPELINE --run-id ID [-f params.yaml]``; return the run id.
-
-        Parameters go through a YAML file in the run's folder rather than ``-p NAME
-        VALUE``: typed values arrive as they are, and a value such as ``-x`` cannot be
-        mistaken for an option. Secret-named parameters go to the runner's environment
-        instead (``MLPROD_NB_PARAM_<name>``, pipeline/handoff.py), never to a file.
-        """
-        import yaml
+        """Spawn ``run_command PIPELINE --run-id ID [-f params.yaml]`` as pipeline/launch.py
+        does (secrets in the runner's environment, never in a file); return the run id."""
 
         run_id = new_run_id()
         folder = run_folder(layout, run_id)
         folder.mkdir(parents=True, exist_ok=False)
-        argv = [*self.command, str(pipeline), "--run-id", run_id]
-        plain = {k: v for k, v in params.items() if not is_secret_name(k)}
-        if plain:  # secret values go to the runner's environment only (pipeline/handoff.py)
-            (folder / PARAMS_FILE).write_text(yaml.safe_dump(plain, sort_keys=False))
-            argv += ["-f", str(folder / PARAMS_FILE)]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(PARAM_ENV)}
-        env["MLPROD_NB_HOME"] = str(layout.home)
-        for name, value in params.items():
-            if name not in plain:
-                env[PARAM_ENV + name] = value if isinstance(value, str) else json.dumps(value)
         try:
-            with (folder / LOG_FILE).open("ab") as log:
-                child = subprocess.Popen(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd=cwd,
-                    env=env,
-                    start_new_session=True,
-                    close_fds=True,
-                )
+            child = launch.start(
+                self.command, pipeline, run_id, folder, home=layout.home, params=params, cwd=cwd
+            )
         except OSError as error:
             shutil.rmtree(folder, ignore_errors=True)
             raise LaunchError(
                 f"cannot start the pipeline runner {self.command[0]!r}: {error.strerror}",
                 hint="check the server setting MlprodApp.run_command",
             ) from None
-        launch = {
-            "id": run_id,
-            "pid": child.pid,
-            "driver": identity(child.pid),
-            "started": time.time(),
-            "argv": argv,
-        }
-        (folder / LAUNCH_FILE).write_text(json.dumps(launch))
         self._children[run_id] = child
         self._layouts[run_id] = layout
         return run_id
