@@ -443,6 +443,11 @@ def runs(con: duckdb.DuckDBPyConnection, pipeline: str | Path | None = None) -> 
     return _summaries(con, "r.pipeline = ?", [normalise(pipeline)])
 
 
+# the fields of each, in the order its SELECT below names them
+_RUN_METRIC_COLUMNS = ("name", "value", "step", "pipeline_step", "execution")
+_RUN_FILE_COLUMNS = ("pipeline_step", "execution", "path", "mode", "sha256", "size")
+
+
 def run(con: duckdb.DuckDBPyConnection, run_id: str) -> RunDetail:
     found = _summaries(con, "r.id = ?", [run_id])
     if not found:
@@ -452,22 +457,26 @@ def run(con: duckdb.DuckDBPyConnection, run_id: str) -> RunDetail:
             hint="list the runs with `mlprod-nb runs`",
         )
     history = [
-        RunMetric(r[0], r[1], r[2], r[3], r[4])
-        for r in con.execute(
+        RunMetric(**row)
+        for row in _named(
+            con,
             """SELECT m.name, m.value, m.step, e.step, e.id
                FROM metrics m JOIN executions e ON e.id = m.execution
                WHERE e.run = ? ORDER BY e.started, e.seq, m.rowid""",
             [run_id],
-        ).fetchall()
+            _RUN_METRIC_COLUMNS,
+        )
     ]
     files = [
-        RunFile(r[0], r[1], r[2], r[3], r[4], r[5])
-        for r in con.execute(
+        RunFile(**row)
+        for row in _named(
+            con,
             """SELECT e.step, a.execution, a.path, a.mode, a.sha256, a.size
                FROM accesses a JOIN executions e ON e.id = a.execution
                WHERE e.run = ? ORDER BY e.started, e.seq, a.rowid""",
             [run_id],
-        ).fetchall()
+            _RUN_FILE_COLUMNS,
+        )
     ]
     ids = [
         r[0]
