@@ -7,6 +7,7 @@ import { cellLabel } from './format';
 import { isDelta, mergeLineage } from './lineage';
 import { ApiError } from './request';
 import { MlprodService } from './service';
+import { browserTimers, ITimers } from './timers';
 
 export type Tab = 'lineage' | 'stale' | 'pipeline' | 'runs';
 
@@ -114,13 +115,7 @@ export function isFinished(status: string): boolean {
 export class PanelModel {
   constructor(
     readonly service: MlprodService,
-    private readonly _timers: {
-      set: (fn: () => void, ms: number) => unknown;
-      clear: (handle: unknown) => void;
-    } = {
-      set: (fn, ms) => setTimeout(fn, ms),
-      clear: handle => clearTimeout(handle as ReturnType<typeof setTimeout>),
-    }
+    private readonly _timers: ITimers = browserTimers
   ) {}
 
   notebook: string | null = null;

@@ -3,6 +3,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { MlprodAPI } from './api';
 import { ApiError } from './request';
 import { MlprodService } from './service';
+import { browserTimers, ITimers } from './timers';
 
 /**
  * The Schedule form and the Schedules list, without DOM: presets turned into cron
@@ -174,13 +175,7 @@ export class SchedulesModel {
   constructor(
     readonly service: MlprodService,
     readonly tz: string = userTimeZone(),
-    private readonly _timers: {
-      set: (fn: () => void, ms: number) => unknown;
-      clear: (handle: unknown) => void;
-    } = {
-      set: (fn, ms) => setTimeout(fn, ms),
-      clear: handle => clearTimeout(handle as ReturnType<typeof setTimeout>),
-    }
+    private readonly _timers: ITimers = browserTimers
   ) {}
 
   notebook: string | null = null;
