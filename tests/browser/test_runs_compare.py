@@ -14,7 +14,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from .conftest import Lab, widen_sidebar
+from .conftest import Lab, open_in_lab, widen_sidebar
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -111,14 +111,7 @@ def test_runs_compare_cancel_sort_open_and_dark_theme(lab: Lab, browser: Any) ->
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
-        page.goto(lab.page_url())
-        page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=60_000)
-        page.wait_for_selector(".jp-Launcher, .jp-NotebookPanel", timeout=60_000)
-        page.evaluate(
-            "async () => { await window.jupyterapp.commands.execute("
-            "'docmanager:open', {path: 'work/flow.ipynb'}); }"
-        )
-        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=30_000)
+        open_in_lab(page, lab, "work/flow.ipynb")
         page.click(".jp-SideBar [data-id='mlprod-nb-panel']")
         panel = page.locator("#mlprod-nb-panel")
         panel.locator(".mlprod-Tab[data-tab='runs']").click()

@@ -13,7 +13,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from .conftest import Lab, widen_sidebar
+from .conftest import Lab, open_in_lab, widen_sidebar
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -60,14 +60,7 @@ def test_create_preview_list_pause_delete_a_daily_schedule(lab: Lab, browser: An
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("dialog", lambda dialog: dialog.accept())  # "Delete schedule ...?"
     try:
-        page.goto(lab.page_url())
-        page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=60_000)
-        page.wait_for_selector(".jp-Launcher, .jp-NotebookPanel", timeout=60_000)
-        page.evaluate(
-            "async () => { await window.jupyterapp.commands.execute("
-            "'docmanager:open', {path: 'nightly/flow.ipynb'}); }"
-        )
-        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=30_000)
+        open_in_lab(page, lab, "nightly/flow.ipynb")
         page.click(".jp-SideBar [data-id='mlprod-nb-panel']")
         panel = page.locator("#mlprod-nb-panel")
         panel.locator(".mlprod-Tab[data-tab='pipeline']").click()
