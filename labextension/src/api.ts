@@ -189,6 +189,10 @@ export namespace MlprodAPI {
     steps: IStepStatus[];
     cached_steps: number;
     source_notebook?: string | null;
+    /** what fired it: a schedule's id, or "airflow:<dag id>"; null: started by hand */
+    schedule?: string | null;
+    /** why it fired: "cron 0 3 * * * at ...", "new data: ...", "airflow run ..." */
+    reason?: string | null;
   }
 
   export interface IRuns {

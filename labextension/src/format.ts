@@ -55,6 +55,22 @@ export function formatSize(bytes: number | null | undefined): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
+/**
+ * What started a run, for a badge beside its id: null when started by hand; "airflow" for
+ * an Airflow DAG run (schedule "airflow:<dag id>"), else "scheduled"; the title says which
+ * schedule and why it fired.
+ */
+export function firedBy(
+  schedule: string | null | undefined,
+  reason: string | null | undefined
+): { label: string; title: string } | null {
+  if (!schedule) {
+    return null;
+  }
+  const label = schedule.startsWith('airflow:') ? 'airflow' : 'scheduled';
+  return { label, title: reason ? `${schedule}: ${reason}` : schedule };
+}
+
 /** Run ids look like 20261124-174830-fb4414: the time and suffix tell runs of a day apart. */
 export function shortId(id: string): string {
   const match = /^\d{8}-(\d{6}-\w+)$/.exec(id);

@@ -244,6 +244,8 @@ class RunSummary:
     resumed_from: str | None = None
     error: str | None = None
     planned_steps: tuple[str, ...] = ()
+    schedule: str | None = None  # what fired it: a schedule id, "airflow:<dag id>"; None: by hand
+    reason: str | None = None  # why it fired ("cron 0 3 * * * at ...", "new data: ...")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,11 @@ def _duration(ms: float | None) -> str:
     return "" if ms is None else f"{ms / 1000:.1f}s"
 
 
+def _fired_by(schedule: str | None) -> str:
+    """Who started a run: "-" by hand, else its schedule id or "airflow:<dag id>"."""
+    return schedule or "-"
+
+
 def _short(value: object) -> str:
     text = value if isinstance(value, str) else json.dumps(value)
     return text if len(text) <= 24 else text[:21] + "..."
@@ -48,6 +53,7 @@ def runs_table(pipeline: str | Path | None, *, as_json: bool = False) -> str:
         (
             r.id,
             r.status,
+            _fired_by(r.schedule),
             _when(r.started),
             _duration(r.duration_ms),
             " ".join(f"{k}={_short(r.params[k])}" for k in shown if k in r.params) or "-",
@@ -56,7 +62,7 @@ def runs_table(pipeline: str | Path | None, *, as_json: bool = False) -> str:
         )
         for r in found
     ]
-    header = ("run", "status", "started", "duration", "params", "cached", "metrics")
+    header = ("run", "status", "by", "started", "duration", "params", "cached", "metrics")
     text = render(header, rows)
     if len(found) > 1 and len(shown) < len(names):
         text += "\n(params: only those that differ between runs; --json shows all)"

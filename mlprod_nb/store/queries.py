@@ -332,6 +332,8 @@ _RUN_COLUMNS = {
     "resumed_from": "r.resumed_from",
     "error": "e.error",
     "planned_steps": "r.steps",
+    "schedule": "r.schedule",
+    "reason": "r.reason",
 }
 
 
@@ -431,6 +433,8 @@ def _summaries(
                 resumed_from=row["resumed_from"],
                 error=row["error"],
                 planned_steps=tuple(row["planned_steps"] or ()),
+                schedule=row["schedule"],
+                reason=row["reason"],
             )
         )
     return result

@@ -357,7 +357,7 @@ def test_export_cross_checks_the_tracer_record(tmp_path: Path) -> None:
 
 
 def test_cli_run_with_params_file_and_runs_table(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base = project(tmp_path / "p")
     nb = write_notebook(
@@ -375,7 +375,10 @@ def test_cli_run_with_params_file_and_runs_table(
     params.write_text("alpha: 5\n")
     assert main(["run", folder, "-f", str(params), "--run-id", "first"]) == 0
     assert main(["run", folder, "-p", "alpha", "7", "--jobs", "1", "--isolate"]) == 0
-    assert main(["run", folder, "-f", str(params), "--run-id", "third"]) == 0
+    with monkeypatch.context() as fired:  # as a schedule's launch starts it
+        fired.setenv("MLPROD_NB_SCHEDULE_ID", "s-0a1b2c")
+        fired.setenv("MLPROD_NB_SCHEDULE_REASON", "cron 0 3 * * * at 2026-12-02T03:00+00:00")
+        assert main(["run", folder, "-f", str(params), "--run-id", "third"]) == 0
     capsys.readouterr()
     assert main(["runs", folder]) == 0
     table = capsys.readouterr().out
@@ -383,6 +386,7 @@ def test_cli_run_with_params_file_and_runs_table(
     assert lines[0].split() == [
         "run",
         "status",
+        "by",
         "started",
         "duration",
         "params",
@@ -393,11 +397,20 @@ def test_cli_run_with_params_file_and_runs_table(
     assert "alpha=5" in third
     assert "2/2" in third  # both steps came from the cache
     assert "score=10" in third
+    assert third.split()[2] == "s-0a1b2c"  # what started it; the others were by hand
+    (by_hand,) = [line for line in lines if line.startswith("first")]
+    assert by_hand.split()[2] == "-"
     assert "beta" not in table  # the same in every run
     assert main(["runs", folder, "--json"]) == 0
     runs = json.loads(capsys.readouterr().out)["runs"]
     assert [r["id"] for r in runs][-1] == "first"
     assert runs[-1]["params"] == {"alpha": 5, "beta": "b"}
+    scheduled = next(r for r in runs if r["id"] == "third")
+    assert (scheduled["schedule"], scheduled["reason"]) == (
+        "s-0a1b2c",
+        "cron 0 3 * * * at 2026-12-02T03:00+00:00",
+    )
+    assert runs[-1]["schedule"] is None
     assert main(["run", folder, "--run-id", "first"]) == 2  # ids are never reused
 
 

@@ -3,6 +3,7 @@ import {
   formatDigest,
   formatDuration,
   formatSize,
+  firedBy,
   formatValue,
   relativePath,
   shortId,
@@ -15,6 +16,17 @@ describe('formatters', () => {
     ['short', 'short'],
     ['a-very-long-run-identifier-xyz', '…dentifier-xyz'],
   ])('shortId(%p) = %p', (id, expected) => expect(shortId(id)).toBe(expected));
+
+  it.each([
+    [null, null, null],
+    ['s-3f9a2c', 'cron 0 3 * * * at 2026-12-02T03:00+01:00',
+      { label: 'scheduled', title: 's-3f9a2c: cron 0 3 * * * at 2026-12-02T03:00+01:00' }],
+    ['airflow:churn', 'airflow run manual__2026-12-02T10:00:00+00:00',
+      { label: 'airflow', title: 'airflow:churn: airflow run manual__2026-12-02T10:00:00+00:00' }],
+    ['s-3f9a2c', null, { label: 'scheduled', title: 's-3f9a2c' }],
+  ])('firedBy(%p, %p) = %p', (schedule, reason, expected) =>
+    expect(firedBy(schedule, reason)).toEqual(expected)
+  );
 
   it.each([
     ['023df0a5ca5d36db3d00e3bc0cf7dd08c4dd9f04bbf1004c27ff48aa00000000', '023df0a5ca'],

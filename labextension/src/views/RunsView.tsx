@@ -2,7 +2,7 @@ import React from 'react';
 
 import { MlprodAPI } from '../api';
 import { IRunSort, isRunning, RunSortKey, sortRuns } from '../compare';
-import { formatDuration, formatTime, formatValue, shortId } from '../format';
+import { firedBy, formatDuration, formatTime, formatValue, shortId } from '../format';
 import { CompareView } from './CompareView';
 import { MetricChart } from './MetricChart';
 
@@ -111,6 +111,7 @@ function Pairs(props: { values: Record<string, unknown> }): JSX.Element {
 function RunRow(props: IRunsViewProps & { run: MlprodAPI.IRun }): JSX.Element {
   const { run } = props;
   const running = isRunning(run);
+  const trigger = firedBy(run.schedule, run.reason);
   return (
     <tr data-run-id={run.id}>
       <td>
@@ -123,6 +124,11 @@ function RunRow(props: IRunsViewProps & { run: MlprodAPI.IRun }): JSX.Element {
       </td>
       <td title={run.id} className="mlprod-NoWrap">
         <code>{shortId(run.id)}</code>
+        {trigger && (
+          <span className="mlprod-Trigger" title={trigger.title}>
+            {trigger.label}
+          </span>
+        )}
       </td>
       <td className={`mlprod-status-${run.status}`} data-status={run.status}>
         {run.status}
