@@ -5,7 +5,10 @@ notebook opens in Lab, and the comparison stays readable in the dark theme."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -74,8 +77,9 @@ def _finished(lab: Lab, run_id: str) -> str:
 
 
 def _pipeline_with_runs(lab: Lab) -> tuple[str, str, str]:
-    """flow.ipynb exported and run twice (the second caches its load step), and a third
-    run still going (its train step sleeps)."""
+    """flow.ipynb exported and run twice (the second caches its load step; it is started
+    as an Airflow task starts one, through the CLI with the DAG's schedule and reason), and
+    a third run still going (its train step sleeps)."""
     work = lab.root / "work"
     work.mkdir()
     (work / "raw.csv").write_text("a\nb\nc\n")
@@ -89,7 +93,20 @@ def _pipeline_with_runs(lab: Lab) -> tuple[str, str, str]:
     pipeline = _api(lab, "export", {"path": "work/flow.ipynb"})["pipeline"]
     first = _api(lab, "run", {"pipeline": pipeline, "params": {}})["run_id"]
     assert _finished(lab, first) == "ok"
-    second = _api(lab, "run", {"pipeline": pipeline, "params": {"alpha": 5}})["run_id"]
+    second = "manual__2026-12-02T10-00-00-00-00"
+    command = [sys.executable, "-m", "mlprod_nb.cli", "run", str(lab.root / pipeline)]
+    subprocess.run(
+        [*command, "-p", "alpha", "5", "--run-id", second],
+        env={
+            **os.environ,
+            "MLPROD_NB_HOME": str(lab.home),
+            "MLPROD_NB_SCHEDULE_ID": "airflow:flow",
+            "MLPROD_NB_SCHEDULE_REASON": "airflow run manual__2026-12-02T10:00:00+00:00",
+        },
+        cwd=lab.root / "work",
+        check=True,
+        capture_output=True,
+    )
     assert _finished(lab, second) == "ok"
     going = _api(lab, "run", {"pipeline": pipeline, "params": {"pause": 300.0}})["run_id"]
     return first, second, going
@@ -120,6 +137,13 @@ def test_runs_compare_cancel_sort_open_and_dark_theme(lab: Lab, browser: Any) ->
 
         # newest first; a click on "started" flips the order, one on "status" sorts by it
         assert _row_ids(panel) == [going, second, first]
+        # what started a run, beside its id: the Airflow task's, and none for the others
+        trigger = panel.locator(f"tr[data-run-id='{second}'] .mlprod-Trigger")
+        expect(trigger).to_have_text("airflow")
+        assert trigger.get_attribute("title") == (
+            "airflow:flow: airflow run manual__2026-12-02T10:00:00+00:00"
+        )
+        expect(panel.locator(f"tr[data-run-id='{first}'] .mlprod-Trigger")).to_have_count(0)
         panel.locator("th[data-sort='started'] button").click()
         assert _row_ids(panel) == [first, second, going]
         panel.locator("th[data-sort='status'] button").click()
