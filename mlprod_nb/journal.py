@@ -83,18 +83,32 @@ def fitted(line: bytes) -> bytes:
 
 
 class JournalWriter:
-    """Appends records to ``<journal_dir>/<name>.ndjson``; thread-safe."""
+    """Appends records to ``<journal_dir>/<name>.ndjson``; thread-safe.
 
-    def __init__(self, journal_dir: Path, name: str | None = None) -> None:
+    ``durable``: each record is on disk (fsync, and the folder's entry of a new file)
+    before ``append`` returns, about 1 ms more a record (the tracer's writers are not).
+    """
+
+    def __init__(
+        self, journal_dir: Path, name: str | None = None, *, durable: bool = False
+    ) -> None:
         self.journal_dir = journal_dir
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{os.urandom(4).hex()}"
         self.path = journal_dir / f"{self.name}.ndjson"
+        self.durable = durable
         self._fd: int | None = None
         self._lock = threading.Lock()
 
     def _open(self) -> int:
         self.journal_dir.mkdir(parents=True, exist_ok=True)
-        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        if self.durable:
+            folder = os.open(self.journal_dir, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
+        return fd
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Write one record as one line. Raises ``OSError``/``ValueError`` on failure."""
@@ -106,6 +120,8 @@ class JournalWriter:
             while view:  # os.write may be short on some file systems
                 written = os.write(self._fd, view)
                 view = view[written:]
+            if self.durable:
+                os.fsync(self._fd)
 
     def close(self) -> None:
         with self._lock:

@@ -316,7 +316,91 @@ class RenameRecord(TypedDict):
     renamed: float
 
 
-Record = SessionRecord | ExecutionRecord | RunRecord | StepRecord | RunEndRecord | RenameRecord
+# -- schedules (mlprod_nb.schedule): every version of a schedule and every state of a fire
+# is a record of its own; ``seq`` orders them (the store's last one + 1, assigned under the
+# store's lock), so the latest is the one with the highest ``seq``, never a clock's say
+
+CatchUp = Literal["latest", "all", "none"]  # fire times missed while nothing fired
+FireStatus = Literal["pending", "started", "skipped", "ok", "failed", "missed"]
+HookState = Literal["owed", "done"]  # a failed fire's on-failure command
+
+
+class ScheduleRecord(TypedDict):
+    """A version of a schedule: created, changed, paused, resumed or removed."""
+
+    v: int
+    kind: Literal["schedule"]
+    seq: int  # among all the store's schedule records, from 1
+    id: str  # "s-3f9a2c"
+    name: str
+    pipeline: str  # absolute path of the pipeline folder
+    cron: str | None
+    tz: str  # IANA zone the cron is read in
+    on_new_data: bool
+    params: dict[str, Any]  # secret-named values are stored redacted
+    catch_up: CatchUp
+    on_failure: str | None  # a shell command
+    retries: int
+    retry_delay: float  # seconds
+    paused: bool
+    created: float
+    updated: float
+    resumed: float | None  # last resumed: no fire time before it is caught up
+    removed: bool
+    truncated: NotRequired[list[str]]  # fields cut to fit the journal line
+
+
+class Claimer(TypedDict):
+    """Who claimed a fire (``pipeline.liveness.identity``), so others can tell it died."""
+
+    host: str
+    boot: str | None
+    pid: int
+    start: int | None
+
+
+class ScheduleFireRecord(TypedDict):
+    """A state of one fire time of a schedule (one attempt of it)."""
+
+    v: int
+    kind: Literal["schedule_fire"]
+    seq: int
+    schedule: str
+    due: float  # the fire time
+    attempt: int  # 0: the fire itself; 1, 2...: its retries
+    reason: str  # "cron 0 3 * * * at 2026-12-02T03:00+01:00", "new data: ..."
+    status: FireStatus
+    run: RunId | None
+    detail: str | None
+    after: float  # "pending": not started before this
+    hashes: dict[str, str]  # new-data fires: the input files' sha256 they fired on
+    # who claimed it last: its run ("started"), then its on-failure command (hook "owed")
+    claimer: Annotated[Claimer | None, Columns("claimer_")]
+    hook: HookState | None  # failed with an on-failure command: owed until it ran
+    truncated: NotRequired[list[str]]  # fields cut to fit the journal line
+
+
+class ScheduleSeenRecord(TypedDict):
+    """The input files' hashes a data-triggered schedule last fired on (or first saw)."""
+
+    v: int
+    kind: Literal["schedule_seen"]
+    seq: int
+    schedule: str
+    hashes: dict[str, str]
+
+
+Record = (
+    SessionRecord
+    | ExecutionRecord
+    | RunRecord
+    | StepRecord
+    | RunEndRecord
+    | RenameRecord
+    | ScheduleRecord
+    | ScheduleFireRecord
+    | ScheduleSeenRecord
+)
 
 # the secret-name rule lives in one place (redaction.py); these names are its public face
 from .redaction import REDACTED as REDACTED  # noqa: E402

@@ -1,36 +1,47 @@
-"""The schedules' records: an append-only, fsynced file read back whole, under the store's lock.
+"""The schedules' records: in the store, written through the journal under its lock.
 
-Each line is one record: ``schedule`` (a version of a schedule: created, changed,
-removed), ``fire`` (a state of one fire time: claimed with its run id, skipped,
-ended) or ``seen`` (the input hashes a data trigger last fired on). The latest line
-of a schedule or fire wins. Lines are written by whoever
-holds the store's lock file (``lineage.lock``), so the server's loop, ``mlprod-nb
-scheduler`` and the CLI never interleave, and a fire claimed before its run starts is
-on disk (fsync) with its run id and its claimer before anything else happens: a killed
-scheduler leaves either no claim (the next tick fires it) or a claim whose claimer is
-dead (the next tick starts that same run id), never two runs for one fire time.
+Each version of a schedule (created, changed, paused, resumed, removed), each state of a
+fire time (pending, claimed with its run id and claimer, skipped, ended, its on-failure
+command owed) and the input hashes a data trigger last fired on are records of their own
+(``records.py``: ``schedule``, ``schedule_fire``, ``schedule_seen``), each with a ``seq``
+one more than the store's last: the highest wins. ``locked`` opens the store (its lock
+held until the block ends), reads the book from it, appends each record to this
+process's schedules journal file, on disk (fsync) before the write returns, and ingests
+them before the lock is released. So the server's loop, ``mlprod-nb scheduler`` and the
+CLI never interleave, and a fire claimed before its run starts is on disk with its run
+id and claimer first: a killed scheduler leaves either no claim (the next tick fires
+it) or a claim whose claimer is dead (the next tick starts that same run id).
+
+Versions before this one kept the records in ``.mlprod/schedules.ndjson``: the first
+open copies its lines, in order, into the journal and renames the file
+``schedules.ndjson.imported``. A copy cut short by a kill is made again whole at the
+next open (the same lines replayed in order leave the same latest versions).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..journal import JournalWriter
 from ..paths import Layout
-from ..store.lock import StoreLock
+from ..records import SCHEMA
+from ..store import Store
+from ..store import schedules as stored
 from .model import Fire, Schedule
 
-FILE = "schedules.ndjson"
+OLD_FILE = "schedules.ndjson"  # where versions before the store's v6 kept them
 LOCK_TIMEOUT = 30.0
 
-
-def path_of(home: Path) -> Path:
-    return Path(home) / FILE
+FireKey = tuple[str, float, int]  # schedule, due, attempt
 
 
 @dataclass
@@ -38,10 +49,13 @@ class Book:
     """Every schedule (latest version) and every fire (latest state) of one store."""
 
     home: Path
+    seq: int = 0  # the highest ``seq`` written so far
+    writer: JournalWriter | None = None  # None: read without keeping the lock
     schedules: dict[str, Schedule] = field(default_factory=dict)
     removed: set[str] = field(default_factory=set)
-    fires: dict[tuple[str, float, int], Fire] = field(default_factory=dict)
+    fires: dict[FireKey, Fire] = field(default_factory=dict)
     seen: dict[str, dict[str, str]] = field(default_factory=dict)  # data hashes fired on
+    written: int = 0  # records appended through this book
 
     def fires_of(self, schedule_id: str) -> list[Fire]:
         """The schedule's fires, oldest first."""
@@ -49,69 +63,103 @@ class Book:
         return sorted(found, key=lambda f: (f.due, f.attempt))
 
     def write_schedule(self, schedule: Schedule, *, removed: bool = False) -> None:
-        _append(self.home, {"kind": "schedule", "removed": removed, **asdict(schedule)})
+        self._append("schedule", {**dataclasses.asdict(schedule), "removed": removed})
+        self._keep_schedule(schedule, removed)
+
+    def write_seen(self, schedule_id: str, hashes: dict[str, str]) -> None:
+        self._append("schedule_seen", {"schedule": schedule_id, "hashes": hashes})
+        self.seen[schedule_id] = dict(hashes)
+
+    def write_fire(self, fire: Fire) -> None:
+        self._append("schedule_fire", {**dataclasses.asdict(fire), "claimer": fire.claimer or None})
+        self.fires[key_of(fire)] = fire
+
+    def _append(self, kind: str, fields: dict[str, Any]) -> None:
+        assert self.writer is not None, "a book read with `read` is not written"
+        self.seq += 1
+        self.writer.append({"v": SCHEMA, "kind": kind, "seq": self.seq, **fields})
+        self.written += 1
+
+    def _keep_schedule(self, schedule: Schedule, removed: bool) -> None:
         if removed:
             self.schedules.pop(schedule.id, None)
             self.removed.add(schedule.id)
         else:
             self.schedules[schedule.id] = schedule
-
-    def write_seen(self, schedule_id: str, hashes: dict[str, str]) -> None:
-        _append(self.home, {"kind": "seen", "schedule": schedule_id, "hashes": hashes})
-        self.seen[schedule_id] = dict(hashes)
-
-    def write_fire(self, fire: Fire) -> None:
-        _append(self.home, {"kind": "fire", **asdict(fire)})
-        self.fires[(fire.schedule, fire.due, fire.attempt)] = fire
+            self.removed.discard(schedule.id)
 
 
-def _append(home: Path, record: dict[str, Any]) -> None:
-    line = (json.dumps(record, sort_keys=True) + "\n").encode()
-    fd = os.open(path_of(home), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+def key_of(fire: Fire) -> FireKey:
+    return (fire.schedule, fire.due, fire.attempt)
+
+
+def _from_store(home: Path, latest: stored.Latest, writer: JournalWriter) -> Book:
+    book = Book(home, latest.seq, writer)
+    for row in latest.schedules:
+        removed = bool(row.pop("removed"))
+        book._keep_schedule(Schedule(**row), removed)
+    for row in latest.fires:
+        fire = Fire(**{**row, "claimer": row["claimer"] or {}, "hashes": row["hashes"] or {}})
+        book.fires[key_of(fire)] = fire
+    for row in latest.seen:
+        book.seen[row["schedule"]] = dict(row["hashes"] or {})
+    return book
+
+
+def _import_old(book: Book) -> None:
+    """Copy the records of ``schedules.ndjson`` (an older version's) into the journal, in
+    order, then rename the file; a torn last line (a writer killed mid-write) is skipped."""
+    old = book.home / OLD_FILE
     try:
-        os.write(fd, line)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def read(home: Path) -> Book:
-    """The book as on disk; a torn last line (a writer killed mid-write) is ignored."""
-    book = Book(Path(home))
-    try:
-        data = path_of(home).read_bytes()
+        data = old.read_bytes()
     except FileNotFoundError:
-        return book
+        return
     for raw in data.split(b"\n")[:-1]:  # the part after the last newline is unfinished
         try:
             record = json.loads(raw)
-        except ValueError:
-            continue
-        kind = record.pop("kind", None)
-        if kind == "schedule":
-            removed = bool(record.pop("removed", False))
-            schedule = Schedule(**record)
-            if removed:
-                book.schedules.pop(schedule.id, None)
-                book.removed.add(schedule.id)
-            elif schedule.id not in book.removed:
-                book.schedules[schedule.id] = schedule
-        elif kind == "fire":
-            fire = Fire(**record)
-            book.fires[(fire.schedule, fire.due, fire.attempt)] = fire
-        elif kind == "seen":
-            book.seen[str(record["schedule"])] = dict(record["hashes"])
-    return book
+            kind = record.pop("kind", None)
+            if kind == "schedule":
+                removed = bool(record.pop("removed", False))
+                book.write_schedule(Schedule(**record), removed=removed)
+            elif kind == "fire":
+                book.write_fire(Fire(**record))
+            elif kind == "seen":
+                book.write_seen(str(record["schedule"]), dict(record["hashes"]))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            continue  # not a record that version wrote
+    os.replace(old, old.with_name(OLD_FILE + ".imported"))
+
+
+@functools.cache
+def _journal_name(pid: int) -> str:
+    """This process's schedules journal file (a new one per process: a killed writer's
+    torn last line is never followed by another's)."""
+    return f"schedules-{socket.gethostname()}-{pid}-{os.urandom(4).hex()}"
 
 
 @contextmanager
 def locked(home: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[Book]:
-    """The book read under the store's lock, held until the block ends."""
+    """The book read under the store's lock, held until the block ends; what the block
+    wrote is in the journal (fsynced) and ingested when it ends."""
     layout = Layout(Path(home))
     layout.home.mkdir(parents=True, exist_ok=True)
-    lock = StoreLock(layout.lock_path)
-    lock.acquire(timeout)
-    try:
-        yield read(layout.home)
-    finally:
-        lock.release()
+    with Store.open(layout, timeout) as store:
+        writer = JournalWriter(layout.journal_dir, _journal_name(os.getpid()), durable=True)
+        try:
+            found = _from_store(layout.home, stored.latest(store), writer)
+            _import_old(found)
+            yield found
+            if found.written:
+                store.ingest()
+        finally:
+            writer.close()
+
+
+def read(home: Path, timeout: float = LOCK_TIMEOUT) -> Book:
+    """The book as the store has it now (the lock held only while reading it)."""
+    home = Path(home)
+    if not home.is_dir():
+        return Book(home)
+    with locked(home, timeout) as found:
+        found.writer = None
+    return found

@@ -43,13 +43,30 @@ def data_inputs(pipeline: str | Path) -> list[str]:
     return inputs
 
 
+def _manifest_time(pipeline: str) -> float | None:
+    try:
+        return os.stat(Path(pipeline) / "pipeline.json").st_mtime
+    except OSError:
+        return None
+
+
+def last_inputs(pipeline: str) -> list[str] | None:
+    """What ``cached_inputs`` last answered for ``pipeline`` in this process, however old
+    (None: never asked, or the manifest changed since). Never opens the store, so a tick
+    asks it with the store's lock held."""
+    hit = _cache.get(pipeline)
+    mtime = _manifest_time(pipeline)
+    if mtime is None:
+        return []
+    return hit[2] if hit is not None and hit[1] == mtime else None
+
+
 def cached_inputs(pipeline: str, now: float | None = None) -> list[str]:
     """``data_inputs`` asked again at most every 30 s or when the manifest changes
-    (each asking opens the store): what a tick uses."""
+    (each asking opens the store): what a tick refreshes after releasing the lock."""
     moment = time.monotonic() if now is None else now
-    try:
-        mtime = os.stat(Path(pipeline) / "pipeline.json").st_mtime
-    except OSError:
+    mtime = _manifest_time(pipeline)
+    if mtime is None:
         return []
     hit = _cache.get(pipeline)
     if hit is not None and hit[1] == mtime and moment - hit[0] < _CACHE_SECONDS:

@@ -1,13 +1,16 @@
 """One tick of the scheduler: claim what is due under the store's lock, then start it.
 
 Under the lock (short: no run starts while it is held) a tick settles the fires whose
-runs ended (retries queued, the on-failure command owed), then for each schedule claims
-its due cron fire times (catch-up per policy; skipped when its run is still going) and
-its new-data fire. A claim is a ``fire`` line with the run id and the claimer
-(``liveness.identity``), fsynced before the lock is released; the claimer starts the run
-after releasing it. A claim whose run has no ``launch.json`` and whose claimer died
-(SIGKILL) is claimed again, same run id, by the next tick of any scheduler: a fire time
-is neither lost nor run twice. The clock is a parameter, so tests never sleep.
+runs ended (retries queued; a failure for good records its on-failure command as owed),
+then for each schedule claims its due cron fire times (catch-up per policy, from its
+creation or last resume; skipped when its run is still going) and its new-data fire. A
+claim is a ``schedule_fire`` record with the run id and the claimer
+(``liveness.identity``), on disk before the lock is released; the claimer starts the run
+after releasing it. A claim whose runner was not started (``spawned.py``) and whose
+claimer died (SIGKILL) is claimed again, same run id, by the next tick of any scheduler:
+a fire time is neither lost nor run twice. An owed on-failure command runs after the
+lock is released, and its outcome is recorded; one whose owner died first is run by the
+next tick. The clock is a parameter, so tests never sleep.
 """
 
 from __future__ import annotations
@@ -19,14 +22,13 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from ..paths import Layout
 from ..pipeline import launch
 from ..pipeline.launch import LAUNCH_FILE
 from ..pipeline.liveness import alive, identity
 from ..pipeline.rundir import read_json, run_folder
-from . import book, data
+from . import book, data, spawned
 from . import cron as crontab
 from .model import Fire, Schedule
 
@@ -116,7 +118,7 @@ class _Tick:
         self.debounce = debounce
         self.fired: list[Fire] = []  # everything written this tick
         self.to_start: list[Fire] = []
-        self.hooks: list[Fire] = []  # failed for good: the on-failure command is owed
+        self.hooks: list[Fire] = []  # failed for good: this tick runs their on-failure command
 
     def write(self, fire: Fire) -> Fire:
         self.book.write_fire(fire)
@@ -147,7 +149,7 @@ class _Tick:
                 continue
             if fire.schedule not in self.book.schedules:
                 continue
-            if (Layout(self.book.home).runs_dir / fire.run / LAUNCH_FILE).exists():
+            if spawned.started(Layout(self.book.home), fire.run):
                 continue
             if fire.claimer and alive({"driver": fire.claimer}, self.now):
                 continue  # its claimer is starting it right now
@@ -164,9 +166,18 @@ class _Tick:
             if status == "ok":
                 self.write(dataclasses.replace(fire, status="ok", detail=None))
                 continue
+            owed = fire.attempt >= schedule.retries and bool(schedule.on_failure)
             ended = self.write(
-                dataclasses.replace(fire, status="failed", detail=error or f"run {status}")
+                dataclasses.replace(
+                    fire,
+                    status="failed",
+                    detail=error or f"run {status}",
+                    hook="owed" if owed else None,
+                    claimer=identity() if owed else fire.claimer,
+                )
             )
+            if owed:
+                self.hooks.append(ended)
             if fire.attempt < schedule.retries:
                 retry = Fire(
                     schedule.id,
@@ -180,8 +191,23 @@ class _Tick:
                     hashes=fire.hashes,
                 )
                 self.write(retry)
-            elif schedule.on_failure:
-                self.hooks.append(ended)
+
+    def take_owed_hooks(self) -> None:
+        """Failed fires whose on-failure command was owed by a scheduler that died before
+        running it (or by an earlier tick of this one that stopped): this tick runs it."""
+        me = identity()
+        mine = {book.key_of(f) for f in self.hooks}
+        for key, fire in list(self.book.fires.items()):
+            if fire.hook != "owed" or key in mine:
+                continue
+            owner = self.book.schedules.get(fire.schedule)
+            if owner is None or not owner.on_failure:
+                continue
+            if fire.claimer and fire.claimer != me and alive({"driver": fire.claimer}, self.now):
+                continue  # its owner is running it right now
+            taken = dataclasses.replace(fire, claimer=me)
+            self.book.write_fire(taken)
+            self.hooks.append(taken)
 
     def start_pending(self, schedule: Schedule) -> bool:
         """Claim the oldest pending fire whose time came; True when one was."""
@@ -194,7 +220,7 @@ class _Tick:
     def cron_fires(self, schedule: Schedule) -> None:
         assert schedule.cron is not None
         done = [f.due for f in self.book.fires_of(schedule.id) if f.reason.startswith("cron ")]
-        cursor = max([schedule.created, *done])
+        cursor = max([schedule.created, schedule.resumed or 0.0, *done])
         dues = crontab.due_between(schedule.cron, schedule.tz, cursor, self.now, MAX_CATCH_UP)
         if not dues:
             return
@@ -219,7 +245,9 @@ class _Tick:
         self.claim(Fire(schedule.id, latest, why, "pending", None, note))
 
     def data_fire(self, schedule: Schedule) -> None:
-        files = self.inputs.get(schedule.pipeline, [])
+        files = self.inputs.get(schedule.pipeline)
+        if files is None:
+            return  # its inputs not known yet in this process: from the next tick on
         current = data.hashes(files)
         seen = self.book.seen.get(schedule.id)
         if seen is None:  # the first look: what is there now is not new
@@ -246,13 +274,15 @@ def tick(
     debounce: float = DEBOUNCE_SECONDS,
     timeout: float = book.LOCK_TIMEOUT,
 ) -> list[Fire]:
-    """Fire what is due at ``now`` (default: the time): every fire record written."""
+    """Fire what is due at ``now`` (default: the time): every fire state recorded (a
+    hook's claim aside)."""
     home = Path(home)
     moment = time.time() if now is None else now
-    # the inputs come from the store (its own lock): asked before the lock is taken
-    watched = [s.pipeline for s in book.read(home).schedules.values() if s.on_new_data]
-    inputs = {pipeline: data.cached_inputs(pipeline) for pipeline in watched}
     with book.locked(home, timeout) as found:
+        # a pipeline's inputs come from the store: asked again after the lock is released
+        watched = {s.pipeline for s in found.schedules.values() if s.on_new_data}
+        known = {pipeline: data.last_inputs(pipeline) for pipeline in watched}
+        inputs = {pipeline: files for pipeline, files in known.items() if files is not None}
         work = _Tick(found, moment, debounce, inputs)
         for schedule in list(found.schedules.values()):
             work.settle(schedule)
@@ -266,7 +296,10 @@ def tick(
             if work.going(schedule) is None:  # retries, caught-up fires: one at a time
                 work.start_pending(schedule)
         work.reclaim_orphans()
+        work.take_owed_hooks()
         schedules = dict(found.schedules)
+    for pipeline in watched:
+        data.cached_inputs(pipeline)  # for the next tick
     layout = Layout(home)
     for fire in work.to_start:
         owner = schedules.get(fire.schedule)
@@ -275,16 +308,11 @@ def tick(
         folder = layout.runs_dir / fire.run
         folder.mkdir(parents=True, exist_ok=True)  # a dead claimer may have made it
         launch(home, owner, fire, folder)
-    for failed in work.hooks:
-        outcome = hook(schedules[failed.schedule], failed)
+    for owed in work.hooks:
+        outcome = hook(schedules[owed.schedule], owed)
         with book.locked(home, timeout) as again:
-            latest = again.fires.get((failed.schedule, failed.due, failed.attempt), failed)
-            work.fired.append(latest)
-            noted = dataclasses.replace(latest, detail=f"{latest.detail}; {outcome}")
+            latest = again.fires.get(book.key_of(owed), owed)
+            noted = dataclasses.replace(latest, detail=f"{latest.detail}; {outcome}", hook="done")
             again.write_fire(noted)
-            work.fired[-1] = noted
+        work.fired.append(noted)
     return work.fired
-
-
-def describe(fire: Fire) -> dict[str, Any]:
-    return dataclasses.asdict(fire)

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MlprodError, NotFoundError, ScheduleError
+from ..records import CatchUp
 from ..redaction import redact
 from . import book, data
 from . import cron as crontab
-from .model import CATCH_UPS, CatchUp, Fire, Schedule, ScheduleView
+from .model import CATCH_UPS, Fire, Schedule, ScheduleView
 
 Clock = Callable[[], float]
 
@@ -102,7 +103,7 @@ def add(
         updated=now,
     )
     _validate(schedule)
-    baseline = data.hashes(data.data_inputs(folder)) if on_new_data else None
+    baseline = data.hashes(data.cached_inputs(str(folder))) if on_new_data else None
     with book.locked(home) as found:
         found.write_schedule(schedule)
         if baseline is not None:  # what is there now is not new data
@@ -142,7 +143,10 @@ def update(home: Path, schedule_id: str, *, clock: Clock = time.time, **changes:
             changes["params"] = redact(
                 checked_params(Path(current.pipeline), (), changes["params"] or {})
             )
-        changed = dataclasses.replace(current, **changes, updated=clock())
+        now = clock()
+        if changes.get("paused") is False and current.paused:
+            changes["resumed"] = now  # the fire times it slept through are not caught up
+        changed = dataclasses.replace(current, **changes, updated=now)
         _validate(changed)
         found.write_schedule(changed)
     return changed

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, get_args
 
-CatchUp = Literal["latest", "all", "none"]
-CATCH_UPS: tuple[CatchUp, ...] = ("latest", "all", "none")
-FireStatus = Literal["pending", "started", "skipped", "ok", "failed", "missed"]
+from ..records import CatchUp, FireStatus, HookState
+
+CATCH_UPS: tuple[CatchUp, ...] = get_args(CatchUp)
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Schedule:
     paused: bool
     created: float
     updated: float
+    resumed: float | None = None  # last resumed after a pause: earlier times not caught up
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,9 @@ class Fire:
     attempt: int = 0  # 0: the fire itself; 1, 2...: its retries
     after: float = 0.0  # "pending" (a retry, a caught-up fire): not started before this
     hashes: dict[str, str] = field(default_factory=dict)  # new-data fires: what they saw
-    claimer: dict[str, Any] = field(default_factory=dict)  # who claimed it (liveness.identity)
+    # who claimed it last (liveness.identity): its run, then its on-failure command
+    claimer: dict[str, Any] = field(default_factory=dict)
+    hook: HookState | None = None  # "owed": failed, its on-failure command not run yet
 
 
 @dataclass(frozen=True)

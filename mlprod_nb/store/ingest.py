@@ -31,6 +31,9 @@ from ..records import (
     RenameRecord,
     RunEndRecord,
     RunRecord,
+    ScheduleFireRecord,
+    ScheduleRecord,
+    ScheduleSeenRecord,
     SessionRecord,
     StepRecord,
 )
@@ -53,7 +56,17 @@ _KINDS: dict[str, tuple[type, str]] = {
     "step": (StepRecord, "run_steps"),
     "run_end": (RunEndRecord, "run_ends"),
     "rename": (RenameRecord, "renames"),
+    "schedule": (ScheduleRecord, "schedules"),
+    "schedule_fire": (ScheduleFireRecord, "schedule_fires"),
+    "schedule_seen": (ScheduleSeenRecord, "schedule_seen"),
 }
+
+
+def table_of(kind: str) -> tuple[type, str]:
+    """The record type of ``kind`` (records.py) and the table its records land in."""
+    return _KINDS[kind]
+
+
 _JOURNALED = ("session", "execution")  # their tables name the journal file of each row
 # the columns a kind's ``Rows`` tables start with: the owning record's key, from ``r``
 _KEYS: dict[str, dict[str, str]] = {
@@ -69,6 +82,9 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "step": ("run", "name"),
     "run_end": ("id", "status"),
     "rename": ("old_path", "new_path", "renamed"),
+    "schedule": ("seq", "id"),
+    "schedule_fire": ("seq", "schedule", "due", "attempt"),
+    "schedule_seen": ("seq", "schedule"),
 }
 
 _FILES = "sum(len(r.files))"
