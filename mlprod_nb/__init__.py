@@ -1,7 +1,8 @@
 """mlprod-nb: notebooks into traceable, reproducible, schedulable ML pipelines.
 
 ``%load_ext mlprod_nb`` turns the tracer on in a kernel; ``log_param``,
-``log_metric`` and ``require`` are the public API for notebook code. Importing
+``log_metric``, ``require`` and the data gates ``expect_schema`` and ``expect_drift``
+are the public API for notebook code. Importing
 this package stays cheap: no duckdb, pandas, papermill or jupyter_server.
 """
 
@@ -10,9 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from ._version import __version__
+from .data.expect import expect_drift, expect_schema
 from .tracer.api import log_metric, log_param, require
 
-__all__ = ["__version__", "log_metric", "log_param", "require"]
+__all__ = [
+    "__version__",
+    "expect_drift",
+    "expect_schema",
+    "log_metric",
+    "log_param",
+    "require",
+]
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from ..data.profile import Profiler
 from ..journal import JournalWriter
 from ..records import (
     DONE,
@@ -41,6 +42,9 @@ from .steplog import StepTrace
 
 SCHEDULE_ENV = "MLPROD_NB_SCHEDULE_ID"  # a scheduled run: the schedule (mlprod_nb.schedule)
 REASON_ENV = "MLPROD_NB_SCHEDULE_REASON"  # and why it fired
+
+
+PROFILE_SECONDS = 10.0  # a finished run waits this long at most for its data profiles
 
 
 @dataclass
@@ -152,6 +156,7 @@ class Recorder:
         self.started = time.time()
         self.driver = identity()
         self.error: str | None = None
+        self.profiler = Profiler(rundir.layout.home)  # what finished steps read and wrote
 
     @property
     def steps(self) -> list[StepState]:
@@ -193,6 +198,8 @@ class Recorder:
     def step(self, state: StepState) -> None:
         """A step settled (ran, was cached, skipped or stopped): into the journal."""
         self.journal.append(self._step_record(state))
+        if state.status == "ok" and state.key:
+            self.profiler.add({**state.key.get("reads", {}), **state.key.get("writes", {})})
 
     def finish(self, status: RunEnd) -> None:
         finished = time.time()
@@ -205,6 +212,7 @@ class Recorder:
         self.rundir.write_summary(final)
         self.rundir.write_status(final)
         self.journal.close()
+        self.profiler.join(PROFILE_SECONDS)
 
     # -- the journal's records of a run (records.RunRecord, StepRecord, RunEndRecord) --
 
