@@ -246,6 +246,32 @@ export namespace MlprodAPI {
     steps: IStepDiff[];
     /** run id -> every file its steps read and wrote */
     files?: Record<string, IRunFile[]>;
+    /** each dataset a run read or wrote at another version than the baseline run */
+    drift?: IDatasetDrift[];
+    /** PSI over `flagged` is drift; over `moderate` a moderate shift */
+    drift_thresholds?: { moderate: number; flagged: number };
+  }
+
+  /** One column of a dataset version against the baseline's (schema change or PSI). */
+  export interface IColumnDrift {
+    column: string;
+    psi: number | null;
+    change: 'added' | 'removed' | 'retyped' | null;
+    flagged: boolean;
+    /** e.g. "amount: PSI 0.312 (drifted)", "plan: removed (was VARCHAR)" */
+    text: string;
+  }
+
+  export interface IDatasetDrift {
+    path: string;
+    mode: 'read' | 'write';
+    /** "" for a flat file; a DuckDB database's table */
+    table: string;
+    baseline: string;
+    run: string;
+    columns: IColumnDrift[];
+    /** why the versions could not be compared (not profiled) */
+    unknown: string | null;
   }
 
   /** A schedule as the server lists it (schedules?path=NB): its trigger and what it did last. */

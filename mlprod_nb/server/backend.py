@@ -238,7 +238,7 @@ class Backend:
         layout = self.layout(self.root.pipeline(pipeline) if pipeline else None)
         details = await self.service.call(layout, lambda s: _with_origins(s, ids))
         return await self._blocking(
-            lambda: _compare(layout, ids, details, baseline, self.root.relative)
+            lambda: _compare(layout, ids, details, baseline, self.root.relative, self.root.path)
         )
 
     async def cancel_run(self, run_id: str, pipeline: str | None) -> dict[str, Any]:
@@ -315,14 +315,24 @@ def _compare(
     details: Mapping[str, RunDetail],
     baseline: str | None,
     show: Callable[[str], str],
+    root: Path,
 ) -> dict[str, Any]:
+    """The comparison, with the drift of each dataset version from the baseline's
+    (profiles looked up by content hash; shown paths are relative to ``root``)."""
+    from ..data.compare import run_drift, thresholds
+    from ..data.profile import profile_of
     from ..lineage.diff import compare
     from .stepcode import facts
 
     sources: dict[str, str] = {}
     ordered = sorted(ids, key=lambda i: (details[i].summary.started, i))  # oldest first
     runs = [facts(layout, details[i], details, sources, show) for i in ordered]
-    return compare(runs, sources.get, baseline).to_json()
+    comparison = compare(runs, sources.get, baseline)
+    drift = run_drift(comparison, lambda path, sha: profile_of(layout.home, root / path, sha))
+    return comparison.to_json() | {
+        "drift": [d.to_json() for d in drift],
+        "drift_thresholds": thresholds(),
+    }
 
 
 def _pipeline_outline(notebook: Path, content: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -172,3 +172,50 @@ async def test_cancel_and_files_of_unknown_runs(api: Api, store_home: Path) -> N
         assert status == 404, (route, body)
     status, body = await api("run/..%2Fx/cancel", method="POST", body={})
     assert status in (400, 404), body
+
+
+DRIFTING = [
+    ("import mlprod_nb\nimport pandas as pd", ["setup"]),
+    ("scale = 1.0", ["parameters"]),
+    ("df = pd.read_csv('events.csv')", ["step:load"]),
+    ("total = float(df['amount'].sum() * scale)", ["step:fit"]),
+]
+
+
+def _events(path: Path, shift: float) -> None:
+    rows = [f"{(i % 100) / 10 + shift},{'ab'[i % 2]}" for i in range(2_000)]
+    path.write_text("amount,plan\n" + "\n".join(rows) + "\n")
+
+
+@pytest.mark.slow
+async def test_compare_shows_the_drift_of_a_dataset_read_at_another_version(
+    api: Api, make_notebook: Callable[..., Path], jp_root_dir: Path
+) -> None:
+    (jp_root_dir / "work").mkdir()
+    data = jp_root_dir / "work" / "events.csv"
+    _events(data, 0.0)
+    pipeline = await _export(api, make_notebook, DRIFTING)
+    first = await _run(api, pipeline, {})
+    assert (await finish_run(api, first))["status"] == "ok"
+    same = await _run(api, pipeline, {"scale": 2.0})  # the same data: nothing to show
+    assert (await finish_run(api, same))["status"] == "ok"
+    _events(data, 4.0)  # every amount shifted: drift in "amount", none in "plan"
+    shifted = await _run(api, pipeline, {})
+    assert (await finish_run(api, shifted))["status"] == "ok"
+
+    status, body = await api("compare", params={"runs": f"{first},{same},{shifted}"})
+    assert status == 200, body
+    assert body["drift_thresholds"] == {"moderate": 0.1, "flagged": 0.2}
+    [found] = body["drift"]  # only the shifted run read another version
+    assert (found["path"], found["mode"], found["run"], found["baseline"]) == (
+        "work/events.csv",
+        "read",
+        shifted,
+        first,
+    )
+    columns = {c["column"]: c for c in found["columns"]}
+    assert columns["amount"]["flagged"] is True
+    assert columns["amount"]["psi"] > 0.2
+    assert columns["amount"]["text"].startswith("amount: PSI")
+    assert columns["plan"]["flagged"] is False
+    assert found["unknown"] is None

@@ -106,6 +106,7 @@ export function CompareView(props: {
           </tbody>
         </table>
       </div>
+      <DriftView comparison={comparison} />
       <h3>Step code (against {shortId(comparison.runs[base] ?? '')})</h3>
       {steps.length === 0 && <div className="mlprod-Muted">no step code changes</div>}
       {steps.map(step => (
@@ -116,6 +117,48 @@ export function CompareView(props: {
           {step.diff && <Diff text={Array.isArray(step.diff) ? step.diff.join('\n') : step.diff} />}
         </details>
       ))}
+    </div>
+  );
+}
+
+/** Each dataset version against the baseline run's: schema changes and PSI per column. */
+function DriftView(props: { comparison: MlprodAPI.ICompare }): JSX.Element {
+  const drift = props.comparison.drift ?? [];
+  const flagged = props.comparison.drift_thresholds?.flagged ?? 0.2;
+  return (
+    <div className="mlprod-DriftSection">
+      <h3>Data drift (PSI over {flagged} flagged)</h3>
+      {drift.length === 0 && (
+        <div className="mlprod-Muted">every dataset at the baseline&apos;s version</div>
+      )}
+      {drift.map(d => {
+        const bad = d.columns.filter(c => c.flagged);
+        const where = d.table ? `${d.path} (${d.table})` : d.path;
+        return (
+          <details
+            key={`${d.mode}:${where}:${d.run}`}
+            className={`mlprod-Drift${bad.length ? ' mlprod-Drifted' : ''}`}
+            data-path={d.path}
+            data-run-id={d.run}
+          >
+            <summary>
+              <code>{where}</code> {d.mode === 'read' ? 'read' : 'written'} by{' '}
+              <code>{shortId(d.run)}</code>:{' '}
+              {d.unknown ??
+                (bad.length
+                  ? bad.map(c => c.text).join('; ')
+                  : `${d.columns.length} column(s) stable`)}
+            </summary>
+            <ul>
+              {d.columns.map(c => (
+                <li key={c.column} className={c.flagged ? 'mlprod-Differs' : ''}>
+                  {c.text}
+                </li>
+              ))}
+            </ul>
+          </details>
+        );
+      })}
     </div>
   );
 }
