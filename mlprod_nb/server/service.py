@@ -6,6 +6,10 @@ thread, ingests new journal lines at most every ``ingest_interval`` seconds, and
 closes the store (releasing the lock for the CLI and the runner) after
 ``idle_close`` seconds without a request.
 
+After each ingest, the datasets whose latest version is new are handed to a data
+profiler (``data.profile.Profiler``, its own thread): versions read in interactive
+sessions get profiles too, while their files still hold them.
+
 Answers are kept per store until its journal changes. The journal is the store's
 only input (every writer appends there; whoever holds the lock ingests it), so
 while no journal file changed in name, size or mtime, a kept answer is still
@@ -27,6 +31,7 @@ from ..errors import NotFoundError
 from ..paths import Layout
 
 if TYPE_CHECKING:
+    from ..data.profile import Profiler
     from ..store import Store
     from ..store.queries import LineageCache
 
@@ -76,6 +81,8 @@ class StoreService:
         self._answers: dict[Layout, _Answers] = {}
         self._lineages: dict[Layout, LineageCache] = {}  # outlive the store's closing when idle
         self._closer: asyncio.TimerHandle | None = None
+        self._profilers: dict[Layout, Profiler] = {}
+        self._profiled_until: dict[Layout, float] = {}  # first_seen of the last handed over
 
     async def call(
         self, layout: Layout, work: Callable[[Store], T], key: Hashable | None = None
@@ -136,7 +143,20 @@ class StoreService:
         store.share_lineages(self._lineages.setdefault(layout, LineageCache()))
         now = time.monotonic()
         held = self._held[layout] = _Held(store, now, now)
+        self._profile_new(layout, store)
         return held
+
+    def _profile_new(self, layout: Layout, store: Store) -> None:
+        """Queue the datasets whose latest version appeared since the last look."""
+        from ..data.profile import Profiler
+        from ..store.profiles import current_versions
+
+        found = current_versions(store.con, self._profiled_until.get(layout, 0.0))
+        if not found:
+            return
+        self._profiled_until[layout] = found[-1][2]
+        profiler = self._profilers.setdefault(layout, Profiler(layout.home))
+        profiler.add({path: sha for path, sha, _ in found})
 
     def _refresh(self, layout: Layout) -> _Answers:
         """The kept answers, after ingesting the journal if it changed since they were made."""
@@ -151,6 +171,7 @@ class StoreService:
             held = self._open(layout)
         else:
             held.store.ingest()
+            self._profile_new(layout, held.store)
         held.last_ingest = time.monotonic()
         answers.values.clear()
         answers.fingerprint = fingerprint

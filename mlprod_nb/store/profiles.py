@@ -180,3 +180,14 @@ def errors() -> tuple[type[BaseException], ...]:
     import duckdb
 
     return (duckdb.Error,)
+
+
+def current_versions(con: duckdb.DuckDBPyConnection, since: float) -> list[tuple[str, str, float]]:
+    """``(path, sha256, first_seen)`` of each dataset's latest version first seen after
+    ``since`` (in the lineage store: only a file's latest version can still be on disk)."""
+    found = con.execute(
+        """SELECT path, arg_max(sha256, first_seen), max(first_seen) FROM dataset_versions
+           GROUP BY path HAVING max(first_seen) > ? ORDER BY 3""",
+        [since],
+    ).fetchall()
+    return [(str(p), str(s), float(t)) for p, s, t in found]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,16 @@ async def test_lineage_of_a_traced_notebook(
     edges = {(e["source"], e["target"], e["label"]) for e in body["edges"]}
     assert (by_cell["c0"]["id"], by_cell["c1"]["id"], "rows") in edges
     assert (by_cell["c1"]["id"], by_cell["c2"]["id"], "count") in edges
+
+    # the server profiles the version the session read, in its own thread
+    digest = hashlib.sha256(b"a,b\n1,2\n3,4\n").hexdigest()
+    profile = store_home / "profiles" / f"{digest}.json"
+    deadline = time.monotonic() + 60
+    while not profile.exists() and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    profiled = json.loads(profile.read_text())
+    assert profiled["path"] == data
+    assert profiled["tables"][""]["rows"] == 2
 
     (jp_root_dir / "nb" / "data.csv").write_text("a,b\n9,9\n")
     status, body = await api("stale", params={"path": "nb/traced.ipynb"})
