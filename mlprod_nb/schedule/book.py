@@ -75,7 +75,8 @@ class Book:
         self.fires[key_of(fire)] = fire
 
     def _append(self, kind: str, fields: dict[str, Any]) -> None:
-        assert self.writer is not None, "a book read with `read` is not written"
+        if self.writer is None:
+            raise Unwritable(f"a {kind} record for a book read without the lock")
         self.seq += 1
         self.writer.append({"v": SCHEMA, "kind": kind, "seq": self.seq, **fields})
         self.written += 1
@@ -87,6 +88,11 @@ class Book:
         else:
             self.schedules[schedule.id] = schedule
             self.removed.discard(schedule.id)
+
+
+class Unwritable(Exception):
+    """A write to a book not held under the lock (``read``, ``unchanged``): nothing is
+    written; whoever tried takes the lock (``locked``) to write it."""
 
 
 def key_of(fire: Fire) -> FireKey:
@@ -137,6 +143,47 @@ def _journal_name(pid: int) -> str:
     return f"schedules-{socket.gethostname()}-{pid}-{os.urandom(4).hex()}"
 
 
+Fingerprint = tuple[tuple[str, int, int], ...]
+_last: dict[Path, tuple[Fingerprint, Book]] = {}  # home -> the book this process last held
+
+
+def _fingerprint(layout: Layout) -> Fingerprint:
+    """Name, size and mtime of every schedules journal file (and of an older version's
+    file): anyone's new schedule record changes it."""
+    found = []
+    for path in [*layout.journal_dir.glob("schedules-*.ndjson"), layout.home / OLD_FILE]:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        found.append((path.name, stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(found))
+
+
+def unchanged(home: Path) -> Book | None:
+    """The book this process last held under the lock when no schedule record was written
+    since (read-only: a write raises ``Unwritable``), without opening the store; None
+    otherwise."""
+    layout = Layout(Path(home))
+    last = _last.get(layout.home)
+    if last is None or last[0] != _fingerprint(layout):
+        return None
+    return last[1]
+
+
+def _kept(found: Book) -> Book:
+    """A read-only copy of ``found``, for ``unchanged``."""
+    return Book(
+        found.home,
+        found.seq,
+        None,
+        dict(found.schedules),
+        set(found.removed),
+        dict(found.fires),
+        {k: dict(v) for k, v in found.seen.items()},
+    )
+
+
 @contextmanager
 def locked(home: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[Book]:
     """The book read under the store's lock, held until the block ends; what the block
@@ -151,6 +198,7 @@ def locked(home: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[Book]:
             yield found
             if found.written:
                 store.ingest()
+            _last[layout.home] = (_fingerprint(layout), _kept(found))
         finally:
             writer.close()
 

@@ -192,6 +192,22 @@ class _Tick:
                 )
                 self.write(retry)
 
+    def run(self) -> None:
+        """Everything a tick decides, in order: what ended, what is due, what is owed."""
+        for schedule in list(self.book.schedules.values()):
+            self.settle(schedule)
+        for schedule in list(self.book.schedules.values()):
+            if schedule.paused:
+                continue
+            if schedule.cron is not None:
+                self.cron_fires(schedule)
+            if schedule.on_new_data:
+                self.data_fire(schedule)
+            if self.going(schedule) is None:  # retries, caught-up fires: one at a time
+                self.start_pending(schedule)
+        self.reclaim_orphans()
+        self.take_owed_hooks()
+
     def take_owed_hooks(self) -> None:
         """Failed fires whose on-failure command was owed by a scheduler that died before
         running it (or by an earlier tick of this one that stopped): this tick runs it."""
@@ -265,6 +281,31 @@ class _Tick:
         self.claim(Fire(schedule.id, self.now, f"new data: {named}", "pending", None, None))
 
 
+def _known_inputs(found: book.Book) -> dict[str, list[str]]:
+    """The inputs of the data-triggered schedules' pipelines, as this process last asked
+    (they come from the store: asked again after the lock is released)."""
+    watched = {s.pipeline for s in found.schedules.values() if s.on_new_data}
+    known = {pipeline: data.last_inputs(pipeline) for pipeline in watched}
+    return {pipeline: files for pipeline, files in known.items() if files is not None}
+
+
+def _refresh_inputs(found: book.Book) -> None:
+    for pipeline in {s.pipeline for s in found.schedules.values() if s.on_new_data}:
+        data.cached_inputs(pipeline)  # for the next tick
+
+
+def _nothing_to_do(last: book.Book, now: float, debounce: float) -> bool:
+    """The tick's work done on the book as this process last read it, which no one has
+    written since (``book.unchanged``), writes nothing: no need to open the store."""
+    work = _Tick(last, now, debounce, _known_inputs(last))
+    try:
+        work.run()
+    except book.Unwritable:
+        return False  # something to record: the real tick, under the lock
+    _refresh_inputs(last)
+    return True
+
+
 def tick(
     home: str | Path,
     now: float | None = None,
@@ -278,28 +319,14 @@ def tick(
     hook's claim aside)."""
     home = Path(home)
     moment = time.time() if now is None else now
+    last = book.unchanged(home)
+    if last is not None and _nothing_to_do(last, moment, debounce):
+        return []
     with book.locked(home, timeout) as found:
-        # a pipeline's inputs come from the store: asked again after the lock is released
-        watched = {s.pipeline for s in found.schedules.values() if s.on_new_data}
-        known = {pipeline: data.last_inputs(pipeline) for pipeline in watched}
-        inputs = {pipeline: files for pipeline, files in known.items() if files is not None}
-        work = _Tick(found, moment, debounce, inputs)
-        for schedule in list(found.schedules.values()):
-            work.settle(schedule)
-        for schedule in list(found.schedules.values()):
-            if schedule.paused:
-                continue
-            if schedule.cron is not None:
-                work.cron_fires(schedule)
-            if schedule.on_new_data:
-                work.data_fire(schedule)
-            if work.going(schedule) is None:  # retries, caught-up fires: one at a time
-                work.start_pending(schedule)
-        work.reclaim_orphans()
-        work.take_owed_hooks()
+        work = _Tick(found, moment, debounce, _known_inputs(found))
+        work.run()
         schedules = dict(found.schedules)
-    for pipeline in watched:
-        data.cached_inputs(pipeline)  # for the next tick
+    _refresh_inputs(found)
     layout = Layout(home)
     for fire in work.to_start:
         owner = schedules.get(fire.schedule)

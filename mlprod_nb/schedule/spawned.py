@@ -4,8 +4,9 @@ A claimer starts the runner (``mlprod-nb run PIPELINE --run-id RUN``), then writ
 run folder's ``launch.json``; the runner writes ``status.json`` once it runs. A claimer
 killed between starting the runner and writing ``launch.json`` leaves neither for a
 moment: the runner is then found by its command line (``/proc/PID/cmdline``, Linux),
-so the next tick does not start that run a second time. Without ``/proc`` (macOS) that
-instant stays open.
+so the next tick does not start that run a second time. Left open: the instant between
+fork and exec (the child still has the claimer's command line), and, without ``/proc``
+(macOS), the whole instant before ``launch.json``.
 """
 
 from __future__ import annotations

@@ -99,18 +99,19 @@ _V5 = [
 
 # v6: schedules, the states of their fire times, and the input hashes their data triggers
 # last fired on (``mlprod_nb.schedule``): every version a row, the highest ``seq`` the latest
+# (IF NOT EXISTS: a store whose version rows were rolled back keeps its tables, as in v5)
 _V6 = [
-    """CREATE TABLE schedules (
+    """CREATE TABLE IF NOT EXISTS schedules (
         seq BIGINT NOT NULL, id VARCHAR NOT NULL, name VARCHAR, pipeline VARCHAR, cron VARCHAR,
         tz VARCHAR, on_new_data BOOLEAN, params JSON, catch_up VARCHAR, on_failure VARCHAR,
         retries BIGINT, retry_delay DOUBLE, paused BOOLEAN, created DOUBLE, updated DOUBLE,
         resumed DOUBLE, removed BOOLEAN, truncated VARCHAR[])""",
-    """CREATE TABLE schedule_fires (
+    """CREATE TABLE IF NOT EXISTS schedule_fires (
         seq BIGINT NOT NULL, schedule VARCHAR NOT NULL, due DOUBLE NOT NULL,
         attempt BIGINT NOT NULL, reason VARCHAR, status VARCHAR, run VARCHAR, detail VARCHAR,
         after DOUBLE, hashes MAP(VARCHAR, VARCHAR), claimer_host VARCHAR, claimer_boot VARCHAR,
         claimer_pid BIGINT, claimer_start BIGINT, hook VARCHAR, truncated VARCHAR[])""",
-    """CREATE TABLE schedule_seen (
+    """CREATE TABLE IF NOT EXISTS schedule_seen (
         seq BIGINT NOT NULL, schedule VARCHAR NOT NULL, hashes MAP(VARCHAR, VARCHAR))""",
 ]
 
