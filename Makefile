@@ -34,8 +34,17 @@ jstest: env
 test: env browser-deps lint jstest
 	$(BIN)/python -m pytest
 
-bench: env
+# ipyflow, the tracer benchmark's peer, in a cached venv of its own (bench/bench_tracer.py)
+IPYFLOW_VENV := .venv-ipyflow
+IPYFLOW_STAMP := $(IPYFLOW_VENV)/.installed-stamp
+
+$(IPYFLOW_STAMP):
+	test -x $(IPYFLOW_VENV)/bin/python || $(PYTHON) -m venv $(IPYFLOW_VENV)
+	$(IPYFLOW_VENV)/bin/python -m pip install --quiet ipyflow pandas
+	touch $@
+
+bench: env $(IPYFLOW_STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .venv-airflow .mlprod notebooks/.mlprod notebooks/build node_modules mlprod_nb/labextension
+	rm -rf $(VENV) $(IPYFLOW_VENV) .venv-airflow .mlprod notebooks/.mlprod notebooks/build node_modules mlprod_nb/labextension

@@ -1,16 +1,22 @@
-"""Tracer overhead: per-cell fixed cost and typical data-science cells, traced vs untraced.
+"""Tracer overhead as the user feels it: whole ``run_cell`` traced vs untraced, and ipyflow.
 
-Each measurement runs in fresh worker processes (an audit hook, once added,
-stays for the life of a process), alternating untraced and traced workers over
-several rounds; every worker drives a real ``InteractiveShell``. Reported: the
-minimum over all repetitions (the least disturbed run) and the ratio traced /
-untraced. Targets: <= 0.5 ms added per trivial cell, <= 1.03 for each
-data-science cell. The traced workers also time the tracer's own hooks in-process
-(``pre_run_cell``, ``post_run_cell`` and the ``transform_ast`` tap, with
-``perf_counter_ns``): that column is the tracer's real cost per cell, free of the
-run-to-run noise of the cell itself (the audit hook is not in it). Those timings
-come from a third kind of worker, so their wrappers do not weigh on the
-ratios. Prints a markdown table; asserts nothing.
+Each measurement runs in fresh worker processes (an audit hook, once added, stays
+for the life of a process), interleaving the arms over ``ROUNDS`` rounds; every
+worker drives a real ``InteractiveShell`` (``InteractiveShell.instance()``, which
+ipyflow needs). Arms: untraced, traced (``%load_ext mlprod_nb``), hooks (traced,
+with the tracer's own hooks timed in-process by ``perf_counter_ns``: the tracer's
+cost free of the cell's run-to-run noise; a worker of its own so the wrappers do not
+weigh on the ratios) and ipyflow (``%load_ext ipyflow`` in the cached
+``.venv-ipyflow`` that ``make bench`` creates; left out when it is missing).
+
+Kinds of worker: trivial cells at 1,000 / 3,000 / 10,000 names in the namespace
+(mean of a batch per round); a fresh process's first ``pd.read_csv`` and cells that
+each define 1,000 names (once per process: nothing cached); data-science cells
+(``REPEATS`` runs per round); kernel memory (RSS added at load, and growth over
+10,000 cells beyond the same cells untraced). Reported: min and median over all
+samples, their ratio to untraced, and the spread (max / min - 1) of each arm. ipyflow
+gets fewer cells and repeats (it is 10-100x slower; its samples stay far from the
+noise). Prints markdown tables; asserts nothing.
 """
 
 from __future__ import annotations
@@ -25,9 +31,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-TRIVIAL_CELLS = 1_000
-ROUNDS = 7
-REPEATS = 10
+ROOT = Path(__file__).resolve().parent.parent
+IPYFLOW_PYTHON = ROOT / ".venv-ipyflow" / "bin" / "python"
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))  # fewer for a quick look
+MEMORY_ROUNDS = 3
+SIZES = (1_000, 3_000, 10_000)
+TRIVIAL_CELLS = {"ipyflow": 20}  # per size and round; others: DEFAULT_CELLS
+DEFAULT_CELLS = 1_000
+REPEATS = {"ipyflow": 1}  # data cells per round; others: DEFAULT_REPEATS
+DEFAULT_REPEATS = 3
+DEFINING = 3  # cells defining 1,000 names, per process
+MEMORY_CELLS = 10_000
 ROWS = 1_000_000
 
 DATA_CELLS = {
@@ -36,20 +50,34 @@ DATA_CELLS = {
     "column assign": "df['w'] = df['v'] * 2 + df['k']",
     ".apply(lambda), 100k rows": "s = head['v'].apply(lambda v: v * 2 + 1)",
     "Python loop, 1M iterations": "t = 0\nfor i in range(1_000_000):\n    t += i",
+    "200k function calls in a loop": "t = 0\nfor i in range(200_000):\n    t = inc(t)",
+    "list comprehension, 1M": "squares = [i * i for i in range(1_000_000)]",
 }
-SETUP = "import pandas as pd\ndf = pd.read_csv(CSV)\nhead = df.iloc[:100_000].copy()"
+SETUP = (
+    "import pandas as pd\ndf = pd.read_csv(CSV)\nhead = df.iloc[:100_000].copy()\n"
+    "def inc(v):\n    return v + 1"
+)
+FIRST_READ = "first pd.read_csv in a process, 1M rows"
+DEFINE = "a cell defining 1,000 names"
+TARGETS = {
+    "trivial": "<= 0.1 ms added",
+    FIRST_READ: "<= 1.05x",
+    DEFINE: "<= 1.2x",
+}
 
 
-def _shell(traced: bool, home: str) -> Any:
+def _shell(mode: str, home: str) -> Any:
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
     config = Config()
     config.HistoryManager.enabled = False
-    shell = InteractiveShell(config=config)
-    if traced:
+    shell = InteractiveShell.instance(config=config)
+    if mode in ("traced", "hooks"):
         os.environ["MLPROD_NB_HOME"] = home
         shell.run_line_magic("load_ext", "mlprod_nb")
+    elif mode == "ipyflow":
+        shell.run_line_magic("load_ext", "ipyflow")
     return shell
 
 
@@ -75,50 +103,96 @@ def _time_hooks(shell: Any) -> list[int]:
 
 
 def _run(shell: Any, code: str) -> float:
+    """Milliseconds of one whole ``run_cell``."""
     start = time.perf_counter()
     result = shell.run_cell(code, store_history=True)
     elapsed = time.perf_counter() - start
     if not result.success:
         raise RuntimeError(f"benchmark cell failed: {code!r}: {result.error_in_exec}")
-    return elapsed
+    return elapsed * 1000.0
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _memory(mode: str, home: str) -> dict[str, list[float]]:
+    import gc
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=config)
+    _run(shell, "x = 0")
+    gc.collect()
+    start = _rss_mb()
+    if mode == "traced":
+        os.environ["MLPROD_NB_HOME"] = home
+        shell.run_line_magic("load_ext", "mlprod_nb")
+    _run(shell, "x = 1")
+    time.sleep(2.0)  # anything the tracer starts in the background has finished
+    gc.collect()
+    loaded = _rss_mb()
+    for index in range(MEMORY_CELLS):
+        shell.run_cell(f"x = {index}", store_history=True)
+    gc.collect()
+    return {"load": [loaded - start], "growth": [_rss_mb() - loaded]}
 
 
 def worker(kind: str, mode: str, csv: str, home: str) -> dict[str, list[float]]:
     """Cell name -> times (ms); in mode "hooks" also "hooks:<name>" -> hook times (ms)."""
-    shell = _shell(mode != "plain", home)
+    if kind == "memory":
+        return _memory(mode, home)
+    shell = _shell(mode, home)
     spent = _time_hooks(shell) if mode == "hooks" else [0]
     out: dict[str, list[float]] = {}
+
+    def sample(name: str, code: str) -> None:
+        spent[0] = 0
+        out.setdefault(name, []).append(_run(shell, code))
+        out.setdefault(f"hooks:{name}", []).append(spent[0] / 1e6)
+
+    shell.user_ns["CSV"] = csv
     if kind == "trivial":
-        for names in (0, 1_000):
-            shell.user_ns.update({f"var{i}": i for i in range(names)})
-            cells = ["x = 1", "y = x + 1", "z = [y] * 3"]
-            for code in cells * 20:  # warm up
+        cells = ["x = 1", "y = x + 1", "z = [y] * 3"]
+        count = TRIVIAL_CELLS.get(mode, DEFAULT_CELLS)
+        for size in SIZES:
+            missing = size - len(shell.user_ns)
+            shell.user_ns.update({f"var{size}_{i}": i for i in range(max(missing, 0))})
+            for code in cells * 10:  # warm up
                 _run(shell, code)
             spent[0] = 0
             start = time.perf_counter()
-            for index in range(TRIVIAL_CELLS):
+            for index in range(count):
                 shell.run_cell(cells[index % 3], store_history=True)
-            per_cell = (time.perf_counter() - start) / TRIVIAL_CELLS
-            name = f"trivial cell, {len(shell.user_ns):,} names in the namespace"
-            out[name] = [per_cell * 1e3]
-            out[f"hooks:{name}"] = [spent[0] / TRIVIAL_CELLS / 1e6]
-        return out
-    shell.user_ns["CSV"] = csv
-    _run(shell, SETUP)
-    for name, code in DATA_CELLS.items():
-        times, hooks = [], []
-        for _ in range(REPEATS):
-            spent[0] = 0
-            times.append(_run(shell, code) * 1000.0)
-            hooks.append(spent[0] / 1e6)
-        out[name] = times
-        out[f"hooks:{name}"] = hooks
+            name = f"trivial cell, {size:,} names in the namespace"
+            out[name] = [(time.perf_counter() - start) * 1e3 / count]
+            out[f"hooks:{name}"] = [spent[0] / count / 1e6]
+    elif kind == "fresh":
+        _run(shell, "import pandas as pd")
+        sample(FIRST_READ, "df = pd.read_csv(CSV)")
+        for round_ in range(DEFINING):
+            sample(DEFINE, "\n".join(f"n{i} = {i} + {round_}" for i in range(1_000)))
+    else:
+        _run(shell, SETUP)
+        for _ in range(REPEATS.get(mode, DEFAULT_REPEATS)):
+            for name, code in DATA_CELLS.items():
+                sample(name, code)
     return out
 
 
 def _spawn(kind: str, mode: str, csv: str, home: str) -> dict[str, list[float]]:
-    argv = [sys.executable, __file__, "--worker", kind, mode, csv, home]
-    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    python = str(IPYFLOW_PYTHON) if mode == "ipyflow" else sys.executable
+    argv = [python, __file__, "--worker", kind, mode, csv, home]
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{mode} {kind} worker failed:\n{done.stderr[-3000:]}")
     result: dict[str, list[float]] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -134,40 +208,83 @@ def _make_csv(path: Path) -> None:
     frame.to_csv(path, index=False)
 
 
+def _spread(values: list[float]) -> str:
+    return f"{(max(values) / min(values) - 1) * 100:.0f}%"
+
+
+def _row(name: str, arms: dict[str, dict[str, list[float]]]) -> str:
+    plain, traced = arms["plain"][name], arms["traced"][name]
+    hooks = statistics.median(arms["hooks"][f"hooks:{name}"])
+    a, b = min(plain), min(traced)
+    ratio_median = statistics.median(traced) / statistics.median(plain)
+    cells = [
+        name,
+        f"{a:.3f} / {statistics.median(plain):.3f}",
+        f"{b:.3f} / {statistics.median(traced):.3f}",
+        f"{b - a:+.3f}",
+        f"{b / a:.3f}x / {ratio_median:.3f}x",
+        f"{_spread(plain)} / {_spread(traced)}",
+        f"{hooks:.3f}",
+    ]
+    flow = arms.get("ipyflow", {}).get(name)
+    cells += [f"{min(flow):.1f}", f"{min(flow) / a:.1f}x"] if flow else ["-", "-"]
+    kind = "trivial" if name.startswith("trivial") else name
+    cells.append(TARGETS.get(kind, "<= 1.02x"))
+    return "| " + " | ".join(cells) + " |"
+
+
+def _samples(kinds: tuple[str, ...], modes: list[str], rounds: int, csv: Path, home: Path) -> Any:
+    samples: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for kind in kinds:
+        for _ in range(rounds):
+            for mode in modes:
+                got = _spawn(kind, mode, str(csv), str(home))
+                bucket = samples.setdefault(kind, {}).setdefault(mode, {})
+                for name, values in got.items():
+                    bucket.setdefault(name, []).extend(values)
+    return samples
+
+
 def main() -> int:
+    began = time.perf_counter()
+    modes = ["plain", "traced", "hooks"]
+    if IPYFLOW_PYTHON.exists():
+        modes.append("ipyflow")
+    else:
+        print(f"(no {IPYFLOW_PYTHON}: `make bench` creates it; ipyflow left out)\n")
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / "data.csv"
         _make_csv(csv)
-        samples: dict[tuple[str, str], dict[str, list[float]]] = {}
-        for kind in ("trivial", "data"):
-            for _ in range(ROUNDS):
-                for mode in ("plain", "traced", "hooks"):
-                    got = _spawn(kind, mode, str(csv), str(Path(tmp) / ".mlprod"))
-                    bucket = samples.setdefault((kind, mode), {})
-                    for name, values in got.items():
-                        bucket.setdefault(name, []).extend(values)
-        print(
-            "| cell | untraced (ms) | traced (ms) | added (ms) | ratio "
-            "| hooks in-process (ms) | untraced + hooks | target |"
-        )
-        print("|---|---:|---:|---:|---:|---:|---:|---|")
-        for kind in ("trivial", "data"):
-            plain, traced_ = samples[(kind, "plain")], samples[(kind, "traced")]
-            for name in (n for n in plain if not n.startswith("hooks:")):
-                a, b = min(plain[name]), min(traced_[name])
-                med = statistics.median(traced_[name]) / statistics.median(plain[name])
-                hooks = statistics.median(samples[(kind, "hooks")][f"hooks:{name}"])
-                target = "<= 0.5 ms added" if kind == "trivial" else "ratio <= 1.03"
-                print(
-                    f"| {name} | {a:.3f} | {b:.3f} | {b - a:+.3f} | {b / a:.3f}"
-                    f" (median {med:.3f}) | {hooks:.3f} | {(a + hooks) / a:.3f} | {target} |"
-                )
-        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-        print(
-            f"\nmin over {ROUNDS} alternating rounds of fresh processes; "
-            f"trivial: {TRIVIAL_CELLS} cells per round; data cells: {REPEATS} runs per round; "
-            f"hooks: median per cell; load average {load} on {os.cpu_count()} CPUs."
-        )
+        home = Path(tmp) / ".mlprod"
+        samples = _samples(("trivial", "fresh", "data"), modes, ROUNDS, csv, home)
+        memory = _samples(("memory",), ["plain", "traced"], MEMORY_ROUNDS, csv, home)["memory"]
+    print(
+        "| cell | untraced ms min / median | traced ms min / median | added ms (min) "
+        "| traced / untraced min / median | spread untraced / traced "
+        "| tracer hooks ms (median) | ipyflow ms (min) | ipyflow / untraced | target |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for kind in ("trivial", "fresh", "data"):
+        for name in samples[kind]["plain"]:
+            if not name.startswith("hooks:"):
+                print(_row(name, samples[kind]))
+    plain, traced = memory["plain"], memory["traced"]
+    load = min(traced["load"]) - min(plain["load"])
+    growth = min(traced["growth"]) - min(plain["growth"])
+    print(
+        f"\nKernel RSS (min of {MEMORY_ROUNDS} processes each): the tracer adds {load:.2f} MB "
+        f"at load (target <= 3 MB); {MEMORY_CELLS:,} cells grow it by "
+        f"{min(traced['growth']):.2f} MB traced vs {min(plain['growth']):.2f} MB untraced: "
+        f"{growth:+.2f} MB beyond (target <= 1 MB)."
+    )
+    load_avg = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"\n{ROUNDS} interleaved rounds of fresh processes; trivial: {DEFAULT_CELLS} cells "
+        f"per size and round (ipyflow {TRIVIAL_CELLS['ipyflow']}); data cells: "
+        f"{DEFAULT_REPEATS} runs per round (ipyflow {REPEATS['ipyflow']}); fresh-process "
+        f"rows: 1 first read and {DEFINING} defining cells per process; load average "
+        f"{load_avg} on {os.cpu_count()} CPUs; {time.perf_counter() - began:.0f} s in all."
+    )
     return 0
 
 

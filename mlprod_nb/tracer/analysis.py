@@ -28,6 +28,9 @@ from dataclasses import dataclass, field
 from .mutations import classify
 
 _INTERNAL = frozenset({"get_ipython"})
+# builtins that can bind or delete module names no statement shows: the tracer then
+# compares the whole namespace instead of the names the cell's code binds
+OPAQUE_CALLS = frozenset({"exec", "eval", "globals", "locals", "vars", "get_ipython"})
 _AT_NAME = re.compile(r"@([A-Za-z_]\w*)")  # pandas query/eval: df.query('year == @year')
 _LONGEST_STRING = 4096  # longer literals are data, not paths or query text
 
@@ -67,6 +70,10 @@ class CellAnalysis:
     uses: dict[str, None] = field(default_factory=dict)
     deletes: dict[str, None] = field(default_factory=dict)
     mutations: dict[tuple[str, str], bool] = field(default_factory=dict)
+    # it may bind or delete names its statements do not show: a star import, ``exec``,
+    # ``eval``, ``globals()``, ``locals()``, ``vars()``, a magic (``get_ipython()``) or
+    # the string ``"__main__"`` (``sys.modules["__main__"]``), also in a body it defines
+    opaque: bool = False
 
     def merged(self, other: CellAnalysis) -> CellAnalysis:
         """This plus what a nested parse in the same cell found (``%%time`` and friends).
@@ -85,6 +92,7 @@ class CellAnalysis:
             uses=uses,
             deletes={**self.deletes, **other.deletes},
             mutations=mutations,
+            opaque=self.opaque or other.opaque,
         )
 
 
@@ -122,10 +130,21 @@ def analyse(tree: ast.AST) -> CellAnalysis:
         bound_anywhere.update(found.binds)
         for key, known in found.mutations.items():
             result.mutations[key] = result.mutations.get(key, False) or known
+        result.opaque = result.opaque or _opaque(found)
     for name in later:
         if name not in bound_anywhere:
             result.uses.setdefault(name, None)
     return result
+
+
+def _opaque(found: Facts) -> bool:
+    return (
+        found.star_import
+        or "__main__" in found.binds
+        or "__main__" in found.strings
+        or "get_ipython" in found.calls  # not in ``reads``: magics would all be uses
+        or any(name in OPAQUE_CALLS for name in found.reads)
+    )
 
 
 def statement_facts(stmt: ast.stmt) -> Facts:

@@ -1,18 +1,24 @@
 """The user namespace between two moments: what was rebound, what is gone, what is IPython's,
-and the type of a value left there.
+what a function defined there writes to it, and the type of a value left there.
 
 Rebinding is found by identity (``is``) against a shallow copy taken before the
-cell, which also catches names bound by ``exec``, magics and star imports.
-``id()`` is avoided: with an audit hook installed every call raises an event.
+cell: of the names the cell's code can bind (``watched_diff``), or of the whole
+namespace (``namespace_diff``) for a cell that may bind names its code does not show
+(``exec``, magics, star imports). ``id()`` is avoided: with an audit hook installed
+every call raises an event.
 """
 
 from __future__ import annotations
 
+import dis
 import itertools
 import operator
 import re
-from collections.abc import Iterable
+import types
+from collections.abc import Iterable, Iterator
 from typing import Any
+
+from .analysis import OPAQUE_CALLS
 
 MISSING = object()
 MAX_REMEMBERED = 100_000
@@ -68,6 +74,48 @@ def namespace_diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[list[
         return [*changed, *new_keys[len(old_keys) :]], []
     rebound = [k for k, v in after.items() if before.get(k, MISSING) is not v]
     return rebound, list(before.keys() - after.keys())
+
+
+def watched_diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """``namespace_diff`` for the names of ``before`` only (``MISSING``: not bound then)."""
+    changed: list[str] = []
+    gone: list[str] = []
+    for name, old in before.items():
+        new = after.get(name, MISSING)
+        if new is not old:
+            (gone if new is MISSING else changed).append(name)
+    return changed, gone
+
+
+def global_reach(value: object, ns: dict[str, Any]) -> tuple[frozenset[str], bool]:
+    """(names of ``ns`` that ``value``'s code assigns or deletes with ``global``, whether
+    it calls ``exec``, ``globals()`` & co) for a function, or a class's methods, whose
+    globals are ``ns``; nothing for anything else. Read once from the bytecode when the
+    value is bound: a later cell that only calls it shows neither in its own code.
+    """
+    writes: set[str] = set()
+    opaque = False
+    for code in _codes(value, ns):
+        for instruction in dis.get_instructions(code):
+            if instruction.opname in ("STORE_GLOBAL", "DELETE_GLOBAL"):
+                writes.add(instruction.argval)
+            elif instruction.opname == "LOAD_GLOBAL" and instruction.argval in OPAQUE_CALLS:
+                opaque = True
+    return frozenset(writes), opaque
+
+
+def _codes(value: object, ns: dict[str, Any]) -> Iterator[types.CodeType]:
+    if isinstance(value, type):
+        functions = [getattr(v, "__func__", v) for v in vars(value).values()]
+    else:
+        functions = [value]
+    for function in functions:
+        if isinstance(function, types.FunctionType) and function.__globals__ is ns:
+            stack = [function.__code__]
+            while stack:
+                code = stack.pop()
+                yield code
+                stack += (c for c in code.co_consts if isinstance(c, types.CodeType))
 
 
 def type_name(value: object) -> str:

@@ -1,11 +1,13 @@
 """The tracer of one kernel: IPython hooks in, one journal record per cell out.
 
-``pre_run_cell`` snapshots the user namespace (a shallow copy, compared by
-identity afterwards) and starts file capture; a tap on ``transform_ast`` reads
-IPython's own parse of the cell without changing it; ``post_run_cell`` works
-out definitions, uses, mutations, dependencies and files, and appends an
-``ExecutionRecord``. Every hook body is guarded: a tracer failure is logged and
-counted in ``failures``, never raised into the user's cell.
+``pre_run_cell`` starts file capture; a tap on ``transform_ast`` reads IPython's own
+parse of the cell without changing it and, before the cell runs, snapshots the names
+it can bind, delete or read (or the whole namespace when its code may bind names it
+does not show: ``CellAnalysis.opaque``, or a function bound earlier that calls ``exec``
+& co); ``post_run_cell`` compares them by identity, works out definitions, uses,
+mutations, dependencies and files, and appends an ``ExecutionRecord``. Every hook body
+is guarded: a tracer failure is logged and counted in ``failures``, never raised into
+the user's cell.
 """
 
 from __future__ import annotations
@@ -43,7 +45,14 @@ from .analysis import CellAnalysis, analyse
 from .duckdb_log import DuckLog
 from .environment import capture_environment
 from .files import FileCapture, route_audit_events
-from .namespace import MISSING, HiddenNames, namespace_diff, type_name
+from .namespace import (
+    MISSING,
+    HiddenNames,
+    global_reach,
+    namespace_diff,
+    type_name,
+    watched_diff,
+)
 from .outbox import Outbox
 
 log = logging.getLogger("mlprod_nb.tracer")
@@ -58,10 +67,14 @@ class _Cell:
     started: float
     raw: str
     cell_id: str | None
-    before: dict[str, Any]
-    last_namespace: dict[str, Any]  # as the previous recorded cell left it
     t0: float = 0.0
     analysis: CellAnalysis | None = None
+    # taken when the tree is seen, before the cell runs: the watched names (or all of
+    # them when ``whole``) as the cell found them, and as the last recorded cell left them
+    before: dict[str, Any] | None = None
+    last: dict[str, Any] | None = None
+    whole: bool = False
+    size: int = 0  # names in the namespace, IPython's output history left out
 
 
 _MODULE_WRITES = frozenset({"attr", "del-attr"})
@@ -141,7 +154,9 @@ class Tracer:
         self._cells: list[_Cell | None] = []  # a stack: cells may run cells
         self._seq = 0
         self._binder: dict[str, ExecutionId] = {}
-        self._last_namespace: dict[str, Any] = {}  # as the last recorded cell left it
+        self._last: dict[str, Any] = {}  # the namespace as the last recorded cell left it
+        self._writes: dict[str, frozenset[str]] = {}  # function -> globals it assigns
+        self._opaque: set[str] = set()  # names bound to functions that call exec & co
         self._sources: set[str] = set()
         self._hashes: dict[str, str] = {}  # raw source -> source_hash
         self._layouts: dict[str | None, Layout] = {}
@@ -161,6 +176,8 @@ class Tracer:
         if self.enabled:
             return
         self.enabled = True
+        self._last = dict(self.shell.user_ns)
+        self._binder.clear()  # what changed while stopped is unknown
         events = self.shell.events
         events.register("pre_run_cell", self.pre_run_cell)
         events.register("post_run_cell", self.post_run_cell)
@@ -180,7 +197,7 @@ class Tracer:
             return
         self.enabled = False
         self._cells.clear()
-        self._last_namespace = {}
+        self._last = {}
         self.capture.active = False
         for event, callback in (
             ("pre_run_cell", self.pre_run_cell),
@@ -224,8 +241,6 @@ class Tracer:
                 started=time.time(),
                 raw=info.raw_cell if isinstance(info.raw_cell, str) else "",
                 cell_id=self._cell_id(info),
-                before=dict(self.shell.user_ns),
-                last_namespace=self._last_namespace,
             )
             if not self._cells:
                 self.capture.begin()
@@ -249,8 +264,69 @@ class Tracer:
                     self._analyses_generation = mutations.generation
                 found = self._analyses.get(source) or self._analyse_new(tree, source)
             cell.analysis = found if cell.analysis is None else cell.analysis.merged(found)
+            if cell.before is None:
+                self._snapshot(cell, found)
         except Exception as exc:
             self._fail(exc)
+
+    def _snapshot(self, cell: _Cell, found: CellAnalysis) -> None:
+        ns = self.shell.user_ns
+        cell.size = len(ns) - self._outputs()
+        if found.opaque or self._opaque:
+            cell.whole = True
+            cell.before = dict(ns)
+            cell.last = dict(self._last)
+            return
+        watched = [*found.defines, *found.deletes, *found.uses]
+        for names in self._writes.values():
+            watched += names
+        cell.before = {name: ns.get(name, MISSING) for name in watched}
+        last = self._last
+        cell.last = {name: last.get(name, MISSING) for name in found.uses}
+
+    def _outputs(self) -> int:
+        """Entries of IPython's output history: each has its ``_<n>`` in the namespace."""
+        history = getattr(self.shell, "history_manager", None)
+        return len(getattr(history, "output_hist", ()))
+
+    def _changes(self, cell: _Cell) -> tuple[list[str], list[str]]:
+        """(names bound anew, names gone) by the cell, watched or not when it could tell."""
+        ns = self.shell.user_ns
+        before = cell.before
+        if before is None:  # no tree: the cell did not run
+            return [], []
+        if cell.whole:
+            return namespace_diff(before, ns)
+        changed, gone = watched_diff(before, ns)
+        added = sum(1 for name in changed if before[name] is MISSING)
+        if len(ns) - self._outputs() == cell.size + added - len(gone):
+            return changed, gone
+        # a name came or went that the cell's code does not show (a library writing
+        # into ``__main__``): compare what the last recorded cell left
+        more, lost = namespace_diff(self._last, ns)
+        return list(dict.fromkeys([*changed, *more])), list(dict.fromkeys([*gone, *lost]))
+
+    def _learn(self, changed: list[str], gone: list[str]) -> None:
+        """Keep the namespace as this cell left it, and what its new functions write."""
+        ns = self.shell.user_ns
+        last = self._last
+        for name in changed:
+            value = last[name] = ns[name]
+            writes, opaque = global_reach(value, ns)
+            self._remember(name, writes, opaque)
+        for name in gone:
+            last.pop(name, None)
+            self._remember(name, frozenset(), False)
+
+    def _remember(self, name: str, writes: frozenset[str], opaque: bool) -> None:
+        if writes:
+            self._writes[name] = writes
+        else:
+            self._writes.pop(name, None)
+        if opaque:
+            self._opaque.add(name)
+        else:
+            self._opaque.discard(name)
 
     def _analyse_new(self, tree: ast.AST, source: str) -> CellAnalysis:
         found = analyse(tree)
@@ -330,8 +406,7 @@ class Tracer:
             files = self.capture.finish()
         ns = self.shell.user_ns
         hidden = self._is_hidden
-        before = cell.before
-        changed, gone = namespace_diff(before, ns)
+        changed, gone = self._changes(cell)
         rebound = hidden.visible(changed)
         deleted = sorted(hidden.visible(gone)) if gone else []
         error = _error_of(result)
@@ -364,7 +439,8 @@ class Tracer:
             ]
         self._seq += 1
         execution = ExecutionId(f"{self.session}:{self._seq}")
-        last = cell.last_namespace
+        before = cell.before or {}
+        last = cell.last or {}
         deps: list[Dependency] = []
         for name in uses:
             if name in binder:
@@ -379,12 +455,7 @@ class Tracer:
                 binder[mutation["name"]] = execution
         for name in deleted:
             binder.pop(name, None)
-        # ``before`` plus this cell's changes is the namespace as the cell left it
-        for name in changed:
-            before[name] = ns[name]
-        for name in gone:
-            del before[name]
-        self._last_namespace = before
+        self._learn(changed, gone)
         digest = self._source_hash(cell.raw)
         first = digest not in self._sources
         if first:
