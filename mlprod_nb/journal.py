@@ -101,8 +101,9 @@ class JournalWriter:
 
     def _open(self) -> int:
         self.journal_dir.mkdir(parents=True, exist_ok=True)
+        new = self.durable and not self.path.exists()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        if self.durable:
+        if new:  # the file's entry in its folder is on disk too
             folder = os.open(self.journal_dir, os.O_RDONLY | os.O_CLOEXEC)
             try:
                 os.fsync(folder)

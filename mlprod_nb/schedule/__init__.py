@@ -1,9 +1,9 @@
 """Scheduled runs of exported pipelines: on a cron in a time zone, or on new input data.
 
-Schedules and their fires are records in the store's folder, written under the store's
-lock (``book.py``); whoever ticks (the server's loop, ``mlprod-nb scheduler``) claims a
-due fire time there before starting its run, so each fires once (``fire.py``). The
-run itself is an ordinary ``mlprod-nb run`` carrying the schedule id and the reason.
+Schedules and their fires are records in the store, journaled and ingested under the
+store's lock (``book.py``); whoever ticks (the server's loop, ``mlprod-nb scheduler``)
+claims a due fire time there before starting its run, so each fires once (``fire.py``).
+The run itself is an ordinary ``mlprod-nb run`` carrying the schedule id and the reason.
 """
 
 from __future__ import annotations

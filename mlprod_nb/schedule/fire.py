@@ -10,7 +10,10 @@ after releasing it. A claim whose runner was not started (``spawned.py``) and wh
 claimer died (SIGKILL) is claimed again, same run id, by the next tick of any scheduler:
 a fire time is neither lost nor run twice. An owed on-failure command runs after the
 lock is released, and its outcome is recorded; one whose owner died first is run by the
-next tick. The clock is a parameter, so tests never sleep.
+next tick. A tick that would record nothing, decided on the book this process last held
+when no one wrote a schedule record since (``book.unchanged``), leaves the store alone:
+an idle scheduler neither opens it nor waits for its lock. The clock is a parameter, so
+tests never sleep.
 """
 
 from __future__ import annotations
