@@ -174,6 +174,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         run_id=args.run_id,
         stream=sys.stdout,
         executor=args.executor,
+        executor_options=_executor_options(args),
     )
     result = run(args.pipeline, options)
     if result.status == "aborted":
@@ -190,6 +191,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
             f"{args.pipeline} --resume {result.run_id}`",
         )
     return 0
+
+
+def _executor_options(args: argparse.Namespace) -> dict[str, str]:
+    """The executor's own flags that were given (``--scheduler-address``, ``--retries``)."""
+    given = {"scheduler_address": args.scheduler_address, "retries": args.retries}
+    return {name: str(value) for name, value in given.items() if value is not None}
 
 
 def _cmd_mv(args: argparse.Namespace) -> int:
@@ -356,6 +363,20 @@ def build_parser() -> argparse.ArgumentParser:
         default="local",
         metavar="NAME",
         help="what runs the steps: {executors} (default: local, kernels on this machine)",
+    )
+    p.add_argument(
+        "--scheduler-address",
+        metavar="tcp://HOST:PORT",
+        help="with --executor dask: the cluster's scheduler (default: start a local cluster "
+        "of --jobs worker processes for the run)",
+    )
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --executor dask: submit a step again up to N times when the worker "
+        "running it is lost (default: 0, the step fails naming the worker)",
     )
 
     p = command(

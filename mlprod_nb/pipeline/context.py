@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -41,6 +41,7 @@ class RunOptions:
     run_id: str | None = None
     stream: TextIO | None = None  # progress output (None: silent)
     executor: str = DEFAULT  # a name in executors.EXECUTORS
+    executor_options: Mapping[str, str] = field(default_factory=dict)  # e.g. scheduler_address
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ def prepare(pipeline: str | Path, options: RunOptions) -> RunContext:
         env=env,
         isolate=options.isolate,
         warm_imports=manifest.setup_imports,
+        options=dict(options.executor_options),
     )
     facts = {
         "pipeline": str(folder),

@@ -1,8 +1,9 @@
 """Executors: what runs a run's step notebooks, chosen by name (``mlprod-nb run --executor``).
 
 The runner decides *what* runs and records it; an executor only runs the steps
-it is handed and reports each one as a ``Done``. Today there is one, ``local``:
-threads in the driver process, each driving its own kernel (``worker.Pool``).
+it is handed and reports each one as a ``Done``. ``local`` (the default): threads
+in the driver process, each driving its own kernel (``worker.Pool``); ``dask``:
+the steps as tasks of a Dask cluster (``daskexec``, with the optional extra).
 Others plug in by name through ``EXECUTORS`` (or a package's entry point in the
 group ``mlprod_nb.executors``): a factory ``(Setting, Capacity) -> Executor``.
 """
@@ -35,6 +36,7 @@ class Setting:
     isolate: bool  # a fresh kernel for every step
     warm_imports: tuple[str, ...]
     kernel_pids: set[int] = field(default_factory=set)  # the tracer's records name them
+    options: Mapping[str, str] = field(default_factory=dict)  # the executor's own settings
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Capacity:
     levels: Mapping[str, int]  # steps of one level of the DAG may run at once
     waiting: Callable[[], Sequence[str]]  # the run's steps not started yet
     on_start: Callable[[str], None]  # a step started (got its kernel)
+    say: Callable[[str], None]  # a line for the run's output and driver.log
 
 
 @dataclass(frozen=True)
@@ -96,8 +99,15 @@ def _local(setting: Setting, capacity: Capacity) -> Executor:
     return Pool(setting, capacity)
 
 
+def _dask(setting: Setting, capacity: Capacity) -> Executor:
+    from .daskexec import DaskExecutor  # dask is optional: imported only when chosen
+
+    return DaskExecutor(setting, capacity)
+
+
 EXECUTORS: Registry[ExecutorFactory] = Registry("executor", group="mlprod_nb.executors")
 EXECUTORS.register(DEFAULT, _local)
+EXECUTORS.register("dask", _dask)
 
 
 def register(name: str, factory: ExecutorFactory) -> None:

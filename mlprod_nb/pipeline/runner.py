@@ -59,13 +59,14 @@ def run(pipeline: str | Path, options: RunOptions | None = None) -> RunResult:
     )
     states = {s.name: StepState(s.name) for s in context.manifest.steps}
     record = Recorder(context.rundir, states, plan.order, context.facts)
+    progress = Progress(options.stream, context.rundir.log, len(plan.order))
+    schedule = Schedule(context, plan, record, states, progress)
+    capacity = _capacity(context, plan, schedule, progress)
+    executor = make_executor(context.setting, capacity)  # before any file
     settle(context.layout)  # runs whose driver died are recorded as interrupted
     context.rundir.create()
     heartbeat = Heartbeat(context.rundir.folder)
     heartbeat.start()
-    progress = Progress(options.stream, context.rundir.log, len(plan.order))
-    schedule = Schedule(context, plan, record, states, progress)
-    executor = make_executor(context.setting, _capacity(context, plan, schedule))
     restore = _on_sigterm()
     status: RunEnd = "failed"
     try:
@@ -103,10 +104,11 @@ def run(pipeline: str | Path, options: RunOptions | None = None) -> RunResult:
     )
 
 
-def _capacity(context: RunContext, plan: Plan, schedule: Schedule) -> Capacity:
+def _capacity(context: RunContext, plan: Plan, schedule: Schedule, progress: Progress) -> Capacity:
     jobs = max(1, context.options.jobs or os.cpu_count() or 1)
     expected = recent_durations(context.layout, context.folder)
-    return Capacity(jobs, expected, levels(context.manifest), schedule.waiting, schedule.started)
+    dag = levels(context.manifest)
+    return Capacity(jobs, expected, dag, schedule.waiting, schedule.started, progress.line)
 
 
 def _warn_if_changed(context: RunContext, progress: Progress) -> None:

@@ -66,32 +66,54 @@ class Worker(threading.Thread):
         return self.kernel
 
     def _step(self, task: Task) -> Done:
-        run, step = self.setting, task.step
         started = time.time()
-        output = run.rundir.steps_dir / f"{step.name}.ipynb"
         try:
             error, self.start_error = self.start_error, None
             if error is not None:
                 raise error
-            if self.kernel is not None and run.isolate:
+            if self.kernel is not None and self.setting.isolate:
                 self.kernel.shutdown()
                 self.kernel = None
             kernel = self._kernel()
-            kernel.prepare(run.run_id, step.name)
-            started = time.time()  # a step's time excludes waiting for its kernel to boot
-            kernel.execute(run.pipeline / step.notebook, output, task.parameters)
         except Exception as error:
-            if getattr(error, "ename", None) is None and self.kernel is not None:
+            if self.kernel is not None:
                 self.kernel.shutdown()  # maybe dead or stuck: the next step gets a new one
                 self.kernel = None
-            return failure(step, started, error, output)
-        duration = (time.time() - started) * 1000
-        try:
-            index = run.rundir.artifacts_dir(step.name) / INDEX
-            artifacts = json.loads(index.read_text()) if step.outputs else []
-        except (OSError, ValueError) as error:
-            return Done(step.name, "failed", started, duration, [], f"no artifacts: {error}")
-        return Done(step.name, "ok", started, duration, artifacts)
+            return failure(task.step, started, error, output(self.setting, task.step))
+        done = execute(kernel, self.setting, task)
+        if kernel.km is None:  # shut down after a failure outside the cells
+            self.kernel = None
+        return done
+
+
+def execute(kernel: StepKernel, run: Setting, task: Task) -> Done:
+    """Run ``task`` in a started ``kernel``: ok with its artifacts, or failed with where and why.
+
+    A kernel that failed other than in a cell (dead, stuck) is shut down: its ``km``
+    is None after, so its owner starts a new one for the next step.
+    """
+    step = task.step
+    started = time.time()
+    try:
+        kernel.prepare(run.run_id, step.name)
+        started = time.time()  # a step's time excludes waiting for its kernel to boot
+        kernel.execute(run.pipeline / step.notebook, output(run, step), task.parameters)
+    except Exception as error:
+        if getattr(error, "ename", None) is None:
+            kernel.shutdown()  # maybe dead or stuck: the next step gets a new one
+        return failure(step, started, error, output(run, step))
+    duration = (time.time() - started) * 1000
+    try:
+        index = run.rundir.artifacts_dir(step.name) / INDEX
+        artifacts = json.loads(index.read_text()) if step.outputs else []
+    except (OSError, ValueError) as error:
+        return Done(step.name, "failed", started, duration, [], f"no artifacts: {error}")
+    return Done(step.name, "ok", started, duration, artifacts)
+
+
+def output(run: Setting, step: mf.Step) -> Path:
+    """Where a step's executed notebook is written."""
+    return run.rundir.steps_dir / f"{step.name}.ipynb"
 
 
 class Pool:

@@ -14,7 +14,7 @@ from traitlets import Float, Int, List, Unicode
 from .backend import Backend
 from .confine import Root
 from .handlers import ROUTES
-from .launcher import Launcher
+from .launcher import Launcher, executor_flags
 from .schedules import Schedules
 from .service import StoreService
 
@@ -64,6 +64,22 @@ class MlprodApp(ExtensionApp):
             "'PIPELINE --run-id ID [-f PARAMS.yaml]' and starts it detached."
         ),
     )
+    executor = Unicode(
+        "local",
+        config=True,
+        help=(
+            "What runs the steps of runs started from the panel (mlprod-nb run --executor): "
+            "'local' (kernels on this machine) or 'dask' (needs mlprod-nb[dask])."
+        ),
+    )
+    scheduler_address = Unicode(
+        "",
+        config=True,
+        help=(
+            "With executor 'dask': the scheduler of the Dask cluster the panel's runs use, "
+            "e.g. tcp://HOST:8786. Empty: each run starts a local cluster of its own."
+        ),
+    )
     log_tail_lines = Int(
         40, config=True, help="Lines of a run's driver.log returned with its status."
     )
@@ -89,7 +105,10 @@ class MlprodApp(ExtensionApp):
         self.backend = Backend(
             root=root,
             service=self.service,
-            launcher=Launcher(self.run_command, tail_lines=self.log_tail_lines),
+            launcher=Launcher(
+                [*self.run_command, *executor_flags(self.executor, self.scheduler_address)],
+                tail_lines=self.log_tail_lines,
+            ),
             store_home=Path(self.store_home).expanduser().resolve() if self.store_home else None,
         )
 

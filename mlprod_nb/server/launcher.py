@@ -22,6 +22,7 @@ from typing import Any
 from ..errors import MlprodError, NotFoundError
 from ..paths import Layout
 from ..pipeline import launch
+from ..pipeline.executors import DEFAULT
 from ..pipeline.launch import LAUNCH_FILE
 from ..pipeline.liveness import alive, settle_one
 from ..pipeline.rundir import LOG_FILE, STATUS_FILE, new_run_id, read_json, run_folder, valid_run_id
@@ -75,6 +76,12 @@ def log_tail(path: Path, lines: int) -> str:
         return ""
     text = data.decode("utf-8", errors="replace")
     return "\n".join(text.splitlines()[-lines:])
+
+
+def executor_flags(executor: str, scheduler_address: str) -> list[str]:
+    """The runner's flags for the server's executor settings (none for the default)."""
+    flags = [] if executor == DEFAULT else ["--executor", executor]
+    return flags + (["--scheduler-address", scheduler_address] if scheduler_address else [])
 
 
 class Launcher:

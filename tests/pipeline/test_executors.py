@@ -100,10 +100,10 @@ def test_an_unknown_executor_is_refused_before_the_run(
 ) -> None:
     base = project(tmp_path / "p")
     folder = pipeline(base)
-    with pytest.raises(RegistryError, match=r"no executor named 'dask' \(known: local\)"):
-        run(folder, RunOptions(executor="dask"))
-    assert main(["run", str(folder), "--executor", "dask"]) == 2
-    assert "no executor named 'dask'" in capsys.readouterr().err
+    with pytest.raises(RegistryError, match=r"no executor named 'spark' \(known: local, dask\)"):
+        run(folder, RunOptions(executor="spark"))
+    assert main(["run", str(folder), "--executor", "spark"]) == 2
+    assert "no executor named 'spark'" in capsys.readouterr().err
     assert not find_home(base).runs_dir.exists()  # no run folder for a run that never began
 
 
