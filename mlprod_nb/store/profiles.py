@@ -2,8 +2,9 @@
 
 A table's profile is its row count and, per column, the type, null fraction,
 approximate distinct count, min and max, and for numbers the mean, standard
-deviation and 101 approximate percentiles (what drift is measured on), for other
-columns the most frequent values with their counts. CSV, TSV, parquet and JSON
+deviation and 101 approximate percentiles (what drift is measured on), for text and
+other categories with at most ``CATEGORIES`` distinct values the most frequent values
+with their counts (dates and times get min and max only). CSV, TSV, parquet and JSON
 files are one table; a DuckDB database file is profiled table by table (opened
 read-only). A DataFrame (pandas, polars, pyarrow) is profiled through DuckDB's
 scan of it, so a frame and the file it came from get the same profile.
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
 PERCENTILES = 101  # 0 %, 1 %, ..., 100 %
 TOP_VALUES = 20
+CATEGORIES = 1_000  # text with more distinct values (ids, free text) gets no top values
+TEMPORAL = ("DATE", "TIME", "TIMESTAMP", "INTERVAL")  # min and max say enough
 NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
 UNSIGNED = ("UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT")
 _PROBABILITIES = "[" + ", ".join(f"{i / (PERCENTILES - 1):g}" for i in range(PERCENTILES)) + "]"
@@ -98,7 +101,9 @@ def _table(con: duckdb.DuckDBPyConnection, source: str, params: list[Any]) -> di
                 percentiles=[_finite(v) for v in quantiles] if quantiles else [],
             )
         else:
-            column.update(min=_text(low), max=_text(high), top=_top(con, source, params, name))
+            column.update(min=_text(low), max=_text(high))
+            if column["distinct"] <= CATEGORIES and not kind.startswith(TEMPORAL):
+                column["top"] = _top(con, source, params, name)
         profiled.append(column)
     return {"rows": rows, "columns": profiled}
 
