@@ -40,7 +40,8 @@ TRIVIAL_CELLS = {"ipyflow": 20}  # per size and round; others: DEFAULT_CELLS
 DEFAULT_CELLS = 1_000
 REPEATS = {"ipyflow": 1}  # data cells per round; others: DEFAULT_REPEATS
 DEFAULT_REPEATS = 3
-DEFINING = 3  # cells defining 1,000 names, per process
+DEFINING = {"ipyflow": 1}  # cells defining 1,000 names per process; others: DEFAULT_DEFINING
+DEFAULT_DEFINING = 3
 MEMORY_CELLS = 10_000
 ROWS = 1_000_000
 
@@ -177,7 +178,7 @@ def worker(kind: str, mode: str, csv: str, home: str) -> dict[str, list[float]]:
     elif kind == "fresh":
         _run(shell, "import pandas as pd")
         sample(FIRST_READ, "df = pd.read_csv(CSV)")
-        for round_ in range(DEFINING):
+        for round_ in range(DEFINING.get(mode, DEFAULT_DEFINING)):
             sample(DEFINE, "\n".join(f"n{i} = {i} + {round_}" for i in range(1_000)))
     else:
         _run(shell, SETUP)
@@ -282,7 +283,8 @@ def main() -> int:
         f"\n{ROUNDS} interleaved rounds of fresh processes; trivial: {DEFAULT_CELLS} cells "
         f"per size and round (ipyflow {TRIVIAL_CELLS['ipyflow']}); data cells: "
         f"{DEFAULT_REPEATS} runs per round (ipyflow {REPEATS['ipyflow']}); fresh-process "
-        f"rows: 1 first read and {DEFINING} defining cells per process; load average "
+        f"rows: 1 first read and {DEFAULT_DEFINING} defining cells per process (ipyflow "
+        f"{DEFINING['ipyflow']}); load average "
         f"{load_avg} on {os.cpu_count()} CPUs; {time.perf_counter() - began:.0f} s in all."
     )
     return 0

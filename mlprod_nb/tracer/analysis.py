@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .mutations import classify
 
@@ -217,6 +219,27 @@ class _Scope(ast.NodeVisitor):
         self.declared: set[str] = set()  # ``global`` in a function body
         self.hidden: set[str] = set()  # comprehension targets being walked
         self.how = NOW  # ANNOTATION while an annotation is walked
+
+    # the walk: ``NodeVisitor``'s, with the method of each node type looked up once
+    def visit(self, node: ast.AST) -> None:
+        kind = type(node)
+        method = _METHODS.get(kind)
+        if method is None:
+            found: Callable[[_Scope, Any], None] = getattr(
+                _Scope, f"visit_{kind.__name__}", _Scope.generic_visit
+            )
+            method = _METHODS[kind] = found
+        method(self, node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self.visit(item)
+            elif isinstance(value, ast.AST) and value._fields:
+                self.visit(value)
 
     # names
     def read(self, name: str, how: int = 0) -> None:
@@ -458,3 +481,6 @@ class _Scope(ast.NodeVisitor):
         for part in parts:
             self.visit(part)
         self.hidden = outer
+
+
+_METHODS: dict[type[ast.AST], Callable[[_Scope, Any], None]] = {}

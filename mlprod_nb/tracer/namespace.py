@@ -21,6 +21,7 @@ from typing import Any
 from .analysis import OPAQUE_CALLS
 
 MISSING = object()
+_NO_WRITES: frozenset[str] = frozenset()
 MAX_REMEMBERED = 100_000
 _PATTERN = re.compile(r"^(_+|_i+|_i?\d+|__\w*__)$")  # _, __, _i, _ii, _i3, _3, dunders
 _IPYTHON = frozenset(
@@ -93,6 +94,8 @@ def global_reach(value: object, ns: dict[str, Any]) -> tuple[frozenset[str], boo
     globals are ``ns``; nothing for anything else. Read once from the bytecode when the
     value is bound: a later cell that only calls it shows neither in its own code.
     """
+    if not isinstance(value, type | types.FunctionType):
+        return _NO_WRITES, False
     writes: set[str] = set()
     opaque = False
     for code in _codes(value, ns):
