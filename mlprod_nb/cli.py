@@ -194,8 +194,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _executor_options(args: argparse.Namespace) -> dict[str, str]:
-    """The executor's own flags that were given (``--scheduler-address``, ``--retries``)."""
-    given = {"scheduler_address": args.scheduler_address, "retries": args.retries}
+    """The executor's own flags that were given (``--scheduler-address``, ``--retries``, ...)."""
+    from .errors import ParameterError
+
+    given = {
+        "scheduler_address": args.scheduler_address,
+        "retries": args.retries,
+        "artifacts": args.artifacts,
+    }
+    if args.executor == "local" and args.artifacts:
+        raise ParameterError(
+            "--artifacts is for steps run elsewhere: a local run keeps its files in the run folder",
+            hint="add --executor dask, or leave --artifacts out",
+        )
     return {name: str(value) for name, value in given.items() if value is not None}
 
 
@@ -377,6 +388,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="with --executor dask: submit a step again up to N times when the worker "
         "running it is lost (default: 0, the step fails naming the worker)",
+    )
+    p.add_argument(
+        "--artifacts",
+        metavar="URL",
+        help="with --executor dask: the artifact store (file:///shared/runs, s3://bucket/prefix, "
+        "any fsspec URL) through which workers get the step notebooks and inputs and hand back "
+        "artifacts, executed notebooks and journals (default: the run folder, a shared disk)",
     )
 
     p = command(

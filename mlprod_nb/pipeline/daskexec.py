@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import queue
 import time
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from ..errors import NotFoundError, ParameterError, RunFailedError
 from . import daskworker
 from . import manifest as mf
-from .daskworker import STARTED, Ran, Remote
+from .artifactstore import ArtifactStore, relative
+from .compiler import INPUTS_VAR
+from .daskworker import STARTED, Ran, Remote, pipeline_folder
 from .executors import Capacity, Done, Setting, Task
 
 CONNECT_TIMEOUT = "10s"  # how long to wait for the scheduler at --scheduler-address
@@ -46,6 +50,8 @@ class DaskExecutor:
         self.retries = _retries(setting.options.get("retries", "0"))
         self.manifest, _ = mf.load(setting.pipeline)
         self.remote = Remote.of(setting)
+        url = setting.options.get("artifacts")
+        self.store = ArtifactStore(url) if url else None
         self.client: Any = None
         self.cluster: Any = None
         self.events: queue.Queue[Any] = queue.Queue()  # ended futures and start events
@@ -62,6 +68,8 @@ class DaskExecutor:
         if self.client is None:
             self._connect()
         name = task.step.name
+        if self.store is not None:
+            self._put(self.store, task)
         self.tasks[name] = task
         attempt = self.attempts[name] = self.attempts.get(name, 0) + 1
         upstream = [self.futures[s] for s in self.manifest.upstream(name) if s in self.futures]
@@ -165,7 +173,7 @@ class DaskExecutor:
             ran: Ran = future.result()
             if ran.kernel_pid is not None:
                 self.setting.kernel_pids.add(ran.kernel_pid)
-            return ran.done
+            return ran.done if self.store is None else self._get(self.store, ran)
         started, worker = self.starts.get(step, (time.time(), "a worker"))
         if future.status == "cancelled":
             error = "cancelled"
@@ -186,6 +194,35 @@ class DaskExecutor:
                     "(killed, or out of memory)"
                 )
         return Done(step, "failed", started, (time.time() - started) * 1000, [], error)
+
+    def _put(self, store: ArtifactStore, task: Task) -> None:
+        """Put the step notebook and the input artifacts where the workers get them."""
+        home = self.setting.rundir.layout.home
+        notebook = pipeline_folder(self.setting.run_id) / task.step.notebook
+        try:
+            store.put(self.setting.pipeline / task.step.notebook, notebook)
+            for path in map(Path, task.parameters[INPUTS_VAR].values()):
+                if not store.has(relative(path, home)):  # an earlier run's, from the cache
+                    store.put(path, relative(path, home))
+        except OSError as error:
+            raise store.unreachable(error, "the driver") from None
+
+    def _get(self, store: ArtifactStore, ran: Ran) -> Done:
+        """Get what the step wrote from the store into the run folder; the journals too."""
+        rundir, step = self.setting.rundir, ran.done.step
+        home = rundir.layout.home
+        wanted = [rundir.steps_dir / f"{step}.ipynb", *(home / j for j in ran.journals)]
+        if ran.done.artifacts:
+            wanted.append(rundir.artifacts_dir(step))
+        try:
+            for path in wanted:
+                store.get(relative(path, home), path)
+        except OSError as error:
+            if ran.done.status != "ok":
+                return ran.done  # its executed notebook may never have been written
+            message = store.unreachable(error, "the driver").message
+            return replace(ran.done, status="failed", artifacts=[], error=message)
+        return ran.done
 
 
 def _local_cluster(workers: int) -> Any:

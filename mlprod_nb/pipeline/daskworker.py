@@ -10,18 +10,23 @@ exits when its parent process is gone, also after a SIGKILL.
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 from ..paths import Layout
+from .artifactstore import ArtifactStore, moved, relative
+from .compiler import INPUTS_VAR, OUTPUTS_VAR
 from .executors import Done, Setting, Task
 from .kernels import StepKernel
 from .rundir import RunDir
 from .worker import execute, failure, output
 
 STARTED = "mlprod-step-started"  # the event topic a worker tells the driver on
+STAGING = "mlprod-home"  # with an artifact store: the worker's stand-in for the store home
 
 
 @dataclass(frozen=True)
@@ -35,17 +40,25 @@ class Remote:
     cwd: Path
     env: dict[str, str]
     isolate: bool
+    artifacts: str | None  # the artifact store URL; None: the driver's disk is shared
 
     @classmethod
     def of(cls, setting: Setting) -> Remote:
-        run = setting
+        run, url = setting, setting.options.get("artifacts") or None
         home = run.rundir.layout.home
-        return cls(run.run_id, run.pipeline, home, run.kernel_name, run.cwd, run.env, run.isolate)
+        given = (run.kernel_name, run.cwd, run.env, run.isolate)
+        return cls(run.run_id, run.pipeline, home, *given, artifacts=url)
 
-    def setting(self) -> Setting:
-        rundir = RunDir(Layout(self.home), self.run_id)
-        given = (self.kernel_name, self.cwd, self.env, self.isolate)
-        return Setting(self.run_id, self.pipeline, rundir, *given, warm_imports=())
+    def setting(self, home: Path | None = None) -> Setting:
+        """The run as this worker sees it: at ``home`` (a staging folder) or the driver's."""
+        if home is None:
+            pipeline, env = self.pipeline, self.env
+        else:
+            pipeline, env = home / pipeline_folder(self.run_id), {**self.env}
+            env["MLPROD_NB_HOME"] = str(home)  # the kernel's journal stays in the staging folder
+        rundir = RunDir(Layout(home or self.home), self.run_id)
+        given = (self.kernel_name, self.cwd, env, self.isolate)
+        return Setting(self.run_id, pipeline, rundir, *given, warm_imports=())
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,7 @@ class Ran:
     worker: str
     pid: int
     kernel_pid: int | None
+    journals: tuple[str, ...] = ()  # put in the artifact store: the kernel's journal files
 
 
 @dataclass
@@ -73,7 +87,32 @@ def run_step(remote: Remote, task: Task, *upstream: Ran) -> Ran:
     from distributed import get_worker
 
     worker = get_worker()
-    setting = remote.setting()
+    if remote.artifacts is None:
+        return _run(remote, remote.setting(), task, worker)
+    staging = Path(worker.local_directory) / STAGING
+    store = ArtifactStore(remote.artifacts)
+    setting = remote.setting(staging)
+    try:
+        setting.rundir.steps_dir.mkdir(parents=True, exist_ok=True)
+        staged = _stage(store, remote, task, staging)
+    except OSError as error:
+        done = _failed(task, store.unreachable(error, f"Dask worker {worker.address}").message)
+        return Ran(done, worker.address, os.getpid(), None)
+    ran = _run(remote, setting, staged, worker)
+    try:
+        journals = _hand_back(store, setting, ran)
+    except OSError as error:
+        done = _failed(task, store.unreachable(error, f"Dask worker {worker.address}").message)
+        return Ran(done, worker.address, os.getpid(), ran.kernel_pid)
+    found = [
+        {**a, "path": str(remote.home / relative(Path(a["path"]), staging))}
+        for a in ran.done.artifacts
+    ]
+    done = replace(ran.done, artifacts=found)  # where the driver gets them
+    return replace(ran, done=done, journals=journals)
+
+
+def _run(remote: Remote, setting: Setting, task: Task, worker: Any) -> Ran:
     started = time.time()
     try:
         kernel = _take(setting)
@@ -87,6 +126,37 @@ def run_step(remote: Remote, task: Task, *upstream: Ran) -> Ran:
     finally:
         _give_back(remote, kernel)
     return Ran(done, worker.address, os.getpid(), kernel.pid)
+
+
+def pipeline_folder(run_id: str) -> PurePosixPath:
+    """Where a run's step notebooks are in the artifact store (and a worker's staging folder)."""
+    return PurePosixPath("runs", run_id, "pipeline")
+
+
+def _stage(store: ArtifactStore, remote: Remote, task: Task, staging: Path) -> Task:
+    """Get the step notebook and the inputs from the store; the task with their staged paths."""
+    notebook = pipeline_folder(remote.run_id) / task.step.notebook
+    store.get(notebook, staging / notebook)
+    inputs = moved(task.parameters[INPUTS_VAR].items(), remote.home, staging)
+    for path in inputs.values():
+        store.get(relative(Path(path), staging), Path(path))
+    outputs = moved([("", task.parameters[OUTPUTS_VAR])], remote.home, staging)[""]
+    return Task(task.step, {**task.parameters, INPUTS_VAR: inputs, OUTPUTS_VAR: outputs})
+
+
+def _hand_back(store: ArtifactStore, setting: Setting, ran: Ran) -> tuple[str, ...]:
+    """Put what the step wrote in the store: artifacts, executed notebook, the kernel's journal."""
+    home, step = setting.rundir.layout.home, ran.done.step
+    written = [setting.rundir.artifacts_dir(step), setting.rundir.steps_dir / f"{step}.ipynb"]
+    journals = list(setting.rundir.layout.journal_dir.glob(f"*-{ran.kernel_pid}-*.ndjson"))
+    for path in [*written, *journals]:
+        if path.exists():
+            store.put(path, relative(path, home))
+    return tuple(str(relative(path, home)) for path in journals)
+
+
+def _failed(task: Task, error: str) -> Done:
+    return Done(task.step.name, "failed", time.time(), 0.0, [], error)
 
 
 def _take(setting: Setting) -> StepKernel:
@@ -124,10 +194,15 @@ def interrupt(run_id: str) -> None:
 
 
 def release(run_id: str) -> int:
-    """Shut down this process's kernels of a run that ended; how many there were."""
+    """Shut down this process's kernels of a run that ended (and remove the files it staged
+    for it); how many kernels there were."""
+    from distributed import get_worker
+
     with _LOCK:
         kernels = _KERNELS.pop(run_id, None)
     found = [*kernels.idle, *kernels.busy] if kernels is not None else []
     for kernel in found:
         kernel.shutdown()
+    staged = Path(get_worker().local_directory) / STAGING / "runs" / run_id
+    shutil.rmtree(staged, ignore_errors=True)
     return len(found)

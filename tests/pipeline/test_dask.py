@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mlprod_nb.cli import main
-from mlprod_nb.errors import NotFoundError
+from mlprod_nb.errors import NotFoundError, RunFailedError
 from mlprod_nb.paths import find_home
 from mlprod_nb.pipeline.runner import RunOptions, RunResult, run
 from mlprod_nb.store import Store
@@ -199,3 +199,42 @@ def test_without_dask_installed_the_run_says_how_to_get_it(
     assert raised.value.hint is not None
     assert "pip install 'mlprod-nb[dask]'" in raised.value.hint
     assert not find_home(base).runs_dir.exists()  # refused before the run wrote anything
+
+
+def test_an_artifact_store_carries_the_runs_files(tmp_path: Path, scheduler: str) -> None:
+    """With --artifacts, kernels journal into the workers' staging folders: what reaches the
+    driver (artifacts, executed notebooks, journals and so lineage) came through the URL."""
+    base = project(tmp_path / "p")
+    folder = exported(base, FOUR_STEPS)
+    shared = tmp_path / "store"  # a second folder, reached only through fsspec
+    options = {"scheduler_address": scheduler, "artifacts": shared.as_uri()}
+    result = run(folder, RunOptions(executor="dask", executor_options=options))
+    assert result.status == "ok", result.error
+    home = find_home(base).home
+    for state in result.steps:
+        for artifact in state.artifacts:
+            relative = Path(artifact["path"]).relative_to(home)
+            assert relative.parts[:2] == ("runs", result.run_id)
+            assert (shared / relative).read_bytes() == Path(artifact["path"]).read_bytes()
+    assert (result.folder / "steps" / "d.ipynb").exists()
+    journals = list((shared / "journal").iterdir())  # the step kernels' own, by way of the URL
+    assert journals
+    for journal in journals:
+        assert (find_home(base).journal_dir / journal.name).read_bytes() == journal.read_bytes()
+    with Store.open(find_home(base)) as store:
+        detail = store.run(result.run_id)
+    assert [(m.name, m.value) for m in detail.metric_history] == [("w", 228)]
+
+    again = run(folder, RunOptions(executor="dask", executor_options=options))
+    assert statuses(again) == dict.fromkeys("abcd", "cached")
+
+
+def test_an_unreachable_artifact_store_is_named(tmp_path: Path, scheduler: str) -> None:
+    base = project(tmp_path / "p")
+    folder = exported(base, [step("a", "x = 1")])
+    (tmp_path / "a-file").write_text("")
+    url = (tmp_path / "a-file" / "store").as_uri()  # under a file: nothing can be put there
+    options = {"scheduler_address": scheduler, "artifacts": url}
+    with pytest.raises(RunFailedError, match=f"the driver cannot reach the artifact store {url}"):
+        run(folder, RunOptions(executor="dask", executor_options=options))
+    assert main(["run", str(folder), "--artifacts", url]) == 2  # a local run has no store
