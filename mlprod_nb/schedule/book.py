@@ -204,10 +204,14 @@ def locked(home: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[Book]:
 
 
 def read(home: Path, timeout: float = LOCK_TIMEOUT) -> Book:
-    """The book as the store has it now (the lock held only while reading it)."""
+    """The book as the store has it now: as this process last held it when no one wrote
+    since, else read under the lock (held only while reading)."""
     home = Path(home)
     if not home.is_dir():
         return Book(home)
+    last = unchanged(home)
+    if last is not None:
+        return last
     with locked(home, timeout) as found:
         found.writer = None
     return found

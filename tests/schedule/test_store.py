@@ -106,17 +106,19 @@ def test_reading_a_folder_that_is_no_store_creates_nothing(tmp_path: Path) -> No
 
 
 def test_an_idle_tick_leaves_the_store_alone(pipeline: Path, store: Path) -> None:
-    """Nothing due and nothing written since this process last looked: a tick neither opens
-    the store nor waits for its lock (the server may be holding it); anything due does."""
+    """Nothing due and nothing written since this process last looked: a tick (or the
+    list) neither opens the store nor waits for its lock (the server may be holding it);
+    anything due does."""
     from mlprod_nb.errors import StoreLockedError
     from mlprod_nb.store.lock import StoreLock
 
-    schedule.add(store, pipeline, cron="0 * * * *", tz="UTC", clock=lambda: T0)
+    made = schedule.add(store, pipeline, cron="0 * * * *", tz="UTC", clock=lambda: T0)
     assert schedule.tick(store, T0 + 60, launch=ended_ok) == []  # reads the book
     held = StoreLock(Layout(store).lock_path)
     held.acquire(0)
     try:
         assert schedule.tick(store, T0 + 120, launch=ended_ok, timeout=0) == []
+        assert [v.schedule.id for v in schedule.schedules(store)] == [made.id]  # no wait
         with pytest.raises(StoreLockedError):
             schedule.tick(store, T0 + 3601, launch=ended_ok, timeout=0)  # a fire time came
     finally:
