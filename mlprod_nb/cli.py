@@ -226,6 +226,12 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .reproduce.commands import reproduce
+
+    return reproduce(args)
+
+
 class _RunHelp(argparse.HelpFormatter):
     """Names the registered executors only when help is shown (plug-ins are read then)."""
 
@@ -416,6 +422,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("pipeline", nargs="?", help="only runs of this pipeline folder")
     p.add_argument("--json", action="store_true", help="print runs as JSON")
+
+    p = command(
+        "reproduce",
+        _cmd_reproduce,
+        "Re-execute a run (or an interactive session) as recorded and compare the results.",
+    )
+    p.add_argument("run_id", nargs="?", help="the run to reproduce (`mlprod-nb runs`)")
+    p.add_argument(
+        "--session", metavar="ID", help="reproduce this kernel session instead (an id prefix)"
+    )
+    p.add_argument(
+        "--allow-drift",
+        action="store_true",
+        help="run even when inputs, pipeline or packages differ from the recorded ones",
+    )
+    p.add_argument(
+        "--rtol", type=float, default=1e-9, help="relative tolerance for metrics (default 1e-9)"
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
     _schedule_commands(sub, command)
     return parser
 

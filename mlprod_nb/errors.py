@@ -124,3 +124,10 @@ class VerifyError(MlprodError):
 
 class ScheduleError(MlprodError):
     """A schedule cannot be created, changed or found (bad cron, time zone, pipeline)."""
+
+
+class ReproduceError(MlprodError):
+    """``mlprod-nb reproduce``: the inputs or environment differ from the recorded ones
+    (refused without ``--allow-drift``), or the new results differ from the old."""
+
+    exit_code = 1

@@ -99,8 +99,10 @@ def trace_notebook(
     timeout: int = 600,
     kernel_name: str | None = None,
     progress: Progress | None = None,
+    cwd: Path | None = None,
 ) -> TraceResult:
-    """Execute every code cell of ``path`` in a new kernel with the tracer loaded.
+    """Execute every code cell of ``path`` in a new kernel with the tracer loaded, in
+    ``cwd`` (default: the notebook's folder).
 
     The notebook file is not modified. A cell that raises ends the run with
     ``RunFailedError`` naming it; the executions before it are in the journal.
@@ -148,7 +150,7 @@ def trace_notebook(
         timeout=timeout,
         kernel_name=name,
         allow_errors=False,
-        resources={"metadata": {"path": str(notebook.parent)}},
+        resources={"metadata": {"path": str(cwd or notebook.parent)}},
         extra_arguments=list(TRACER_ARGUMENTS),
         on_cell_execute=on_cell_execute,
     )

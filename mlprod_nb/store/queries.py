@@ -279,6 +279,36 @@ def notebook_lineage(
     return replace(lineage, sessions=tuple(sessions(con, sorted({e.session for e in found}))))
 
 
+def session_executions(con: duckdb.DuckDBPyConnection, session_id: str) -> list[Execution]:
+    """Every execution of one kernel session, in the order it ran them, with sources."""
+    found = executions(con, "session = ?", [session_id])
+    _fill_sources(con, found)
+    return sorted(found, key=lambda e: e.seq)
+
+
+def run_sessions(con: duckdb.DuckDBPyConnection, run_id: str) -> list[Session]:
+    """The kernel sessions that ran a run's steps."""
+    rows = con.execute("SELECT DISTINCT session FROM executions WHERE run = ?", [run_id])
+    return sessions(con, [str(r[0]) for r in rows.fetchall()])
+
+
+def session_ids(con: duckdb.DuckDBPyConnection, prefix: str) -> list[str]:
+    """The ids of the sessions starting with ``prefix`` (the CLI shows 12 characters)."""
+    rows = con.execute(
+        "SELECT DISTINCT id FROM sessions WHERE starts_with(id, ?) ORDER BY id", [prefix]
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def packages(con: duckdb.DuckDBPyConnection, packages_hash: str) -> dict[str, str]:
+    """The installed packages (name -> version) a session's environment hash stands for."""
+    rows = con.execute(
+        "SELECT name, version FROM packages WHERE packages_hash = ? ORDER BY name",
+        [packages_hash],
+    ).fetchall()
+    return {str(name): str(version) for name, version in rows}
+
+
 def renames(con: duckdb.DuckDBPyConnection) -> Renames:
     """Every rename and move of a notebook recorded in the store."""
     rows = con.execute("SELECT old_path, new_path, renamed FROM renames").fetchall()
@@ -498,3 +528,30 @@ def journal_errors(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, str]]
             'SELECT file, "offset", reason FROM journal_errors ORDER BY file, "offset"'
         ).fetchall()
     ]
+
+
+def step_sessions(
+    con: duckdb.DuckDBPyConnection, run_ids: Sequence[str]
+) -> list[tuple[str, str | None, Session]]:
+    """``(run, step, session)``: the kernel sessions that ran each step of the runs."""
+    rows = con.execute(
+        "SELECT DISTINCT run, step, session FROM executions "
+        "WHERE run IN (SELECT unnest(?::VARCHAR[])) ORDER BY run, step, session",
+        [list(run_ids)],
+    ).fetchall()
+    found = {s.id: s for s in sessions(con, sorted({str(r[2]) for r in rows}))}
+    return [(str(r[0]), r[1], found[r[2]]) for r in rows if r[2] in found]
+
+
+def package_versions(
+    con: duckdb.DuckDBPyConnection, hashes: Sequence[str]
+) -> dict[str, dict[str, str]]:
+    """The installed packages (name -> version) each environment's packages hash stands for."""
+    found: dict[str, dict[str, str]] = {h: {} for h in hashes}
+    for digest, name, version in con.execute(
+        "SELECT packages_hash, name, version FROM packages "
+        "WHERE packages_hash IN (SELECT unnest(?::VARCHAR[])) ORDER BY name",
+        [list(hashes)],
+    ).fetchall():
+        found[digest][str(name)] = str(version)
+    return found

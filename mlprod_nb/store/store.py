@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
-from ..lineage.model import NotebookLineage, RunDetail, RunSummary
+from ..lineage.model import Execution, NotebookLineage, RunDetail, RunSummary, Session
 from ..paths import Layout
 from . import ingest, queries, readonly, schema
 from .lock import StoreLock
@@ -208,6 +208,33 @@ class Store:
 
     def run(self, run_id: str) -> RunDetail:
         return queries.run(self.con, run_id)
+
+    def session(self, session_id: str) -> tuple[Session, list[Execution]]:
+        """A kernel session and its executions in the order it ran them."""
+        from ..errors import NotFoundError
+
+        ids = queries.session_ids(self.con, session_id)
+        if len(ids) != 1:
+            raise NotFoundError(
+                f"{'no' if not ids else 'more than one'} session {session_id!r} in the store",
+                hint="`mlprod-nb lineage NOTEBOOK` lists a notebook's sessions; "
+                "give more of the id",
+            )
+        [found] = queries.sessions(self.con, ids)
+        return found, queries.session_executions(self.con, found.id)
+
+    def run_sessions(self, run_id: str) -> list[Session]:
+        return queries.run_sessions(self.con, run_id)
+
+    def packages(self, packages_hash: str) -> dict[str, str]:
+        return queries.packages(self.con, packages_hash)
+
+    def step_sessions(self, run_ids: Sequence[str]) -> list[tuple[str, str | None, Session]]:
+        """``(run, step, session)`` for every kernel session that ran steps of the runs."""
+        return queries.step_sessions(self.con, run_ids)
+
+    def package_versions(self, hashes: Sequence[str]) -> dict[str, dict[str, str]]:
+        return queries.package_versions(self.con, hashes)
 
     def journal_errors(self) -> list[tuple[str, int, str]]:
         """``(file, offset, reason)`` of every journal line that could not be ingested."""
