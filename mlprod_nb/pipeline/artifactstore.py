@@ -48,6 +48,7 @@ class ArtifactStore:
     def get(self, relative: PurePosixPath, local: Path) -> None:
         """Copy the file (or folder) at ``relative`` under the URL to ``local``."""
         source = self.at(relative)
+        self.fs.invalidate_cache(source)  # workers wrote there since this process last listed it
         if self.fs.isdir(source):
             for found in self.fs.find(source):
                 inner = PurePosixPath(found).relative_to(source)

@@ -238,3 +238,46 @@ def test_an_unreachable_artifact_store_is_named(tmp_path: Path, scheduler: str) 
     with pytest.raises(RunFailedError, match=f"the driver cannot reach the artifact store {url}"):
         run(folder, RunOptions(executor="dask", executor_options=options))
     assert main(["run", str(folder), "--artifacts", url]) == 2  # a local run has no store
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A real S3 API on 127.0.0.1 (moto's server) with a bucket; the endpoint reaches the
+    workers the run starts through fsspec's environment variables."""
+    import fsspec
+    import s3fs
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        endpoint = "http://{}:{}".format(*server.get_host_and_port())
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            monkeypatch.setenv(name, "testing")
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        monkeypatch.setenv("FSSPEC_S3_ENDPOINT_URL", endpoint)  # read by the workers' fsspec
+        monkeypatch.setitem(fsspec.config.conf, "s3", {"endpoint_url": endpoint})  # and ours
+        s3fs.S3FileSystem(endpoint_url=endpoint, skip_instance_cache=True).mkdir("runs")
+        yield endpoint
+    finally:
+        server.stop()
+
+
+def test_an_s3_artifact_store(tmp_path: Path, s3: str) -> None:
+    import s3fs
+
+    base = project(tmp_path / "p")
+    folder = exported(base, FOUR_STEPS)
+    options = {"artifacts": "s3://runs/team"}  # the run's own cluster: its workers get the env
+    result = run(folder, RunOptions(executor="dask", executor_options=options, jobs=2))
+    assert result.status == "ok", result.error
+    bucket = s3fs.S3FileSystem(endpoint_url=s3, skip_instance_cache=True)
+    stored = {p.split("/", 2)[2] for p in bucket.find("runs/team")}
+    home = find_home(base).home
+    for state in result.steps:
+        for artifact in state.artifacts:
+            assert str(Path(artifact["path"]).relative_to(home)) in stored
+    assert any(p.startswith("journal/") for p in stored)
+    with Store.open(find_home(base)) as store:
+        detail = store.run(result.run_id)
+    assert [(m.name, m.value) for m in detail.metric_history] == [("w", 228)]
