@@ -1,21 +1,24 @@
 """What a session ran on: Python, packages, machine, GPUs and git state.
 
-Captured once per session, off the kernel's start-up path (the tracer runs it
-in a background thread). Every probe has a short timeout and failing probes
-yield ``None`` or empty values, never an exception. No environment variable is
-recorded: they often hold secrets (tests/server/test_secrets.py checks it).
+Captured once per session, off the kernel's start-up path and out of its memory and
+its GIL: the tracer runs it in a child process (``start_capture``) and reads the JSON
+it prints when the first record is written (``finish_capture``). Every probe has a
+short timeout and failing probes yield ``None`` or empty values, never an exception. No
+environment variable is recorded: they often hold secrets (tests/server/test_secrets.py
+checks it).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-import platform
 import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 from ..records import Environment, GitState
 
@@ -23,6 +26,8 @@ TIMEOUT_S = 3.0
 
 
 def capture_environment(directory: str | Path) -> Environment:
+    import platform  # the child's: the kernel never needs it
+
     packages = installed_packages()
     lines = "\n".join(f"{name}=={version}" for name, version in packages)
     return Environment(
@@ -39,9 +44,41 @@ def capture_environment(directory: str | Path) -> Environment:
     )
 
 
+def start_capture(directory: str) -> subprocess.Popen[str] | None:
+    """``capture_environment(directory)`` in a child process of this Python, on this
+    process's ``sys.path`` (it sees the same packages); None if it cannot start."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", __name__, directory],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+    except (OSError, ValueError):
+        return None
+
+
+def finish_capture(
+    child: subprocess.Popen[str] | None, directory: str, wait_s: float
+) -> Environment:
+    """What ``child`` printed; captured here instead when it failed or took too long."""
+    if child is not None:
+        try:
+            out, _ = child.communicate(timeout=wait_s)
+            if child.returncode == 0:
+                return cast(Environment, json.loads(out))
+        except (subprocess.SubprocessError, ValueError):
+            child.kill()
+            child.communicate()
+    return capture_environment(directory)
+
+
 def installed_packages() -> list[tuple[str, str]]:
     """(name, version) of every installed distribution, sorted, names normalised."""
-    import importlib.metadata  # ~10 ms: only in the background thread
+    import importlib.metadata  # ~10 ms and ~2 MB: only in the child process
 
     seen: dict[str, str] = {}
     for dist in importlib.metadata.distributions():
@@ -110,5 +147,5 @@ def _run(argv: list[str], cwd: Path | None) -> str:
     return done.stdout if done.returncode == 0 else ""
 
 
-if __name__ == "__main__":  # pragma: no cover - a manual probe
-    print(capture_environment(os.getcwd()), file=sys.stderr)
+if __name__ == "__main__":  # the child of ``start_capture``
+    print(json.dumps(capture_environment(sys.argv[1] if len(sys.argv) > 1 else os.getcwd())))

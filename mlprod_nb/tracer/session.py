@@ -16,10 +16,10 @@ import ast
 import json
 import logging
 import os
-import threading
+import subprocess
+import sys
 import time
 import types
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +43,7 @@ from . import context, mutations
 from .adapters import Patcher
 from .analysis import CellAnalysis, analyse
 from .duckdb_log import DuckLog
-from .environment import capture_environment
+from .environment import finish_capture, start_capture
 from .files import FileCapture, route_audit_events
 from .namespace import (
     MISSING,
@@ -137,7 +137,7 @@ class Tracer:
 
     def __init__(self, shell: Any) -> None:
         self.shell = shell
-        self.session = SessionId(uuid.uuid4().hex)
+        self.session = SessionId(os.urandom(16).hex())  # a uuid4 hex, without importing uuid
         self.pid = os.getpid()
         self.started = time.time()
         self.cwd = os.getcwd()
@@ -162,7 +162,7 @@ class Tracer:
         self._layouts: dict[str | None, Layout] = {}
         self.outbox = Outbox(self._session_record)
         self._is_hidden = HiddenNames(getattr(shell, "user_ns_hidden", {}))
-        self._env_thread: threading.Thread | None = None
+        self._env_child: subprocess.Popen[str] | None = None
         # ipykernel: the request being answered (a kernel's shell keeps its kernel)
         get_parent = getattr(getattr(shell, "kernel", None), "get_parent", None)
         self._get_parent: Any = get_parent if callable(get_parent) else None
@@ -186,10 +186,7 @@ class Tracer:
         self._layout(self.notebook())  # the store's own files are noise from the first cell
         route_audit_events(self.capture)
         self.patcher.install()
-        self._env_thread = threading.Thread(
-            target=self._capture_environment, name="mlprod-nb-environment", daemon=True
-        )
-        self._env_thread.start()
+        self._env_child = start_capture(self._environment_dir())
 
     def stop(self) -> None:
         """Stop recording and remove every hook (the audit hook only goes idle)."""
@@ -217,21 +214,17 @@ class Tracer:
         dirs.append(getattr(self.shell, "ipython_dir", None))
         profile = getattr(self.shell, "profile_dir", None)
         dirs.append(getattr(profile, "location", None))
+        # a kernel has imported jupyter_core already; a plain shell has no runtime dir
+        paths = sys.modules.get("jupyter_core.paths")
         try:
-            from jupyter_core.paths import jupyter_runtime_dir
-
-            dirs.append(jupyter_runtime_dir())
+            dirs.append(paths.jupyter_runtime_dir() if paths is not None else None)
         except Exception:
             pass
         return [d for d in dirs if d]
 
-    def _capture_environment(self) -> None:
-        try:
-            notebook = self.notebook()
-            where = os.path.dirname(notebook) if notebook else self.cwd
-            self.environment = capture_environment(where)
-        except Exception as exc:
-            self._fail(exc)
+    def _environment_dir(self) -> str:
+        notebook = self.notebook()
+        return os.path.dirname(notebook) if notebook else self.cwd
 
     # -- hooks
     def pre_run_cell(self, info: Any) -> None:
@@ -511,11 +504,9 @@ class Tracer:
         return self.outbox.failures
 
     def _session_record(self) -> SessionRecord:
-        if self.environment is None and self._env_thread is not None:
-            self._env_thread.join(ENV_WAIT_S)
         if self.environment is None:
-            where = os.path.dirname(self.notebook() or "") or self.cwd
-            self.environment = capture_environment(where)
+            child, self._env_child = self._env_child, None
+            self.environment = finish_capture(child, self._environment_dir(), ENV_WAIT_S)
         return SessionRecord(
             v=SCHEMA,
             kind="session",
