@@ -80,9 +80,10 @@ def reproduce_run(
     pipeline = Path(str(summary.get("pipeline")))
     with Store.open(layout) as store:
         recorded = store.run(run_id)
-        sessions = store.run_sessions(run_id)
+        sessions = [session for _, _, session in store.step_sessions([run_id])]
         first = next((s for s in sessions if s.packages_hash), None)
-        packages = store.packages(first.packages_hash) if first and first.packages_hash else {}
+        digest = first.packages_hash if first else None
+        packages = store.package_versions([digest])[digest] if digest else {}
     inputs = _inputs(summary)
     drift = differences.inputs(inputs, current_hashes(inputs))
     drift += _code_drift(pipeline, recorded.summary.pipeline_hash)

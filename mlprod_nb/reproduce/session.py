@@ -70,7 +70,8 @@ def reproduce_session(
 
     with Store.open(layout) as store:
         session, recorded = store.session(session_id)
-        packages = store.packages(session.packages_hash) if session.packages_hash else {}
+        digest = session.packages_hash
+        packages = store.package_versions([digest])[digest] if digest else {}
     subject = f"session {session.id[:12]}"
     failed = [e for e in recorded if e.status != "ok"]
     replayed = [e for e in recorded if e.status == "ok"]

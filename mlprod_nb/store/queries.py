@@ -286,27 +286,12 @@ def session_executions(con: duckdb.DuckDBPyConnection, session_id: str) -> list[
     return sorted(found, key=lambda e: e.seq)
 
 
-def run_sessions(con: duckdb.DuckDBPyConnection, run_id: str) -> list[Session]:
-    """The kernel sessions that ran a run's steps."""
-    rows = con.execute("SELECT DISTINCT session FROM executions WHERE run = ?", [run_id])
-    return sessions(con, [str(r[0]) for r in rows.fetchall()])
-
-
 def session_ids(con: duckdb.DuckDBPyConnection, prefix: str) -> list[str]:
     """The ids of the sessions starting with ``prefix`` (the CLI shows 12 characters)."""
     rows = con.execute(
         "SELECT DISTINCT id FROM sessions WHERE starts_with(id, ?) ORDER BY id", [prefix]
     ).fetchall()
     return [str(r[0]) for r in rows]
-
-
-def packages(con: duckdb.DuckDBPyConnection, packages_hash: str) -> dict[str, str]:
-    """The installed packages (name -> version) a session's environment hash stands for."""
-    rows = con.execute(
-        "SELECT name, version FROM packages WHERE packages_hash = ? ORDER BY name",
-        [packages_hash],
-    ).fetchall()
-    return {str(name): str(version) for name, version in rows}
 
 
 def renames(con: duckdb.DuckDBPyConnection) -> Renames:

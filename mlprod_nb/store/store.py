@@ -223,12 +223,6 @@ class Store:
         [found] = queries.sessions(self.con, ids)
         return found, queries.session_executions(self.con, found.id)
 
-    def run_sessions(self, run_id: str) -> list[Session]:
-        return queries.run_sessions(self.con, run_id)
-
-    def packages(self, packages_hash: str) -> dict[str, str]:
-        return queries.packages(self.con, packages_hash)
-
     def step_sessions(self, run_ids: Sequence[str]) -> list[tuple[str, str | None, Session]]:
         """``(run, step, session)`` for every kernel session that ran steps of the runs."""
         return queries.step_sessions(self.con, run_ids)
