@@ -193,16 +193,14 @@ def interrupt(run_id: str) -> None:
         kernel.interrupt()
 
 
-def release(run_id: str) -> int:
+def release(run_id: str, dask_worker: Any) -> int:
     """Shut down this process's kernels of a run that ended (and remove the files it staged
-    for it); how many kernels there were."""
-    from distributed import get_worker
-
+    for it); how many kernels there were. ``Client.run`` passes ``dask_worker``."""
     with _LOCK:
         kernels = _KERNELS.pop(run_id, None)
     found = [*kernels.idle, *kernels.busy] if kernels is not None else []
     for kernel in found:
         kernel.shutdown()
-    staged = Path(get_worker().local_directory) / STAGING / "runs" / run_id
+    staged = Path(dask_worker.local_directory) / STAGING / "runs" / run_id
     shutil.rmtree(staged, ignore_errors=True)
     return len(found)

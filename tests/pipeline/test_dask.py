@@ -16,6 +16,7 @@ import pytest
 from mlprod_nb.cli import main
 from mlprod_nb.errors import NotFoundError, RunFailedError
 from mlprod_nb.paths import find_home
+from mlprod_nb.pipeline.daskworker import STAGING
 from mlprod_nb.pipeline.runner import RunOptions, RunResult, run
 from mlprod_nb.store import Store
 
@@ -204,6 +205,8 @@ def test_without_dask_installed_the_run_says_how_to_get_it(
 def test_an_artifact_store_carries_the_runs_files(tmp_path: Path, scheduler: str) -> None:
     """With --artifacts, kernels journal into the workers' staging folders: what reaches the
     driver (artifacts, executed notebooks, journals and so lineage) came through the URL."""
+    from distributed import Client
+
     base = project(tmp_path / "p")
     folder = exported(base, FOUR_STEPS)
     shared = tmp_path / "store"  # a second folder, reached only through fsspec
@@ -217,6 +220,9 @@ def test_an_artifact_store_carries_the_runs_files(tmp_path: Path, scheduler: str
             assert relative.parts[:2] == ("runs", result.run_id)
             assert (shared / relative).read_bytes() == Path(artifact["path"]).read_bytes()
     assert (result.folder / "steps" / "d.ipynb").exists()
+    with Client(scheduler) as client:  # the workers removed what they staged for the run
+        folders = client.run(lambda dask_worker: dask_worker.local_directory).values()
+    assert not any((Path(f) / STAGING / "runs" / result.run_id).exists() for f in folders)
     journals = list((shared / "journal").iterdir())  # the step kernels' own, by way of the URL
     assert journals
     for journal in journals:
