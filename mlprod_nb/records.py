@@ -106,6 +106,12 @@ class Metric(TypedDict):
     name: str
     value: float
     step: int | None
+    slice: NotRequired[str]  # the part of the data it is measured on, e.g. "plan=pro"
+
+
+def metric_key(name: str, part: str | None) -> str:
+    """How a metric of one slice is named among a run's metrics: ``auc[plan=pro]``."""
+    return f"{name}[{part}]" if part else name
 
 
 class Check(TypedDict):

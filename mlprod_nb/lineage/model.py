@@ -42,6 +42,7 @@ class Metric:
     name: str
     value: float
     step: int | None
+    slice: str | None = None  # the part of the data it is measured on ("plan=pro")
 
 
 @dataclass(frozen=True)
@@ -255,6 +256,7 @@ class RunMetric:
     step: int | None  # training step given to log_metric
     pipeline_step: str | None
     execution: str
+    slice: str | None = None
 
 
 @dataclass(frozen=True)

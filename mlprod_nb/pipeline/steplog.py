@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..paths import Layout
+from ..records import metric_key
 
 
 @dataclass
@@ -59,5 +60,5 @@ def read_traces(layout: Layout, pids: Iterable[int], run_id: str) -> dict[str, S
                 table = trace.reads if access.get("mode") == "read" else trace.writes
                 table[access["path"]] = access.get("sha256")
             for metric in record.get("metrics") or []:
-                trace.metrics[metric["name"]] = metric["value"]
+                trace.metrics[metric_key(metric["name"], metric.get("slice"))] = metric["value"]
     return traces

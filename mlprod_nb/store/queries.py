@@ -29,7 +29,7 @@ from ..lineage.model import (
     Writer,
 )
 from ..lineage.renames import Rename, Renames
-from ..records import redact
+from ..records import metric_key, redact
 
 if TYPE_CHECKING:
     import duckdb
@@ -100,7 +100,7 @@ def _executions(
         f"SELECT execution, path, mode, sha256, size, via, mtime_ns FROM accesses {where_ids}"
     )
     params_ = child(f"SELECT execution, name, value FROM params {where_ids}")
-    metrics = child(f"SELECT execution, name, value, step FROM metrics {where_ids}")
+    metrics = child(f"SELECT execution, name, value, step, slice FROM metrics {where_ids}")
     checks = child(f"SELECT execution, message, passed FROM checks {where_ids}")
     result = []
     for values in base:
@@ -139,7 +139,7 @@ def _executions(
                     for r in files.get(key, ())
                 ),
                 params=redact({r[0]: _json(r[1]) for r in params_.get(key, ())}),
-                metrics=tuple(Metric(r[0], r[1], r[2]) for r in metrics.get(key, ())),
+                metrics=tuple(Metric(r[0], r[1], r[2], r[3]) for r in metrics.get(key, ())),
                 checks=tuple(Check(r[0] or "", bool(r[1])) for r in checks.get(key, ())),
             )
         )
@@ -401,12 +401,13 @@ def _last_metrics(
     con: duckdb.DuckDBPyConnection, run_ids: list[str]
 ) -> dict[str, dict[str, float]]:
     found: dict[str, dict[str, float]] = defaultdict(dict)
-    for run, name, value in con.execute(
-        """SELECT e.run, m.name, m.value FROM metrics m JOIN executions e ON e.id = m.execution
+    for run, name, part, value in con.execute(
+        """SELECT e.run, m.name, m.slice, m.value
+           FROM metrics m JOIN executions e ON e.id = m.execution
            WHERE e.run IN (SELECT unnest(?::VARCHAR[])) ORDER BY e.started, e.seq, m.rowid""",
         [run_ids],
     ).fetchall():
-        found[run][name] = value
+        found[run][metric_key(name, part)] = value
     return found
 
 
@@ -463,7 +464,7 @@ def runs(con: duckdb.DuckDBPyConnection, pipeline: str | Path | None = None) -> 
 
 
 # the fields of each, in the order its SELECT below names them
-_RUN_METRIC_COLUMNS = ("name", "value", "step", "pipeline_step", "execution")
+_RUN_METRIC_COLUMNS = ("name", "value", "step", "pipeline_step", "execution", "slice")
 _RUN_FILE_COLUMNS = ("pipeline_step", "execution", "path", "mode", "sha256", "size")
 
 
@@ -479,7 +480,7 @@ def run(con: duckdb.DuckDBPyConnection, run_id: str) -> RunDetail:
         RunMetric(**row)
         for row in _named(
             con,
-            """SELECT m.name, m.value, m.step, e.step, e.id
+            """SELECT m.name, m.value, m.step, e.step, e.id, m.slice
                FROM metrics m JOIN executions e ON e.id = m.execution
                WHERE e.run = ? ORDER BY e.started, e.seq, m.rowid""",
             [run_id],

@@ -115,7 +115,10 @@ _V6 = [
         seq BIGINT NOT NULL, schedule VARCHAR NOT NULL, hashes MAP(VARCHAR, VARCHAR))""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6]
+# v7: the slice of the data a metric is measured on (``log_metric(..., slice="plan=pro")``)
+_V7 = ["ALTER TABLE metrics ADD COLUMN IF NOT EXISTS slice VARCHAR"]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
 VERSION = len(MIGRATIONS)
 
 

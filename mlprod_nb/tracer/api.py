@@ -27,10 +27,13 @@ def log_param(name: str, value: Any) -> None:
     context.add_param(name, REDACTED if is_secret_name(name) else scrub(value))
 
 
-def log_metric(name: str, value: float, step: int | None = None) -> None:
+def log_metric(name: str, value: float, step: int | None = None, slice: str | None = None) -> None:
     """Record a numeric metric (optionally at a training step) of this execution.
 
-    Non-finite values (NaN, infinity) are recorded as ``null``.
+    ``slice`` names the part of the data it was measured on (``"plan=pro"``): runs list
+    and compare it as ``name[slice]``, beside the metric over all the data, so a gate
+    can look at every slice, not only the average. Non-finite values (NaN, infinity)
+    are recorded as ``null``.
     """
     if not isinstance(name, str) or not name:
         raise MlprodError(f"metric name must be a non-empty string, got {name!r}")
@@ -51,13 +54,19 @@ def log_metric(name: str, value: float, step: int | None = None) -> None:
         number = float(value)
     if step is not None and (isinstance(step, bool) or not isinstance(step, numbers.Integral)):
         raise MlprodError(f"metric {name!r}: step must be an integer or None, got {step!r}")
-    context.add_metric(
-        Metric(
-            name=name,
-            value=number if math.isfinite(number) else None,  # type: ignore[typeddict-item]
-            step=int(step) if step is not None else None,
+    if slice is not None and (not isinstance(slice, str) or not slice.strip()):
+        raise MlprodError(
+            f"metric {name!r}: slice must be a non-empty string or None, got {slice!r}",
+            hint='name the part of the data, e.g. slice="plan=pro"',
         )
+    metric = Metric(
+        name=name,
+        value=number if math.isfinite(number) else None,  # type: ignore[typeddict-item]
+        step=int(step) if step is not None else None,
     )
+    if slice is not None:
+        metric["slice"] = slice.strip()
+    context.add_metric(metric)
 
 
 def require(condition: object, message: str) -> None:
