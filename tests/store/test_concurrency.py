@@ -91,7 +91,12 @@ def test_killed_tracer_loses_no_complete_line(layout: Layout, tmp_path: Path) ->
     assert tracer.stdout.readline().strip() == "ready"
     with Store.open(layout):  # ingest while it writes
         pass
-    time.sleep(0.5)
+    deadline = time.monotonic() + 60  # kill it mid-stream, once it has written some lines
+    while (
+        time.monotonic() < deadline
+        and sum(p.read_bytes().count(b"\n") for p in layout.journal_dir.glob("*.ndjson")) < 10
+    ):
+        time.sleep(0.05)
     tracer.send_signal(signal.SIGKILL)
     tracer.wait()
     (journal,) = layout.journal_dir.glob("*.ndjson")
