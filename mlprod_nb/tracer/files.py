@@ -6,7 +6,9 @@ adapters report for readers that open files in native code. Noise (Python
 sources, site-packages, ``/proc``, ``/sys``, ``/dev``, the store's own files,
 IPython and Jupyter runtime folders, directories) is dropped; repeated accesses
 to one path merge into at most one read and one write. ``finish`` hashes what
-was touched, after the cell.
+was touched, after the cell; a large file's hash starts in a thread when it is opened
+for reading (``hashlib`` leaves the GIL: it runs beside the reader that parses it), and
+``finish`` waits for it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import glob
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -30,6 +33,7 @@ _USER_TOOL_DIRS = ("~/.cache", "~/.config", "~/.local", "~/.ipython", "~/.jupyte
 _GLOB_CHARS = frozenset("*?[")
 MAX_EXPANDED = 10_000
 COARSE_CLOCK_NS = 50_000_000  # file times come from a clock that ticks every few ms
+PREFETCH_BYTES = 4 << 20  # smaller files hash faster than a thread starts
 
 
 @dataclass
@@ -49,6 +53,7 @@ class FileCapture:
     on_error: Callable[[BaseException], None] | None = None
     active: bool = False
     _accesses: dict[str, _Access] = field(default_factory=dict)
+    _hashing: list[threading.Thread] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         prefixes = {*_SYSTEM_PREFIXES, *self.ignore_prefixes}
@@ -129,6 +134,7 @@ class FileCapture:
                 access.read_via = via
                 if access.write_via is None:
                     access.before = self.hasher.stat(path)
+                    self._prefetch(path, access.before)
         elif access.write_via is None:
             access.write_via = via
         return access
@@ -145,6 +151,15 @@ class FileCapture:
             if cutoff is not None and mode == "write" and _older(path, cutoff):
                 continue
             self.add(path, mode, via)
+
+    def _prefetch(self, path: str, key: StatKey | None) -> None:
+        if key is None or key[2] < PREFETCH_BYTES or self.hasher.cached(path, key) is not None:
+            return
+        thread = threading.Thread(
+            target=self.hasher.version, args=(path,), name="mlprod-nb-hash", daemon=True
+        )
+        thread.start()
+        self._hashing.append(thread)
 
     @staticmethod
     def _normalise(target: Any) -> str | None:
@@ -165,6 +180,9 @@ class FileCapture:
         """Stop collecting and return the accesses with content hashes."""
         self.active = False
         accesses, self._accesses = self._accesses, {}
+        hashing, self._hashing = self._hashing, []
+        for thread in hashing:  # their versions are in the hasher's cache now
+            thread.join()
         out: list[FileAccess] = []
         for path, access in accesses.items():
             now = self.hasher.stat(path)

@@ -224,6 +224,25 @@ def test_unchanged_file_is_not_hashed_again(traced: Traced, workdir: Path) -> No
     assert third["files"][0]["sha256"] == sha(workdir / "a.txt") != first["files"][0]["sha256"]
 
 
+def test_a_large_file_read_is_hashed_once_beside_the_reader(
+    traced: Traced, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlprod_nb.tracer import files
+
+    monkeypatch.setattr(files, "PREFETCH_BYTES", 1 << 16)
+    hasher = traced.tracer.hasher
+    hasher.racy_ns = 0
+    big = workdir / "big.bin"
+    big.write_bytes(os.urandom(1 << 18))
+    calls = hasher.calls
+    record = traced.run("with open('big.bin', 'rb') as f:\n    size = len(f.read())")
+    assert hasher.calls == calls + 1  # by the thread started at open; finish waited for it
+    assert [(f["mode"], f["sha256"]) for f in record["files"]] == [("read", sha(big))]
+    big.write_bytes(os.urandom(1 << 18))  # a new version is hashed anew
+    record = traced.run("with open('big.bin', 'rb') as f:\n    size = len(f.read())")
+    assert record["files"][0]["sha256"] == sha(big)
+
+
 def test_racy_entries_are_hashed_again(traced: Traced, workdir: Path) -> None:
     hasher = traced.tracer.hasher
     hasher.racy_ns = 3600 * 10**9  # "just changed" however slow this machine is
