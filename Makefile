@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test env lint jstest browser-deps bench clean
+.PHONY: demo test env lint jstest browser-deps airflow-env bench clean
 
 env: $(STAMP)
 
@@ -12,6 +12,18 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+# Airflow 3 for the export test (tests/airflow) in a venv of its own: Airflow is not a
+# dependency of mlprod-nb, and its DAG tasks call .venv's mlprod-nb by absolute path
+AIRFLOW_VENV  := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed-stamp
+
+airflow-env: $(AIRFLOW_STAMP)
+
+$(AIRFLOW_STAMP):
+	test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet "apache-airflow==3.3.*"
 	touch $@
 
 demo: env
@@ -31,7 +43,7 @@ jstest: env
 	PATH="$(CURDIR)/$(BIN):$$PATH" jlpm install
 	PATH="$(CURDIR)/$(BIN):$$PATH" jlpm test
 
-test: env browser-deps lint jstest
+test: env browser-deps airflow-env lint jstest
 	$(BIN)/python -m pytest
 
 # ipyflow, the tracer benchmark's peer, in a cached venv of its own (bench/bench_tracer.py)

@@ -118,14 +118,22 @@ def _cmd_trace(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from .errors import ParameterError
     from .pipeline import export
+    from .pipeline.targets import TargetOptions
 
     if args.verify and args.check:
         raise ParameterError(
             "--verify runs the pipeline it writes; --check writes nothing",
             hint="drop --check to export and verify, or --verify to only validate",
         )
+    options = TargetOptions(args.schedule, args.on_new_data, args.dag_id, args.retries)
     result = export.export(
-        args.notebook, output=args.output, check=args.check, force=args.force, split=args.split
+        args.notebook,
+        output=args.output,
+        check=args.check,
+        force=args.force,
+        split=args.split,
+        target=args.target,
+        options=options,
     )
     for warning in result.manifest.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -300,11 +308,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kernel", default=None, help="kernel name (default: the notebook's)")
 
     p = command(
-        "export", _cmd_export, "Compile a notebook's tagged cells into a papermill pipeline."
+        "export",
+        _cmd_export,
+        "Compile a notebook's tagged cells into a papermill pipeline (and an Airflow DAG).",
     )
     p.add_argument("notebook", help="path of the .ipynb file")
     p.add_argument(
-        "-o", "--output", help="pipeline folder (default: <notebook>.pipeline next to it)"
+        "-o",
+        "--output",
+        help="pipeline folder (default: <notebook>.pipeline next to it); with --target "
+        "airflow the DAGs folder (default: dags/ next to it), which gets the DAG file "
+        "<dag id>.py and the pipeline folder <notebook>.pipeline/",
+    )
+    p.add_argument(
+        "--target",
+        default="papermill",
+        metavar="NAME",
+        help="papermill (default: the pipeline folder, run by `mlprod-nb run`) or airflow "
+        "(also an Airflow 3 DAG: one task per step, each running `mlprod-nb run --only`)",
+    )
+    p.add_argument(
+        "--schedule",
+        metavar="CRON",
+        help='airflow: the DAG\'s cron schedule, e.g. "0 3 * * *" (default: none, runs '
+        "when triggered)",
+    )
+    p.add_argument(
+        "--on-new-data",
+        action="store_true",
+        help="airflow: schedule the DAG on the pipeline's input datasets (Assets, from the "
+        "notebook's lineage: trace it first)",
+    )
+    p.add_argument("--dag-id", help="airflow: the DAG's id (default: the notebook's name)")
+    p.add_argument(
+        "--retries", type=int, default=None, metavar="N", help="airflow: retries of each task"
     )
     p.add_argument("--check", action="store_true", help="validate only; write nothing")
     p.add_argument(

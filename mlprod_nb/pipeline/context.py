@@ -3,6 +3,11 @@
 ``prepare`` reads everything a run needs and refuses what cannot run (a missing
 working directory, a parameter of the wrong type, a resumed run whose secrets
 were not passed again) before anything is written.
+
+``--only``/``--from`` with a ``--run-id`` naming a run of the same pipeline that has a
+record and is not running continue that run (``continued``; a whole run never reuses an
+id): its unchanged steps stand, as ``--resume`` reuses them, and the run's record ends
+with every step of every driver. Drivers of one run id take turns (``RunDir.claim``).
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ class RunContext:
     layout: Layout
     params: dict[str, Any]  # resolved (secrets in clear: they only go to kernels' env)
     resumed: Resumed | None
+    continued: Resumed | None  # the run this driver continues (same --run-id)
     rundir: RunDir
     setting: Setting
     facts: Mapping[str, Any]  # what every status of the run carries
@@ -84,6 +90,8 @@ def prepare(pipeline: str | Path, options: RunOptions) -> RunContext:
         before = resumed.record.get("params", {})
         handoff.check_resumed(resumed.run_id, resumed.secrets, secrets, given, before)
     rundir = RunDir(layout, options.run_id or new_run_id())
+    stepwise = options.run_id and (options.only or options.from_step)
+    continued = _continued(rundir, folder) if stepwise else None
     setting = Setting(
         run_id=rundir.run_id,
         pipeline=folder,
@@ -102,9 +110,31 @@ def prepare(pipeline: str | Path, options: RunOptions) -> RunContext:
         "secrets": secrets,  # HMACs only
         "resumed_from": options.resume,
     }
+    if continued is not None:
+        facts["started"] = continued.record.get("started")
     return RunContext(
-        options, manifest, folder, source, layout, params, resumed, rundir, setting, facts
+        options,
+        manifest,
+        folder,
+        source,
+        layout,
+        params,
+        resumed,
+        continued,
+        rundir,
+        setting,
+        facts,
     )
+
+
+def _continued(rundir: RunDir, folder: Path) -> Resumed | None:
+    """The run ``rundir`` names, once no other driver works on it; None when it is new."""
+    rundir.claim()
+    try:
+        return Resumed.load(rundir.layout, rundir.run_id, folder) if rundir.exists() else None
+    except BaseException:
+        rundir.close()
+        raise
 
 
 def _source_notebook(manifest: mf.Manifest, folder: Path) -> Path:

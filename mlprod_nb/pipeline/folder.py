@@ -220,6 +220,23 @@ def _write_error(error: OSError, target: Path) -> OutputWriteError:
     )
 
 
+def replace_file(target: Path, data: bytes, *, aside: bool = False) -> Path | None:
+    """Write one file beside a pipeline folder (an Airflow DAG) atomically: a temp file
+    renamed over ``target`` (the caller checked that it may replace it). With ``aside``,
+    what is there is first moved to ``<name>.backup-<time>``: returned."""
+    temp = target.with_name(f".{target.name}{_TEMP}{os.getpid()}-{secrets.token_hex(4)}")
+    backup = None
+    try:
+        if aside and (target.exists() or target.is_symlink()):
+            backup = _backup(target)
+        _write_file(temp, data)
+        os.replace(temp, target)
+    except OSError as error:
+        temp.unlink(missing_ok=True)
+        raise _write_error(error, target) from None
+    return backup
+
+
 def replace_folder(target: Path, files: Mapping[str, bytes], *, force: bool = False) -> Path | None:
     """Write ``files`` (relative POSIX path -> bytes) as the folder ``target``.
 

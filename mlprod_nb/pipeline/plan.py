@@ -24,6 +24,7 @@ class Plan:
     force: frozenset[str] = frozenset()  # run even when a cached result matches
     from_cache: frozenset[str] = frozenset()  # must come from the cache (--only, --from)
     resumed: Resumed | None = None  # reuse that run's unchanged steps, nothing else
+    continued: Resumed | None = None  # the run this driver continues: its unchanged steps stand
 
 
 def make_plan(
@@ -33,8 +34,10 @@ def make_plan(
     from_step: str | None = None,
     no_cache: bool = False,
     resumed: Resumed | None = None,
+    continued: Resumed | None = None,
 ) -> Plan:
-    """The plan for these options (``--only`` and ``--from`` take the cache, not ``resumed``)."""
+    """The plan for these options (``--only`` and ``--from`` take the cache, not ``resumed``;
+    a ``continued`` run's unchanged steps stand first, whatever the options)."""
     order = tuple(s.name for s in manifest.steps)
     if only and from_step:
         raise PipelineError("use --only or --from, not both", hint="pick one")
@@ -46,10 +49,11 @@ def make_plan(
     if chosen is not None:
         upstream = ancestors(manifest, chosen)
         kept = tuple(n for n in order if n in chosen | upstream)
-        return Plan(kept, frozenset(chosen), frozenset(upstream))
+        return Plan(kept, frozenset(chosen), frozenset(upstream), continued=continued)
     if resumed is not None:
-        return Plan(order, resumed=resumed)
-    return Plan(order, force=frozenset(order) if no_cache else frozenset())
+        return Plan(order, resumed=resumed, continued=continued)
+    force = frozenset(order) if no_cache else frozenset()
+    return Plan(order, force=force, continued=continued)
 
 
 def ancestors(manifest: mf.Manifest, names: set[str]) -> set[str]:

@@ -38,6 +38,7 @@ from .cache import Entry, StepKey, full_key
 from .executors import Done
 from .liveness import identity
 from .rundir import RunDir
+from .snapshot import Snapshot, take
 from .steplog import StepTrace
 
 SCHEDULE_ENV = "MLPROD_NB_SCHEDULE_ID"  # a scheduled run: the schedule (mlprod_nb.schedule)
@@ -86,6 +87,17 @@ class StepState:
             "key": self.key,
             "rerun": self.rerun,
         }
+
+    def restore(self, before: Mapping[str, Any]) -> None:
+        """Be again what the step was in this run's record (a continued run, ``full()``)."""
+        self.status = before["status"]
+        self.started, self.duration_ms = before.get("started"), before.get("duration_ms")
+        self.cache_key, self.cached_from = before.get("cache_key"), before.get("cached_from")
+        self.notebook, self.artifacts = before.get("notebook"), list(before.get("artifacts") or [])
+        self.params = dict(before.get("params") or {})
+        self.error, self.cell_id = before.get("error"), before.get("cell_id")
+        self.metrics = dict(before.get("metrics") or {})
+        self.key, self.rerun = before.get("key"), before.get("rerun")
 
     def reuse(self, before: Mapping[str, Any], run_id: str) -> None:
         """Take the result the step had in run ``run_id`` (recorded as ``before``)."""
@@ -153,10 +165,11 @@ class Recorder:
         self.order = tuple(order)
         self.facts = dict(facts)
         self.journal = JournalWriter(rundir.layout.journal_dir, f"run-{self.run_id}")
-        self.started = time.time()
+        self.started = float(self.facts.pop("started", None) or time.time())  # a continued run's
         self.driver = identity()
         self.error: str | None = None
         self.profiler = Profiler(rundir.layout.home)  # what finished steps read and wrote
+        self.snapshot: Snapshot | None = None  # what the run runs, kept when it begins
 
     @property
     def steps(self) -> list[StepState]:
@@ -177,6 +190,7 @@ class Recorder:
             "params": self.facts["params"],
             "secrets": self.facts["secrets"],  # HMACs: --resume tells a secret not passed again
             "resumed_from": self.facts["resumed_from"],
+            "snapshot": self.snapshot,  # mlprod_nb.pipeline.snapshot: objects it ran
             "steps": [s.full() for s in self.steps],  # with artifacts: --resume needs them
             "progress": {
                 "done": sum(s.status in DONE for s in self.steps),
@@ -189,11 +203,14 @@ class Recorder:
     def changed(self) -> None:
         self.rundir.write_status(self.status())
 
-    def begin(self, pipeline: Path) -> None:
-        """The run's first records: its status (who runs it) and the journal's run record."""
+    def begin(self, pipeline: Path, *, continued: bool = False) -> None:
+        """The run's first records: its status (who runs it) and the journal's run record
+        (a ``continued`` run has one already: the store keeps one record per run)."""
         digest = hashlib.sha256((pipeline / mf.FILENAME).read_bytes()).hexdigest()
+        self.snapshot = take(self.rundir.layout, pipeline, self.facts["source_notebook"])
         self.changed()  # before the store can see the run
-        self.journal.append(self._run_record(digest))
+        if not continued:
+            self.journal.append(self._run_record(digest))
 
     def step(self, state: StepState) -> None:
         """A step settled (ran, was cached, skipped or stopped): into the journal."""

@@ -4,10 +4,16 @@
 written once at the end; ``driver.log`` holds the runner's progress lines. The one
 module that names these files: the runner, liveness and the server's launcher read
 and write a run's folder through it.
+
+A run given its id (``--run-id``) may be continued by later drivers of some of its
+steps (one Airflow task per step, each ``--only STEP`` with the DAG run's id):
+``claim`` makes them take turns on ``claim.lock``, so each sees the last one's
+finished record.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -26,6 +32,7 @@ RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 STATUS_FILE = "status.json"
 SUMMARY_FILE = "summary.json"
 LOG_FILE = "driver.log"
+CLAIM_FILE = "claim.lock"
 
 
 def valid_run_id(run_id: str) -> bool:
@@ -69,6 +76,7 @@ class RunDir:
         self.folder = run_folder(layout, run_id)
         self._lock = threading.Lock()
         self._log_fd: int | None = None
+        self._claim_fd: int | None = None
 
     @property
     def steps_dir(self) -> Path:
@@ -77,13 +85,28 @@ class RunDir:
     def artifacts_dir(self, step: str) -> Path:
         return self.folder / "artifacts" / step
 
-    def create(self) -> None:
-        """Make the folder; one the server pre-created for this id is fine, a used one is not."""
-        if (self.folder / STATUS_FILE).exists():
+    def claim(self) -> None:
+        """Wait until no other driver works on this run id, then hold it until ``close``."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.folder / CLAIM_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._claim_fd = fd
+
+    def exists(self) -> bool:
+        """The run has a record: a driver started it already."""
+        return (self.folder / STATUS_FILE).exists()
+
+    def create(self, *, continued: bool = False) -> None:
+        """Make the folder; one the server pre-created for this id is fine, a used one is
+        not, unless the run is ``continued`` (its summary goes: it runs again)."""
+        if continued:
+            (self.folder / SUMMARY_FILE).unlink(missing_ok=True)
+        elif self.exists():
             raise ParameterError(
                 f"run {self.run_id!r} already exists",
                 path=self.folder,
-                hint="choose another --run-id, or leave it out",
+                hint="choose another --run-id, or leave it out (--only or --from STEP "
+                "with that id continue the run)",
             )
         self.steps_dir.mkdir(parents=True, exist_ok=True)
         log = self.folder / LOG_FILE
@@ -111,9 +134,10 @@ class RunDir:
             _write_json(self.folder / SUMMARY_FILE, summary)
 
     def close(self) -> None:
-        if self._log_fd is not None:
-            os.close(self._log_fd)
-            self._log_fd = None
+        for fd in (self._log_fd, self._claim_fd):
+            if fd is not None:
+                os.close(fd)
+        self._log_fd = self._claim_fd = None
 
 
 def read_summary(layout: Layout, run_id: str) -> dict[str, Any]:

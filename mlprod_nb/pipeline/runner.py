@@ -56,22 +56,23 @@ def run(pipeline: str | Path, options: RunOptions | None = None) -> RunResult:
         from_step=options.from_step,
         no_cache=options.no_cache,
         resumed=context.resumed,
+        continued=context.continued,
     )
     states = {s.name: StepState(s.name) for s in context.manifest.steps}
-    record = Recorder(context.rundir, states, plan.order, context.facts)
+    record = Recorder(context.rundir, states, _recorded(context, plan, states), context.facts)
     progress = Progress(options.stream, context.rundir.log, len(plan.order))
     schedule = Schedule(context, plan, record, states, progress)
     capacity = _capacity(context, plan, schedule, progress)
     executor = make_executor(context.setting, capacity)  # before any file
     settle(context.layout)  # runs whose driver died are recorded as interrupted
-    context.rundir.create()
+    context.rundir.create(continued=context.continued is not None)
     heartbeat = Heartbeat(context.rundir.folder)
     heartbeat.start()
     restore = _on_sigterm()
     status: RunEnd = "failed"
     try:
         try:
-            record.begin(context.folder)
+            record.begin(context.folder, continued=context.continued is not None)
             _warn_if_changed(context, progress)
             status = "ok" if schedule.run(executor) else "failed"
         except KeyboardInterrupt:
@@ -102,6 +103,20 @@ def run(pipeline: str | Path, options: RunOptions | None = None) -> RunResult:
         cell_id=failed.cell_id if failed else None,
         step=failed.name if failed else None,
     )
+
+
+def _recorded(context: RunContext, plan: Plan, states: dict[str, StepState]) -> tuple[str, ...]:
+    """The steps the run's record lists: this plan's, and those a continued run has
+    already (restored as they were: another driver of the run settled them)."""
+    continued = context.continued
+    if continued is None:
+        return plan.order
+    for name, state in states.items():
+        before = continued.step(name)
+        if before and name not in plan.order:
+            state.restore(before)
+    kept = {*plan.order, *(n for n, s in states.items() if s.status != "pending")}
+    return tuple(s.name for s in context.manifest.steps if s.name in kept)
 
 
 def _capacity(context: RunContext, plan: Plan, schedule: Schedule, progress: Progress) -> Capacity:

@@ -114,6 +114,11 @@ class Schedule:
         keyed = handoff.fingerprinted(state.params, self.context.layout.home)  # no clear secret
         key = StepKey(step.code_hash, keyed, hashes)
         state.cache_key, state.key = key.pre, key.parts()
+        if self._stands(step, state, key):
+            self.progress.done += 1
+            self.progress.line(f"{step.name}: {state.status} already in this run")
+            self.record.changed()
+            return
         if self._reused(step, state, key) or self._cached(step, state, key):
             self.record.step(state)
             self.progress.done += 1
@@ -147,6 +152,17 @@ class Schedule:
             paths[item.name] = found["path"]
             hashes[item.name] = found["sha256"]
         return paths, hashes
+
+    def _stands(self, step: mf.Step, state: StepState, key: StepKey) -> bool:
+        """A continued run's step, unchanged and not asked for again, stays as it was
+        (already in the journal: not recorded twice)."""
+        continued = self.plan.continued
+        if continued is None or step.name in self.plan.force:
+            return False
+        if continued.change(step, key, self.context.setting.cwd) is not None:
+            return False
+        state.restore(continued.step(step.name))
+        return True
 
     def _reused(self, step: mf.Step, state: StepState, key: StepKey) -> bool:
         """--resume: take the resumed run's result when the key is the same, else say why not."""
