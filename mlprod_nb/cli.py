@@ -234,6 +234,18 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_show(args: argparse.Namespace) -> int:
+    from .audit.commands import show
+
+    return show(args)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .audit.commands import compare
+
+    return compare(args)
+
+
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .reproduce.commands import reproduce
 
@@ -459,6 +471,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("pipeline", nargs="?", help="only runs of this pipeline folder")
     p.add_argument("--json", action="store_true", help="print runs as JSON")
+
+    p = command(
+        "show",
+        _cmd_show,
+        "What produced a run: data read and written (hashes, sizes), code (step notebooks, "
+        "source notebook, git), parameters, environment, artifacts and metrics.",
+    )
+    p.add_argument("run_id", help="the run (`mlprod-nb runs` lists them)")
+    p.add_argument("--json", action="store_true", help="print the audit as JSON")
+
+    p = command(
+        "compare",
+        _cmd_compare,
+        "Runs side by side: parameters, metrics, datasets, step code diffs, environment, "
+        "durations and data drift.",
+    )
+    p.add_argument("runs", nargs="*", metavar="RUN_ID", help="the runs to compare (2 or more)")
+    p.add_argument("--last", type=int, metavar="N", help="add the last N runs of the pipeline")
+    p.add_argument(
+        "--pipeline",
+        metavar="PIPELINE",
+        help="with --last: the pipeline folder (default: the first run's pipeline)",
+    )
+    p.add_argument(
+        "--baseline", metavar="RUN_ID", help="diff against this run (default: the oldest)"
+    )
+    p.add_argument("--only-diff", action="store_true", help="show only what differs")
+    shape = p.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    shape.add_argument(
+        "--markdown", action="store_true", help="print Markdown, e.g. for a pull-request comment"
+    )
 
     p = command(
         "reproduce",

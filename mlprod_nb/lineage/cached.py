@@ -8,7 +8,7 @@ executed the step. Pure: run records in, metrics out.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from .model import RunDetail, RunSummary, StepSummary
@@ -31,6 +31,17 @@ def producer(run_id: str, step: str, detail_of: Details) -> tuple[str, StepSumma
             return current, found
         current = found.cached_from
     return current, None
+
+
+def origins(details: Sequence[RunDetail]) -> set[str]:
+    """Runs that cached steps of ``details`` came from, not among them."""
+    known = {d.id for d in details}
+    return {
+        s.cached_from
+        for d in details
+        for s in d.summary.steps
+        if s.cached and s.cached_from and s.cached_from not in known
+    }
 
 
 def step_metrics(detail: RunDetail, step: str) -> dict[str, float]:

@@ -1,11 +1,11 @@
 """Comparison of pipeline runs: what changed between them, side by side.
 
 Pure: facts about each run in (parameters, metrics, dataset versions read and
-written, the code hash of each step), rows out, one value per run and a ``differs``
-flag. A file a cached step read or wrote carries the run that produced it
-(``from_cache``). Changed step code comes with a unified diff against the baseline
-run (the first unless chosen), built from sources looked up by hash through a
-callable the caller supplies.
+written, the code hash of each step, the environment its step kernels ran on,
+durations), rows out, one value per run and a ``differs`` flag. A file a cached step
+read or wrote carries the run that produced it (``from_cache``). Changed step code
+comes with a unified diff against the baseline run (the first unless chosen), built
+from sources looked up by hash through a callable the caller supplies.
 """
 
 from __future__ import annotations
@@ -53,6 +53,9 @@ class RunFacts:
     files: tuple[FileFact, ...] = ()  # every file read or written, by step
     outputs: Mapping[str, str | None] = field(default_factory=dict)  # path -> sha256 written
     started: float | None = None
+    # what the step kernels ran on ("python", "package pandas", "git commit", ...)
+    environment: Mapping[str, Any] = field(default_factory=dict)
+    durations: Mapping[str, float | None] = field(default_factory=dict)  # "run", "step X": ms
 
     def origin(self, path: str, mode: str) -> str | None:
         """The run a file came from when a cached step read or wrote it."""
@@ -105,6 +108,8 @@ class Comparison:
     baseline: str | None = None
     started: tuple[float | None, ...] = ()
     files: tuple[tuple[FileFact, ...], ...] = ()  # per run
+    environment: tuple[Row, ...] = ()
+    durations: tuple[Row, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -116,6 +121,8 @@ class Comparison:
             "datasets": [r.to_json() for r in self.datasets],
             "outputs": [r.to_json() for r in self.outputs],
             "steps": [s.to_json() for s in self.steps],
+            "environment": [r.to_json() for r in self.environment],
+            "durations": [r.to_json() for r in self.durations],
             "files": {
                 run: [f.to_json() for f in found]
                 for run, found in zip(self.runs, self.files, strict=True)
@@ -217,8 +224,9 @@ def _file_rows(runs: Sequence[RunFacts], mode: str) -> tuple[Row, ...]:
 def compare(
     runs: Sequence[RunFacts], source: SourceLookup, baseline: str | None = None
 ) -> Comparison:
-    """Rows of parameters, metrics, files read and written (sorted by name), and steps in
-    run order; step diffs against ``baseline`` (a run id; the first run by default)."""
+    """Rows of parameters, metrics, files read and written, environment facts (sorted by
+    name), steps and durations in run order; step diffs against ``baseline`` (a run id;
+    the first run by default)."""
     run_ids = tuple(run.id for run in runs)
     base = run_ids.index(baseline) if baseline in run_ids else 0
     steps = []
@@ -237,4 +245,6 @@ def compare(
         baseline=run_ids[base] if run_ids else None,
         started=tuple(run.started for run in runs),
         files=tuple(run.files for run in runs),
+        environment=_rows([run.environment for run in runs], sort=True),
+        durations=_rows([run.durations for run in runs], sort=False),
     )

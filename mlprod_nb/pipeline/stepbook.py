@@ -12,12 +12,12 @@ import ast
 import hashlib
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .dataflow import StepFlow
-from .names import strip_ipython
-from .params import Parameter
-from .tags import SourceCell, StepCells, TaggedNotebook
+if TYPE_CHECKING:  # the compiler's types; readers of step notebooks need none of it
+    from .dataflow import StepFlow
+    from .params import Parameter
+    from .tags import SourceCell, StepCells, TaggedNotebook
 
 INPUTS_VAR, OUTPUTS_VAR = "_mlprod_inputs", "_mlprod_outputs"
 GENERATED = "mlprod-"  # prefix of generated cell ids
@@ -39,6 +39,8 @@ def code_cell(cell_id: str, source: str, tags: Sequence[str] = ()) -> dict[str, 
 
 def check_source(cell: SourceCell) -> str:
     """A check cell whose last expression, when not None and falsy, fails the run."""
+    from .names import strip_ipython
+
     stripped = strip_ipython(cell.source)
     try:
         tree = ast.parse(stripped)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import NotFoundError, PipelineError, SerializationError
+from ..errors import PipelineError, SerializationError
 from ..paths import Layout, find_home
 from ..pipeline.liveness import settled_runs
 from ..records import RUNNING
@@ -24,9 +24,8 @@ from .service import StoreService
 from .versions import KEPT_NOTEBOOKS, LineageVersion, VersionLog, build_version, delta
 
 if TYPE_CHECKING:
-    from ..lineage.model import NotebookLineage, RunDetail, StaleCell
+    from ..lineage.model import NotebookLineage, StaleCell
     from ..lineage.staleness import Order
-    from ..store import Store
 
 T = TypeVar("T")
 MAX_COMPARE = 12
@@ -235,10 +234,13 @@ class Backend:
                 f"baseline {baseline!r} is not one of the compared runs",
                 hint="pass baseline=ID with ID among runs=",
             )
+        from ..audit.compare import comparison
+        from ..audit.gather import gather
+
         layout = self.layout(self.root.pipeline(pipeline) if pipeline else None)
-        details = await self.service.call(layout, lambda s: _with_origins(s, ids))
+        found = await self.service.call(layout, lambda s: gather(s, ids))
         return await self._blocking(
-            lambda: _compare(layout, ids, details, baseline, self.root.relative, self.root.path)
+            lambda: comparison(layout, ids, found, baseline, self.root.relative, self.root.path)
         )
 
     async def cancel_run(self, run_id: str, pipeline: str | None) -> dict[str, Any]:
@@ -287,52 +289,6 @@ def _text(value: Any, name: str) -> str | None:
 
 
 # -- work done on the default executor -------------------------------------------------------
-
-
-def _with_origins(store: Store, ids: Sequence[str]) -> dict[str, RunDetail]:
-    """The runs asked for, and the runs their cached steps came from."""
-    from ..lineage.cached import MAX_HOPS
-    from .stepcode import origins
-
-    details = {i: store.run(i) for i in ids}
-    tried: set[str] = set()
-    for _ in range(MAX_HOPS):
-        more = origins(list(details.values())) - tried
-        if not more:
-            break
-        tried |= more
-        for origin in sorted(more):
-            try:
-                details[origin] = store.run(origin)
-            except NotFoundError:  # produced by a run no longer recorded: nothing to show
-                continue
-    return details
-
-
-def _compare(
-    layout: Layout,
-    ids: Sequence[str],
-    details: Mapping[str, RunDetail],
-    baseline: str | None,
-    show: Callable[[str], str],
-    root: Path,
-) -> dict[str, Any]:
-    """The comparison, with the drift of each dataset version from the baseline's
-    (profiles looked up by content hash; shown paths are relative to ``root``)."""
-    from ..data.compare import run_drift, thresholds
-    from ..data.profile import profile_of
-    from ..lineage.diff import compare
-    from .stepcode import facts
-
-    sources: dict[str, str] = {}
-    ordered = sorted(ids, key=lambda i: (details[i].summary.started, i))  # oldest first
-    runs = [facts(layout, details[i], details, sources, show) for i in ordered]
-    comparison = compare(runs, sources.get, baseline)
-    drift = run_drift(comparison, lambda path, sha: profile_of(layout.home, root / path, sha))
-    return comparison.to_json() | {
-        "drift": [d.to_json() for d in drift],
-        "drift_thresholds": thresholds(),
-    }
 
 
 def _pipeline_outline(notebook: Path, content: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -75,17 +75,6 @@ def _notebook_of(layout: Layout, run_id: str, step: StepSummary) -> Path:
     return layout.runs_dir / run_id / "steps" / f"{step.name}.ipynb"
 
 
-def origins(details: Sequence[RunDetail]) -> set[str]:
-    """Runs that cached steps of ``details`` came from, not among them."""
-    known = {d.id for d in details}
-    return {
-        s.cached_from
-        for d in details
-        for s in d.summary.steps
-        if s.cached and s.cached_from and s.cached_from not in known
-    }
-
-
 def _files(
     detail: RunDetail | None, step: str, show: Callable[[str], str], cached: str | None
 ) -> list[FileFact]:
