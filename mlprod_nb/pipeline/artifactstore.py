@@ -13,7 +13,8 @@ fsspec protocols work; content hashes stay the cache keys.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -40,24 +41,27 @@ class ArtifactStore:
     def put(self, local: Path, relative: PurePosixPath) -> None:
         """Copy a file (or a folder's files) to ``relative`` under the URL."""
         files = sorted(p for p in local.rglob("*") if p.is_file()) if local.is_dir() else [local]
-        for file in files:
-            target = self.at(relative / file.relative_to(local))
-            self.fs.makedirs(posixpath.dirname(target), exist_ok=True)  # object stores: a no-op
-            self.fs.put_file(str(file), target)
+        with _reaching():
+            for file in files:
+                target = self.at(relative / file.relative_to(local))
+                self.fs.makedirs(posixpath.dirname(target), exist_ok=True)  # object stores: no-op
+                self.fs.put_file(str(file), target)
 
     def get(self, relative: PurePosixPath, local: Path) -> None:
         """Copy the file (or folder) at ``relative`` under the URL to ``local``."""
         source = self.at(relative)
-        self.fs.invalidate_cache(source)  # workers wrote there since this process last listed it
-        if self.fs.isdir(source):
-            for found in self.fs.find(source):
-                inner = PurePosixPath(found).relative_to(source)
-                self._get_file(found, local / inner)
-        else:
-            self._get_file(source, local)
+        with _reaching():
+            self.fs.invalidate_cache(source)  # workers wrote there since this process listed it
+            if self.fs.isdir(source):
+                for found in self.fs.find(source):
+                    inner = PurePosixPath(found).relative_to(source)
+                    self._get_file(found, local / inner)
+            else:
+                self._get_file(source, local)
 
     def has(self, relative: PurePosixPath) -> bool:
-        return bool(self.fs.exists(self.at(relative)))
+        with _reaching():
+            return bool(self.fs.exists(self.at(relative)))
 
     def _get_file(self, source: str, local: Path) -> None:
         local.parent.mkdir(parents=True, exist_ok=True)
@@ -65,10 +69,23 @@ class ArtifactStore:
 
     def unreachable(self, error: Exception, where: str) -> RunFailedError:
         """The error for a store that ``where`` cannot read or write, naming both."""
+        cause = error.__cause__ if isinstance(error, StoreIOError) and error.__cause__ else error
         return RunFailedError(
-            f"{where} cannot reach the artifact store {self.url}: {type(error).__name__}: {error}",
+            f"{where} cannot reach the artifact store {self.url}: {type(cause).__name__}: {cause}",
             hint="check the URL given to --artifacts and that every worker may read and write it",
         )
+
+
+class StoreIOError(OSError):
+    """Reading or writing the store failed (the backend's own error is its ``__cause__``)."""
+
+
+@contextmanager
+def _reaching() -> Iterator[None]:
+    try:
+        yield
+    except Exception as error:  # a backend's own errors: botocore's, for one, are no OSError
+        raise StoreIOError(str(error)) from error
 
 
 def relative(path: Path, home: Path) -> PurePosixPath:

@@ -263,7 +263,9 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         monkeypatch.setenv("FSSPEC_S3_ENDPOINT_URL", endpoint)  # read by the workers' fsspec
         monkeypatch.setitem(fsspec.config.conf, "s3", {"endpoint_url": endpoint})  # and ours
-        s3fs.S3FileSystem(endpoint_url=endpoint, skip_instance_cache=True).mkdir("runs")
+        s3fs.S3FileSystem(endpoint_url=endpoint, skip_instance_cache=True).makedirs(
+            "runs", exist_ok=True
+        )
         yield endpoint
     finally:
         server.stop()
@@ -287,3 +289,16 @@ def test_an_s3_artifact_store(tmp_path: Path, s3: str) -> None:
     with Store.open(find_home(base)) as store:
         detail = store.run(result.run_id)
     assert [(m.name, m.value) for m in detail.metric_history] == [("w", 228)]
+
+
+def test_a_worker_that_cannot_reach_the_store_fails_its_step(
+    tmp_path: Path, s3: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = project(tmp_path / "p")
+    folder = exported(base, [step("a", "x = 1")])
+    monkeypatch.setenv("FSSPEC_S3_ENDPOINT_URL", "http://127.0.0.1:9")  # the workers': nothing
+    options = {"artifacts": "s3://runs/team"}
+    result = run(folder, RunOptions(executor="dask", executor_options=options, jobs=1))
+    assert statuses(result) == {"a": "failed"}
+    pattern = r"Dask worker tcp://\S+ cannot reach the artifact store s3://runs/team"
+    assert re.search(pattern, result.error or ""), result.error
