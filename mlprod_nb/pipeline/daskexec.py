@@ -8,7 +8,10 @@ sized to ``--jobs`` (default: the cores) on its first step to run, and closes it
 the end. A worker lost mid-step fails that step naming the worker (the scheduler
 retries it first if its ``allowed-failures`` says so; the local cluster allows
 none), or ``--retries N`` submits it again. Run folders, artifacts and journals
-are on the disk the driver and the workers share.
+are on the disk the driver and the workers share, or go through the artifact store
+``--artifacts URL`` (``artifactstore``): the driver puts a step's notebook and inputs
+there before it submits the step and gets its artifacts, executed notebook and
+journal back when it ends.
 
 ``dask`` and ``distributed`` are the optional extra ``mlprod-nb[dask]``: this
 module imports them only when a run chooses this executor.

@@ -302,3 +302,17 @@ def test_a_worker_that_cannot_reach_the_store_fails_its_step(
     assert statuses(result) == {"a": "failed"}
     pattern = r"Dask worker tcp://\S+ cannot reach the artifact store s3://runs/team"
     assert re.search(pattern, result.error or ""), result.error
+
+
+def test_an_unreachable_scheduler_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlprod_nb.pipeline import daskexec
+
+    base = project(tmp_path / "p")
+    folder = exported(base, [step("a", "x = 1")])
+    monkeypatch.setattr(daskexec, "CONNECT_TIMEOUT", "1s")
+    address = "tcp://127.0.0.1:9"  # nothing listens there
+    with pytest.raises(RunFailedError, match=f"cannot reach the Dask scheduler at {address}"):
+        run(folder, on_dask(address))
+    summary = json.loads(next(find_home(base).runs_dir.glob("*/summary.json")).read_text())
+    assert summary["status"] == "failed"  # the run is recorded, with why
+    assert "cannot reach the Dask scheduler" in summary["error"]
