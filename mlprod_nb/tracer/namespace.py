@@ -43,14 +43,8 @@ class HiddenNames:
     def visible(self, names: Iterable[str]) -> list[str]:
         """``names`` without the hidden ones, in order."""
         seen = self._seen
-        out: list[str] = []
-        for name in names:
-            answer = seen.get(name)
-            if answer is None:
-                answer = self._learn(name)
-            if not answer:
-                out.append(name)
-        return out
+        learn = self._learn
+        return [name for name in names if not (seen[name] if name in seen else learn(name))]
 
     def _learn(self, name: str) -> bool:
         answer = name in self._names or _PATTERN.match(name) is not None
@@ -88,13 +82,18 @@ def watched_diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[list[st
     return changed, gone
 
 
+def holds_code(value: object) -> bool:
+    """A function or a class: what ``global_reach`` reads."""
+    return isinstance(value, type | types.FunctionType)
+
+
 def global_reach(value: object, ns: dict[str, Any]) -> tuple[frozenset[str], bool]:
     """(names of ``ns`` that ``value``'s code assigns or deletes with ``global``, whether
     it calls ``exec``, ``globals()`` & co) for a function, or a class's methods, whose
     globals are ``ns``; nothing for anything else. Read once from the bytecode when the
     value is bound: a later cell that only calls it shows neither in its own code.
     """
-    if not isinstance(value, type | types.FunctionType):
+    if not holds_code(value):
         return _NO_WRITES, False
     writes: set[str] = set()
     opaque = False

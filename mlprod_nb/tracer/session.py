@@ -49,6 +49,7 @@ from .namespace import (
     MISSING,
     HiddenNames,
     global_reach,
+    holds_code,
     namespace_diff,
     type_name,
     watched_diff,
@@ -303,10 +304,12 @@ class Tracer:
         """Keep the namespace as this cell left it, and what its new functions write."""
         ns = self.shell.user_ns
         last = self._last
+        known = self._writes.keys() | self._opaque
         for name in changed:
             value = last[name] = ns[name]
-            writes, opaque = global_reach(value, ns)
-            self._remember(name, writes, opaque)
+            if holds_code(value) or name in known:
+                writes, opaque = global_reach(value, ns)
+                self._remember(name, writes, opaque)
         for name in gone:
             last.pop(name, None)
             self._remember(name, frozenset(), False)
