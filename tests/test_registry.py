@@ -163,4 +163,4 @@ def test_installed_serializers_and_executors_plug_in(tmp_path: Path) -> None:
     env = {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin", "COLUMNS": "200"}
     shown = subprocess.run(cli, capture_output=True, text=True, env=env)
     assert shown.returncode == 0, shown.stderr
-    assert "what runs the steps: local, thermo-cluster" in shown.stdout
+    assert "what runs the steps: local, dask, thermo-cluster" in shown.stdout
