@@ -21,7 +21,6 @@ from typing import Any, TypedDict
 from ..errors import NotFoundError
 from ..hashing import sha256_file
 from ..paths import Layout
-from . import manifest as mf
 
 OBJECTS = "objects"
 
@@ -70,6 +69,8 @@ def read_notebook(layout: Layout, digest: str) -> dict[str, Any]:
 def take(layout: Layout, folder: Path, source: str) -> Snapshot:
     """Keep the pipeline folder's manifest and step notebooks; the run's references
     (``source``: the source notebook the run found, hashed as it is now)."""
+    from . import manifest as mf  # the runner's: readers of kept objects need none of it
+
     data = (folder / mf.FILENAME).read_bytes()
     manifest = mf.Manifest.from_json(json.loads(data))
     steps = {s.name: keep(layout, (folder / s.notebook).read_bytes()) for s in manifest.steps}
