@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
+from ..records import metric_key
 from .model import RunDetail, RunSummary, StepSummary
 
 MAX_HOPS = 16  # a cache entry pointing at a cached step again (resumed runs)
@@ -47,7 +48,7 @@ def origins(details: Sequence[RunDetail]) -> set[str]:
 def step_metrics(detail: RunDetail, step: str) -> dict[str, float]:
     """The last value of each metric ``step`` logged in the run (in training-step order)."""
     ordered = sorted(detail.metric_history, key=lambda m: m.step or 0)
-    return {m.name: m.value for m in ordered if m.pipeline_step == step}
+    return {metric_key(m.name, m.slice): m.value for m in ordered if m.pipeline_step == step}
 
 
 def run_metrics(run: RunSummary, detail_of: Details) -> dict[str, float]:

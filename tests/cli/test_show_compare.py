@@ -165,6 +165,22 @@ def test_a_run_keeps_the_code_it_ran_after_the_pipeline_is_exported_again(
     assert len(after) == len(objects) + 2  # the new manifest and score step notebook
 
 
+def test_a_cached_step_keeps_its_metrics_per_slice(
+    base: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sliced = "score = len(rows) * n\nmlprod_nb.log_metric('score', 1.5, slice='part=a')"
+    folder = exported(base, score=sliced)
+    first = ok(run(folder))
+    again = ok(run(folder))
+    expected = {"score": 6.0, "score[part=a]": 1.5}
+    assert answer(capsys, "show", first)["metrics"] == expected
+    assert answer(capsys, "show", again)["metrics"] == expected  # from the first run
+    compared = answer(capsys, "compare", first, again)
+    assert {r["name"]: r["values"] for r in compared["metrics"]} == {
+        name: [value, value] for name, value in expected.items()
+    }
+
+
 def test_show_of_an_unknown_run_says_so_in_one_message(base: Path) -> None:
     ok(run(exported(base)))
     done = cli("show", "no-such-run", cwd=base)
