@@ -55,11 +55,12 @@ def _seconds(ms: float | None) -> str:
 def _size(size: int | None) -> str:
     if size is None:
         return "-"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024  # type: ignore[assignment]
-    return str(size)
+    amount = float(size)
+    for unit in ("B", "KiB", "MiB"):
+        if amount < 1024:
+            return f"{size} B" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    return f"{amount:.1f} GiB"
 
 
 def _section(title: str, body: str) -> str:
@@ -105,18 +106,37 @@ def _code(code: Mapping[str, Any]) -> str:
     return "\n".join([*lines, render(header, rows)])
 
 
+def _package_change(name: str, base: Mapping[str, str], other: Mapping[str, str]) -> str:
+    if name not in base:
+        return f"+{name} {other[name]}"
+    if name not in other:
+        return f"-{name} {base[name]}"
+    return f"{name} {base[name]} -> {other[name]}"
+
+
+def _package_changes(base: Mapping[str, str], other: Mapping[str, str], most: int = 8) -> str:
+    """How ``other``'s packages differ from ``base``'s: ``+new 1.0, -gone 2.0, pkg 1 -> 2``."""
+    names = sorted(n for n in set(base) | set(other) if base.get(n) != other.get(n))
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(_package_change(n, base, other) for n in names[:most]) + more
+
+
 def _environment(environments: Sequence[Mapping[str, Any]]) -> str:
     parts = []
-    for env in environments:
+    for index, env in enumerate(environments):
         memory = env["memory_bytes"]
         ram = f", {_size(memory)} RAM" if memory else ""
         gpus = ", ".join(env["gpus"]) or "no GPU"
         parts.append(
-            f"steps {', '.join(env['steps'])}: Python {env['python']} on {env['platform']}, "
-            f"host {env['hostname']}, {env['cpu_count']} CPUs{ram}, {gpus}\n"
+            f"steps {', '.join(env['steps'])}: Python {value(env['python'])} on "
+            f"{value(env['platform'])}, host {value(env['hostname'])}, "
+            f"{value(env['cpu_count'])} CPUs{ram}, {gpus}\n"
             f"  {len(env['packages'])} packages (sha256 {value(env['packages_hash'])}; "
             "--json lists their versions)"
         )
+        if index:
+            changes = _package_changes(environments[0]["packages"], env["packages"])
+            parts.append(f"  packages unlike the first environment's: {changes or 'none'}")
     return "\n".join(parts)
 
 
