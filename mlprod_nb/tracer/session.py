@@ -61,6 +61,9 @@ log = logging.getLogger("mlprod_nb.tracer")
 MAX_LOGGED_FAILURES = 10
 ENV_WAIT_S = 15.0
 MAX_CACHED_ANALYSES = 512
+# sources sent once per session: past this many, one may be sent again (the store keeps
+# one per hash) rather than the kernel keeping every hash it ever ran
+MAX_SENT_SOURCES = 4096
 
 
 @dataclass
@@ -455,6 +458,8 @@ class Tracer:
         digest = self._source_hash(cell.raw)
         first = digest not in self._sources
         if first:
+            if len(self._sources) >= MAX_SENT_SOURCES:  # kernel memory stays flat
+                self._sources.clear()
             self._sources.add(digest)
         pending = context.drain()
         notebook = self.notebook()
