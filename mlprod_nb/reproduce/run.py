@@ -2,9 +2,12 @@
 
 What the run read comes from its summary (each step's cache key lists the files it read
 and wrote with their hashes; a cached step's are those of the run that computed it), so
-every input of the run is checked, cached steps' included. The pipeline folder must be
-the one the run ran (its manifest's hash) and Python and the packages of the run's step
-kernels the ones installed here, else the run is refused unless drift is allowed. The
+every input of the run is checked, cached steps' included. The code is the run's own:
+its manifest and step notebooks are restored from the run's snapshot
+(``pipeline.snapshot``) into ``.mlprod/reproduced/<run>/``, whatever was exported since;
+a run from before snapshots runs its pipeline folder, which must then have the manifest
+hash the run recorded. Python and the packages of the run's step kernels must be the
+ones installed here. Any difference refuses the run unless drift is allowed. The
 new run has the original's parameters (secret ones from ``MLPROD_NB_PARAM_<name>``, as
 for every run), runs every step (no cache), and its step artifacts, written files and
 metrics are compared with the original's.
@@ -13,6 +16,7 @@ metrics are compared with the original's.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -63,6 +67,23 @@ def _code_drift(pipeline: Path, recorded: str | None) -> list[Difference]:
     return [Difference("code", f"pipeline {pipeline}", short[0], short[1])]
 
 
+def _restored(layout: Layout, run_id: str, pipeline: Path, snapshot: Mapping[str, Any]) -> Path:
+    """The run's own pipeline folder, rebuilt from its kept objects."""
+    from ..pipeline import manifest as mf
+    from ..pipeline import snapshot as kept
+
+    folder = layout.home / "reproduced" / run_id / pipeline.name
+    data = kept.read(layout, str(snapshot["manifest"]))
+    manifest = mf.Manifest.from_json(json.loads(data))
+    folder.mkdir(parents=True, exist_ok=True)
+    for step in manifest.steps:
+        target = folder / step.notebook
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(kept.read(layout, str(snapshot["steps"][step.name])))
+    (folder / mf.FILENAME).write_bytes(data)  # last: a folder without it is no pipeline
+    return folder
+
+
 def reproduce_run(
     layout: Layout, run_id: str, *, allow_drift: bool = False, rtol: float = DEFAULT_RTOL
 ) -> Report:
@@ -86,11 +107,15 @@ def reproduce_run(
         packages = store.package_versions([digest])[digest] if digest else {}
     inputs = _inputs(summary)
     drift = differences.inputs(inputs, current_hashes(inputs))
-    drift += _code_drift(pipeline, recorded.summary.pipeline_hash)
+    snapshot = summary.get("snapshot")
+    if not snapshot:
+        drift += _code_drift(pipeline, recorded.summary.pipeline_hash)
     drift += environment_drift(first.python if first else None, packages)
     subject = f"run {run_id}"
     refuse_drift(subject, drift, allow_drift)
 
+    if snapshot:
+        pipeline = _restored(layout, run_id, pipeline, snapshot)
     params = {k: v for k, v in (summary.get("params") or {}).items() if v != REDACTED}
     again = run(pipeline, RunOptions(values=params, no_cache=True))
     found: list[Difference] = []

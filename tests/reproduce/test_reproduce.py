@@ -66,6 +66,19 @@ def test_a_deterministic_run_reproduces(
     assert again.summary.cached_steps == 0  # every step ran again
 
 
+def test_the_run_s_own_code_runs_whatever_was_exported_since(
+    finished: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, run_id = finished
+    changed = [*CELLS[:3], step("fit", "score = -1.0\nmlprod_nb.log_metric('score', score)")]
+    export(write_notebook(base / "nb.ipynb", changed))  # the pipeline folder now does other things
+    assert main(["reproduce", run_id, "--json"]) == 0
+    report, _ = _report(capsys)
+    assert report["ok"] is True  # the snapshot's steps ran: score and model.json as before
+    kept = base / ".mlprod" / "reproduced" / run_id / "nb.pipeline" / "pipeline.json"
+    assert kept.is_file()
+
+
 def test_a_changed_input_is_refused_then_reported(
     finished: tuple[Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
