@@ -184,6 +184,10 @@ def test_runs_compare_cancel_sort_open_and_dark_theme(lab: Lab, browser: Any) ->
         assert heads == [first, second]
         expect(compared.locator(f"th[data-run-id='{first}'] input[type='radio']")).to_be_checked()
         expect(compared.locator("tr[data-row='metrics:score']")).to_contain_text("15")
+        # the data drift of what the runs wrote at other versions: metrics.json moved
+        drifted = panel.locator(".mlprod-Drift[data-path='work/metrics.json']")
+        expect(drifted).to_have_class(re.compile("mlprod-Drifted"))
+        expect(drifted.locator("summary")).to_contain_text("score: PSI")
         # values keep to one line: a hash is one text line high
         height = clean.locator(f"td[data-run-id='{first}'] .mlprod-NoWrap").bounding_box()
         assert height is not None
