@@ -8,7 +8,7 @@ and the kernel sessions that ran each step, with their environments' packages.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import NotFoundError
@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 class Gathered:
     details: Mapping[str, RunDetail]  # the runs asked for and their cached steps' producers
     sessions: tuple[tuple[str, str | None, Session], ...] = ()  # (run, step, session)
-    packages: Mapping[str, Mapping[str, str]] | None = None  # packages hash -> name -> version
+    # packages hash -> name -> version
+    packages: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def producer(self, run_id: str, step: str) -> str:
         """The run that computed ``step`` of ``run_id`` (itself unless it was cached)."""
@@ -43,7 +44,7 @@ class Gathered:
 
     def versions(self, session: Session) -> Mapping[str, str]:
         """The installed packages (name -> version) of a session's environment."""
-        return (self.packages or {}).get(session.packages_hash or "", {})
+        return self.packages.get(session.packages_hash or "", {})
 
 
 def with_origins(store: Store, ids: Sequence[str]) -> dict[str, RunDetail]:

@@ -38,7 +38,7 @@ def _code_hashes(layout: Layout, snapshot: dict[str, Any] | None) -> dict[str, A
     if not snapshot:
         return {}
     try:
-        manifest = sn.read_notebook(layout, snapshot["manifest"])
+        manifest = sn.read_json(layout, snapshot["manifest"])
     except (MlprodError, ValueError):
         return {}
     steps = {s.get("name"): s.get("code_hash") for s in manifest.get("steps", [])}
@@ -69,20 +69,18 @@ def _environments(gathered: Gathered, run_id: str) -> list[dict[str, Any]]:
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     for step in gathered.details[run_id].summary.steps:
         for session in gathered.step_sessions(run_id, step.name):
-            versions = dict(gathered.versions(session))
-            facts = _session_json(session, versions)
-            key = tuple(sorted((k, str(v)) for k, v in facts.items() if k != "session"))
+            facts = _session_json(session, dict(gathered.versions(session)))
+            key = tuple(sorted((k, str(v)) for k, v in facts.items()))
             group = groups.setdefault(key, facts | {"sessions": [], "steps": []})
             if session.id not in group["sessions"]:
                 group["sessions"].append(session.id)
             if step.name not in group["steps"]:
                 group["steps"].append(step.name)
-    return [{k: v for k, v in g.items() if k != "session"} for g in groups.values()]
+    return list(groups.values())
 
 
 def _session_json(session: Session, versions: dict[str, str]) -> dict[str, Any]:
     return {
-        "session": session.id,
         "python": session.python,
         "platform": session.platform,
         "hostname": session.hostname,

@@ -61,7 +61,8 @@ def read(layout: Layout, digest: str) -> bytes:
         ) from None
 
 
-def read_notebook(layout: Layout, digest: str) -> dict[str, Any]:
+def read_json(layout: Layout, digest: str) -> dict[str, Any]:
+    """A kept manifest or notebook ({} when the object is not a JSON object)."""
     data = json.loads(read(layout, digest))
     return data if isinstance(data, dict) else {}
 
