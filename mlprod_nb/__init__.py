@@ -8,11 +8,13 @@ this package stays cheap: no duckdb, pandas, papermill or jupyter_server.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .data.expect import expect_drift, expect_schema
 from .tracer.api import log_metric, log_param, require
+
+if TYPE_CHECKING:
+    from .data.expect import expect_drift, expect_schema
 
 __all__ = [
     "__version__",
@@ -22,6 +24,15 @@ __all__ = [
     "log_param",
     "require",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The data gates, imported on first use (most notebooks never call them)."""
+    if name in ("expect_drift", "expect_schema"):
+        from .data import expect
+
+        return getattr(expect, name)
+    raise AttributeError(f"module 'mlprod_nb' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython: Any) -> None:
