@@ -212,6 +212,10 @@ class Tracer:
         route_audit_events(None)
         self.patcher.uninstall()
         self.outbox.close()
+        child, self._env_child = self._env_child, None
+        if child is not None:  # no record needed it: nothing waits for its answer
+            child.kill()
+            child.communicate()
 
     def _runtime_dirs(self) -> list[str]:
         dirs = [os.environ.get("IPYTHONDIR"), os.environ.get("JUPYTER_RUNTIME_DIR")]
