@@ -23,6 +23,7 @@ from .compiler import INPUTS_VAR, OUTPUTS_VAR
 from .executors import Done, Setting, Task
 from .kernels import StepKernel
 from .rundir import RunDir
+from .steplog import journals_of
 from .worker import execute, failure, output
 
 STARTED = "mlprod-step-started"  # the event topic a worker tells the driver on
@@ -148,7 +149,8 @@ def _hand_back(store: ArtifactStore, setting: Setting, ran: Ran) -> tuple[str, .
     """Put what the step wrote in the store: artifacts, executed notebook, the kernel's journal."""
     home, step = setting.rundir.layout.home, ran.done.step
     written = [setting.rundir.artifacts_dir(step), setting.rundir.steps_dir / f"{step}.ipynb"]
-    journals = list(setting.rundir.layout.journal_dir.glob(f"*-{ran.kernel_pid}-*.ndjson"))
+    pids = [ran.kernel_pid] if ran.kernel_pid is not None else []
+    journals = journals_of(setting.rundir.layout.journal_dir, pids)
     for path in [*written, *journals]:
         if path.exists():
             store.put(path, relative(path, home))
