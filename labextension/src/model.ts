@@ -224,6 +224,10 @@ export class PanelModel {
       return;
     }
     // nothing of the previous notebook stays on screen: runs, comparison, errors, marks
+    if (this._recheckTimer !== null) {
+      this._timers.clear(this._recheckTimer); // its edits' check is not this notebook's
+      this._recheckTimer = null;
+    }
     this.notebook = path;
     this.lineage = null;
     this.stale = [];
