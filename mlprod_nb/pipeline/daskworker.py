@@ -13,6 +13,7 @@ import os
 import shutil
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -81,6 +82,21 @@ class _Kernels:
 
 _LOCK = threading.Lock()
 _KERNELS: dict[str, _Kernels] = {}  # run id -> this process's kernels for it
+_THREADS: ThreadPoolExecutor | None = None
+
+
+def _in_own_thread() -> ThreadPoolExecutor:
+    """Threads of this process that run the steps' kernel work and keep their event loops.
+
+    jupyter_core keeps a thread's event loop in a context variable, and Dask runs every
+    task in a fresh context: run in Dask's thread, each step would open an event loop
+    (three file descriptors) that nothing closes, until a long-lived worker runs out.
+    """
+    global _THREADS
+    with _LOCK:
+        if _THREADS is None:
+            _THREADS = ThreadPoolExecutor(thread_name_prefix="mlprod-step")
+        return _THREADS
 
 
 def run_step(remote: Remote, task: Task, *upstream: Ran) -> Ran:
@@ -88,6 +104,10 @@ def run_step(remote: Remote, task: Task, *upstream: Ran) -> Ran:
     from distributed import get_worker
 
     worker = get_worker()
+    return _in_own_thread().submit(_run_step, remote, task, worker).result()
+
+
+def _run_step(remote: Remote, task: Task, worker: Any) -> Ran:
     if remote.artifacts is None:
         return _run(remote, remote.setting(), task, worker)
     staging = Path(worker.local_directory) / STAGING

@@ -116,6 +116,28 @@ def test_a_dask_run_equals_the_local_run(tmp_path: Path, scheduler: str) -> None
     assert "dask: connected" not in (again.folder / "driver.log").read_text()  # no cluster needed
 
 
+def open_files(address: str) -> dict[str, int]:
+    """How many file descriptors each worker process of the cluster has open."""
+    from distributed import Client
+
+    with Client(address) as client:
+        counted: dict[str, int] = client.run(lambda: len(os.listdir("/proc/self/fd")))
+    return counted
+
+
+def test_a_long_lived_cluster_keeps_no_files_open_between_runs(
+    tmp_path: Path, scheduler: str
+) -> None:
+    """A user's cluster outlives thousands of runs: each run's steps leave nothing open."""
+    folder = exported(project(tmp_path / "p"), [step("a", "x = 1"), step("b", "y = 2")])
+    counts = []
+    for _ in range(3):
+        result = run(folder, on_dask(scheduler, no_cache=True, jobs=2))
+        assert statuses(result) == {"a": "ok", "b": "ok"}
+        counts.append(open_files(scheduler))
+    assert counts[-1] == counts[1], counts  # the first run may open what stays for good
+
+
 def test_a_failing_cell_is_reported_then_resumed_on_dask(
     tmp_path: Path, scheduler: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
