@@ -62,6 +62,78 @@ def _plain_encoder() -> Callable[[Any], str]:
 _plain = _plain_encoder()
 
 
+# an execution's fields kept one row per item (records.py ``Rows``), left out when empty,
+# with the empty value they stand for; and those left out when None
+_EXECUTION_ROWS: dict[str, list[Any] | dict[str, Any]] = {
+    "defines": [],
+    "types": {},
+    "uses": [],
+    "deletes": [],
+    "mutations": [],
+    "deps": [],
+    "files": [],
+    "params": {},
+    "metrics": [],
+    "checks": [],
+}
+_EXECUTION_NULLS = (
+    "notebook",
+    "cell_id",
+    "execution_count",
+    "source",
+    "error_name",
+    "error_message",
+)
+
+
+def slim(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An execution record as it is written: without what the store can tell.
+
+    Left out: top-level ``None`` values, empty ``Rows`` lists and objects, the ``id``
+    when it is ``session:seq``; a dependency on an execution of the same session names
+    it ``":<seq>"``. ``loads`` puts them back; the store reads lines with and without
+    (docs/contracts.md, "Journal lines"). Other kinds are written as they are.
+    """
+    if record.get("kind") != "execution":
+        return record
+    kept = {k: v for k, v in record.items() if v is not None and (v or k not in _EXECUTION_ROWS)}
+    session = kept.get("session")
+    if not isinstance(session, str):
+        return kept
+    if kept.get("id") == f"{session}:{kept.get('seq')}":
+        del kept["id"]
+    deps = kept.get("deps")
+    if deps:
+        mine = session + ":"
+        kept["deps"] = [
+            {**d, "execution": d["execution"][len(session) :]}
+            if isinstance(d.get("execution"), str) and d["execution"].startswith(mine)
+            else d
+            for d in deps
+        ]
+    return kept
+
+
+def loads(line: bytes | str) -> Any:
+    """The record of one journal line, with what ``slim`` left out put back."""
+    record = json.loads(line)
+    if not isinstance(record, dict) or record.get("kind") != "execution":
+        return record
+    session = record.get("session")
+    for name, empty in _EXECUTION_ROWS.items():
+        if name not in record:
+            record[name] = type(empty)()
+    for name in _EXECUTION_NULLS:
+        record.setdefault(name, None)
+    if isinstance(session, str):
+        record.setdefault("id", f"{session}:{record.get('seq')}")
+        for dep in record["deps"] if isinstance(record["deps"], list) else ():
+            here = dep.get("execution") if isinstance(dep, dict) else None
+            if isinstance(here, str) and here.startswith(":"):
+                dep["execution"] = session + here
+    return record
+
+
 def dumps(record: Mapping[str, Any]) -> bytes:
     """One JSON line (with its newline), whatever its length."""
     try:
@@ -113,7 +185,7 @@ class JournalWriter:
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Write one record as one line. Raises ``OSError``/``ValueError`` on failure."""
-        line = fitted(dumps(record))
+        line = fitted(dumps(slim(record)))
         with self._lock:
             if self._fd is None:
                 self._fd = self._open()

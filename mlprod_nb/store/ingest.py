@@ -22,7 +22,6 @@ import os
 import time
 from array import array
 from dataclasses import dataclass, field
-from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -70,14 +69,14 @@ def table_of(kind: str) -> tuple[type, str]:
 _JOURNALED = ("session", "execution")  # their tables name the journal file of each row
 # the columns a kind's ``Rows`` tables start with: the owning record's key, from ``r``
 _KEYS: dict[str, dict[str, str]] = {
-    "execution": {"execution": "r.id"},
+    "execution": {"execution": "id"},
     "step": {"run": "r.run", "step": "r.name"},
 }
 
 # fields without which a record is refused (recorded in journal_errors)
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "session": ("session",),
-    "execution": ("id", "session", "seq"),
+    "execution": ("session", "seq"),  # its id is session:seq when the line leaves it out
     "run": ("id",),
     "step": ("run", "name"),
     "run_end": ("id", "status"),
@@ -116,15 +115,17 @@ _OWN: dict[str, tuple[str, list[str]]] = {
         "sum(cardinality(r.types))",
         [
             """INSERT INTO value_types SELECT id, t.key, t.value
-            FROM (SELECT r.id AS id, unnest(map_entries(r.types)) AS t FROM p)
+            FROM (SELECT id, unnest(map_entries(r.types)) AS t FROM p)
             WHERE t.key IS NOT NULL AND t.value IS NOT NULL"""
         ],
     ),
     "edges": (  # a dependency's ``execution`` is the edge's ``source``
         "sum(len(r.deps))",
         [
-            """INSERT INTO edges SELECT id, d.name, d.execution
-            FROM (SELECT r.id AS id, unnest(r.deps) AS d FROM p)"""
+            """INSERT INTO edges SELECT id, d.name,
+                CASE WHEN starts_with(d.execution, ':') THEN session || d.execution
+                     ELSE d.execution END
+            FROM (SELECT id, r.session AS session, unnest(r.deps) AS d FROM p)"""
         ],
     ),
     "accesses": (  # and the datasets and versions they saw
@@ -132,7 +133,7 @@ _OWN: dict[str, tuple[str, list[str]]] = {
         [
             """CREATE TEMP TABLE new_accesses AS
             SELECT id AS execution, started, f.*
-            FROM (SELECT r.id AS id, r.started AS started, unnest(r.files) AS f FROM p)
+            FROM (SELECT id, r.started AS started, unnest(r.files) AS f FROM p)
             WHERE f.path IS NOT NULL""",
             """INSERT INTO accesses BY NAME
             SELECT * EXCLUDE (started) REPLACE (coalesce(mode, 'read') AS mode)
@@ -151,7 +152,7 @@ _OWN: dict[str, tuple[str, list[str]]] = {
         "count(*) FILTER (WHERE json_type(r.params) = 'OBJECT' AND r.params::VARCHAR <> '{}')",
         [
             """INSERT INTO params SELECT id, e.key, e.value
-            FROM (SELECT r.id AS id,
+            FROM (SELECT id,
                          unnest(map_entries(from_json(r.params, '"MAP(VARCHAR, JSON)"'))) AS e
                   FROM p WHERE json_type(r.params) = 'OBJECT')"""
         ],
@@ -182,7 +183,10 @@ def _inserts(kind: str) -> list[tuple[str | None, str]]:
     """Every statement storing parsed records of ``kind`` (in view ``p``), each with the
     aggregate that tells whether it has anything to insert (None: always run it)."""
     record, table = _KINDS[kind]
-    chosen = [f"{f.expression} AS {f.column}" for f in layout.columns(record)]
+    chosen = [
+        f"{'id' if f.path == ('id',) else f.expression} AS {f.column}"
+        for f in layout.columns(record)
+    ]
     if kind in _JOURNALED:
         chosen.append("file AS journal")
     statements: list[tuple[str | None, str]] = [
@@ -307,25 +311,36 @@ def _pending(journal_dir: Path, offsets: dict[str, int], budget: int, limit: int
     return pending
 
 
+def _line_bounds(data: bytes) -> array[int]:
+    """Where each line of ``data`` starts, and its end: 0, just past each newline."""
+    bounds = array("q", [0])
+    find, add = data.find, bounds.append
+    end = find(b"\n") + 1
+    while end:  # no bytes object per line: a million of them cost more than the scan
+        add(end)
+        end = find(b"\n", end) + 1
+    return bounds
+
+
 def _chunk_lines(chunk: _Chunk) -> pyarrow.RecordBatch:
     """The chunk's lines as Arrow strings over the chunk's own bytes (no copy)."""
     import pyarrow as pa
 
-    parts = chunk.data.split(b"\n")
-    parts.pop()  # the data ends with a newline: nothing after it
-    bounds = array("q", accumulate(map((1).__add__, map(len, parts)), initial=0))
-    count = len(parts)
+    bounds = _line_bounds(chunk.data)  # the data ends with a newline: nothing after it
+    count = len(bounds) - 1
     text = pa.LargeStringArray.from_buffers(count, pa.py_buffer(bounds), pa.py_buffer(chunk.data))
     try:
         text.validate(full=True)
     except pa.ArrowInvalid:  # some line is not UTF-8: let DuckDB see it as invalid JSON
-        decoded = [p.decode("utf-8", "replace") for p in parts]
+        decoded = [p.decode("utf-8", "replace") for p in chunk.data.split(b"\n")[:-1]]
         text = pa.array([p if "\ufffd" not in p else "\x00" for p in decoded], pa.large_string())
-    start = chunk.start
+    import pyarrow.compute as pc
+
+    starts = pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(bounds)])
     return pa.record_batch(
         {
             "file": pa.repeat(pa.scalar(chunk.name), count),
-            "off": pa.array(map(start.__add__, bounds[:-1]), pa.int64(), size=count),
+            "off": pc.add(starts, chunk.start),  # each line's offset in the file
             "line": text,
         }
     )
@@ -362,6 +377,17 @@ def _shape() -> str:
 
 
 _SHAPE = _shape()
+
+
+# the id of each parsed record (view ``p``), where the line may leave it out
+_ID = {
+    "execution": "coalesce(r.id, r.session || ':' || r.seq)",
+    "session": "r.session",
+    "step": "NULL",
+    "rename": "NULL",
+    "schedule_fire": "NULL",
+    "schedule_seen": "NULL",
+}
 
 
 def _missing(kind: str) -> str:
@@ -455,7 +481,8 @@ def _load_lines(con: duckdb.DuckDBPyConnection, chunks: list[_Chunk], checked: b
             )
         # ``kind`` is one of our own constant names, never journal data
         con.execute(
-            f"""CREATE TEMP VIEW p AS SELECT file, off, r FROM parsed
+            f"""CREATE TEMP VIEW p AS SELECT file, off, r, {_ID.get(kind, "r.id")} AS id
+                FROM parsed
                 WHERE r.kind = '{kind}' AND NOT ({missing})"""
         )
         statements = _INSERTS[kind]

@@ -20,6 +20,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
+from mlprod_nb import journal
 from mlprod_nb.cli import main
 from mlprod_nb.paths import Layout
 from mlprod_nb.pipeline.handoff import SALT_FILE
@@ -93,7 +94,7 @@ def _traced_session(home: Path, notebook: Path, monkeypatch: pytest.MonkeyPatch)
     finally:
         extension.unload(shell)
     records = [
-        json.loads(line)
+        journal.loads(line)
         for path in sorted((home / "journal").glob("*.ndjson"))
         for line in path.read_text().splitlines()
     ]

@@ -57,7 +57,10 @@ def test_torn_last_line_is_left_until_complete(layout: Layout, writer: JournalWr
         (b"\xff\xfe not utf-8", "not valid JSON"),
         (b"[1, 2, 3]", "not a record (no kind)"),
         (b'{"v":1,"kind":"telemetry"}', "unknown record kind telemetry"),
-        (b'{"v":1,"kind":"execution","id":"s1:9"}', "execution record without a valid id"),
+        (
+            b'{"v":1,"kind":"execution","id":"s1:9"}',
+            "execution record without a valid session / seq",
+        ),
     ],
 )
 def test_corrupt_middle_line_is_skipped_and_recorded(

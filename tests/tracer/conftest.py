@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
+from mlprod_nb import journal
 from mlprod_nb.tracer import extension
 from mlprod_nb.tracer.session import Tracer
 
@@ -40,7 +40,7 @@ class Traced:
     def records(self) -> list[dict[str, Any]]:
         lines: list[dict[str, Any]] = []
         for path in sorted((self.home / "journal").glob("*.ndjson")):
-            lines += [json.loads(line) for line in path.read_text().splitlines()]
+            lines += [journal.loads(line) for line in path.read_text().splitlines()]
         return lines
 
     def executions(self) -> list[dict[str, Any]]:

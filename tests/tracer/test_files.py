@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
+from mlprod_nb import journal
+
 from .conftest import Traced
 
 SETUP = """
@@ -297,7 +299,7 @@ def test_native_readers_are_patched_at_import(tmp_path: Path) -> None:
     )
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []  # the tracer imports none
     lines = [
-        json.loads(line)
+        journal.loads(line)
         for p in (tmp_path / ".mlprod/journal").glob("*.ndjson")
         for line in p.read_text().splitlines()
     ]

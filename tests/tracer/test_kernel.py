@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +10,8 @@ from typing import Any
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager, start_new_kernel
+
+from mlprod_nb import journal
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def test_cell_ids_and_notebook_from_a_real_kernel(
     assert execute(kernel, "y = x + 2", cellId="cell-b")["status"] == "ok"
     assert execute(kernel, "1 / 0", cellId="cell-c")["status"] == "error"
     lines = [
-        json.loads(line)
+        journal.loads(line)
         for path in (home / "journal").glob("*.ndjson")
         for line in path.read_text().splitlines()
     ]

@@ -312,7 +312,8 @@ def test_journal_lines_are_the_bytes_json_dumps_makes(
     writer = journal.JournalWriter(tmp_path, name="j")
     writer.append(record)
     writer.close()
-    slow = json.dumps(record, default=journal._default, separators=(",", ":"), allow_nan=False)
+    slim = journal.slim(record)  # what the store can tell left out, e.g. empty lists
+    slow = json.dumps(slim, default=journal._default, separators=(",", ":"), allow_nan=False)
     assert (tmp_path / "j.ndjson").read_bytes() == slow.encode() + b"\n"
 
 
