@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     import duckdb
 
 Rows = list[tuple[Any, ...]]
-FEW = 1000
 
 
 def _json(value: Any) -> Any:
@@ -51,96 +50,103 @@ def normalise(path: str | Path) -> str:
     return str(Path(path).expanduser().resolve())
 
 
-def _children(
-    con: duckdb.DuckDBPyConnection, sql: str, ids_sql: str, params: Sequence[Any]
-) -> dict[str, Rows]:
+def _grouped(con: duckdb.DuckDBPyConnection, sql: str, ids: list[str]) -> dict[str, Rows]:
+    """The rows of ``sql`` (its first column an execution id) grouped by that id, in row order.
+
+    The ids are bound as one list: selecting them again in every query would scan the
+    executions table once per child table.
+    """
     found: dict[str, Rows] = defaultdict(list)
-    for row in con.execute(sql.format(ids=ids_sql), list(params)).fetchall():
+    for row in con.execute(sql, [ids]).fetchall():
         found[row[0]].append(row[1:])
     return found
 
 
-# Execution fields read from the executions table (and the source text), by name.
-_EXECUTION_COLUMNS = {
-    name: f"e.{name}"
-    for name in (
-        "id", "session", "seq", "notebook", "cell_id", "execution_count", "started",
-        "duration_ms", "status", "error_name", "error_message", "source_hash", "run", "step",
-    )
-} | {"source": "s.text", "truncated": "e.truncated"}  # fmt: skip
+# Execution fields read from the executions table, in the order its SELECT names them.
+_EXECUTION_COLUMNS = (
+    "id", "session", "seq", "notebook", "cell_id", "execution_count", "started",
+    "duration_ms", "status", "error_name", "error_message", "source_hash", "run", "step",
+    "truncated",
+)  # fmt: skip
+_OF_IDS = "WHERE execution IN (SELECT unnest(?::VARCHAR[])) ORDER BY rowid"
 
 
 def _executions(
     con: duckdb.DuckDBPyConnection, ids_sql: str, params: Sequence[Any]
 ) -> list[Execution]:
-    """Executions whose ids ``ids_sql`` selects, with everything they did."""
+    """Executions whose ids ``ids_sql`` selects, in run order, with everything they did."""
     base = con.execute(
-        f"""SELECT {", ".join(_EXECUTION_COLUMNS.values())}
-            FROM executions e LEFT JOIN sources s ON s.hash = e.source_hash
-            WHERE e.id IN ({ids_sql}) ORDER BY e.started, e.session, e.seq""",
+        f"""SELECT {", ".join(_EXECUTION_COLUMNS)} FROM executions
+            WHERE id IN ({ids_sql}) ORDER BY started, session, seq""",
         list(params),
     ).fetchall()
     if not base:
         return []
-
-    if len(base) <= FEW:  # a short list of ids is faster than selecting them again
-        ids_sql, params = "SELECT unnest(?::VARCHAR[])", [[values[0] for values in base]]
-
-    def child(sql: str) -> dict[str, Rows]:
-        return _children(con, sql, ids_sql, params)
-
-    where_ids = "WHERE execution IN ({ids}) ORDER BY rowid"
-    defines = child(f"SELECT execution, name FROM definitions {where_ids}")
-    types = child(f"SELECT execution, name, type FROM value_types {where_ids}")
-    uses = child(f"SELECT execution, name FROM uses {where_ids}")
-    deletes = child(f"SELECT execution, name FROM deletes {where_ids}")
-    mutations = child(f"SELECT execution, name, how, known FROM mutations {where_ids}")
-    deps = child(f"SELECT execution, name, source FROM edges {where_ids}")
-    files = child(
-        f"SELECT execution, path, mode, sha256, size, via, mtime_ns FROM accesses {where_ids}"
+    ids = [values[0] for values in base]
+    hashes = sorted({values[11] for values in base if values[11]})
+    texts: dict[str, str | None] = dict(
+        con.execute(
+            "SELECT hash, text FROM sources WHERE hash IN (SELECT unnest(?::VARCHAR[]))",
+            [hashes],
+        ).fetchall()
     )
-    params_ = child(f"SELECT execution, name, value FROM params {where_ids}")
-    metrics = child(f"SELECT execution, name, value, step, slice FROM metrics {where_ids}")
-    checks = child(f"SELECT execution, message, passed FROM checks {where_ids}")
+
+    def child(columns: str, table: str) -> dict[str, Rows]:
+        return _grouped(con, f"SELECT execution, {columns} FROM {table} {_OF_IDS}", ids)
+
+    defines = child("name", "definitions")
+    types = child("name, type", "value_types")
+    uses = child("name", "uses")
+    deletes = child("name", "deletes")
+    mutations = child("name, how, known", "mutations")
+    deps = child("name, source", "edges")
+    files = child("path, mode, sha256, size, via, mtime_ns", "accesses")
+    params_ = child("name, value", "params")
+    metrics = child("name, value, step, slice", "metrics")
+    checks = child("message, passed", "checks")
+    none: Rows = []
     result = []
-    for values in base:
-        row = dict(zip(_EXECUTION_COLUMNS, values, strict=True))
-        key = row["id"]
+    for (
+        key, session, seq, notebook, cell_id, count, started, duration_ms, status,
+        error_name, error_message, source_hash, run, step, truncated,
+    ) in base:  # fmt: skip
         result.append(
             Execution(
                 id=key,
-                session=row["session"],
-                seq=row["seq"],
-                notebook=row["notebook"],
-                cell_id=row["cell_id"],
-                execution_count=row["execution_count"],
-                started=row["started"] or 0.0,
-                duration_ms=row["duration_ms"] or 0.0,
-                status=row["status"] or "ok",
-                error_name=row["error_name"],
-                error_message=row["error_message"],
-                source_hash=row["source_hash"] or "",
-                run=row["run"],
-                step=row["step"],
-                source=row["source"],
-                truncated=tuple(row["truncated"] or ()),
-                defines=tuple(r[0] for r in defines.get(key, ())),
-                types={r[0]: r[1] for r in types.get(key, ())},
-                uses=tuple(r[0] for r in uses.get(key, ())),
-                deletes=tuple(r[0] for r in deletes.get(key, ())),
+                session=session,
+                seq=seq,
+                notebook=notebook,
+                cell_id=cell_id,
+                execution_count=count,
+                started=started or 0.0,
+                duration_ms=duration_ms or 0.0,
+                status=status or "ok",
+                error_name=error_name,
+                error_message=error_message,
+                source_hash=source_hash or "",
+                run=run,
+                step=step,
+                source=texts.get(source_hash) if source_hash else None,
+                truncated=tuple(truncated or ()),
+                defines=tuple(r[0] for r in defines.get(key, none)),
+                types={r[0]: r[1] for r in types.get(key, none)},
+                uses=tuple(r[0] for r in uses.get(key, none)),
+                deletes=tuple(r[0] for r in deletes.get(key, none)),
                 mutations=tuple(
-                    Mutation(r[0], r[1] or "", bool(r[2])) for r in mutations.get(key, ())
+                    Mutation(r[0], r[1] or "", bool(r[2])) for r in mutations.get(key, none)
                 ),
-                deps=tuple(Dependency(r[0], r[1]) for r in deps.get(key, ())),
+                deps=tuple(Dependency(r[0], r[1]) for r in deps.get(key, none)),
                 files=tuple(
                     FileAccess(
                         r[0], "write" if r[1] == "write" else "read", r[2], r[3], r[4] or "", r[5]
                     )
-                    for r in files.get(key, ())
+                    for r in files.get(key, none)
                 ),
-                params=redact({r[0]: _json(r[1]) for r in params_.get(key, ())}),
-                metrics=tuple(Metric(r[0], r[1], r[2], r[3]) for r in metrics.get(key, ())),
-                checks=tuple(Check(r[0] or "", bool(r[1])) for r in checks.get(key, ())),
+                params=redact({r[0]: _json(r[1]) for r in params_.get(key, none)})
+                if key in params_
+                else {},
+                metrics=tuple(Metric(r[0], r[1], r[2], r[3]) for r in metrics.get(key, none)),
+                checks=tuple(Check(r[0] or "", bool(r[1])) for r in checks.get(key, none)),
             )
         )
     return result
@@ -239,6 +245,44 @@ def _fill_sources(con: duckdb.DuckDBPyConnection, found: list[Execution]) -> Non
             found[index] = replace(e, source=texts[e.source_hash])
 
 
+def _outside_writers(con: duckdb.DuckDBPyConnection, found: list[Execution]) -> list[Writer]:
+    """Executions outside ``found`` that wrote a file at the content one of ``found`` read.
+
+    Looked up by the read paths: the accesses table is scanned once for their writes,
+    and only the few writers found are looked up in the executions table.
+    """
+    reads = {(f.path, f.sha256) for e in found for f in e.files if f.mode == "read" and f.sha256}
+    if not reads:
+        return []
+    own = {e.id for e in found}
+    writes = [
+        (path, sha, execution)
+        for path, sha, execution in con.execute(
+            """SELECT DISTINCT path, sha256, execution FROM accesses
+               WHERE mode = 'write' AND sha256 IS NOT NULL
+                 AND path IN (SELECT unnest(?::VARCHAR[]))""",
+            [sorted({path for path, _ in reads})],
+        ).fetchall()
+        if (path, sha) in reads and execution not in own
+    ]
+    if not writes:
+        return []
+    where = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "SELECT id, notebook, cell_id, started FROM executions "
+            "WHERE id IN (SELECT unnest(?::VARCHAR[]))",
+            [sorted({w[2] for w in writes})],
+        ).fetchall()
+    }
+    found_writers = []
+    for path, sha, execution in writes:
+        if execution in where:
+            notebook, cell_id, started = where[execution]
+            found_writers.append(Writer(path, sha, execution, notebook, cell_id, started or 0.0))
+    return found_writers
+
+
 def notebook_lineage(
     con: duckdb.DuckDBPyConnection, path: str | Path, cache: LineageCache | None = None
 ) -> NotebookLineage:
@@ -263,19 +307,7 @@ def notebook_lineage(
                 "while JupyterLab was closed: `mlprod-nb mv --record-only OLD_PATH NOTEBOOK`"
             ),
         )
-    outside = con.execute(
-        """SELECT DISTINCT w.path, w.sha256, w.execution, e.notebook, e.cell_id, e.started
-           FROM accesses w JOIN executions e ON e.id = w.execution
-           WHERE w.mode = 'write' AND w.sha256 IS NOT NULL
-             AND (e.notebook IS NULL OR e.notebook NOT IN (SELECT unnest(?::VARCHAR[])))
-             AND EXISTS (
-                SELECT 1 FROM accesses r JOIN executions re ON re.id = r.execution
-                WHERE re.notebook IN (SELECT unnest(?::VARCHAR[])) AND r.mode = 'read'
-                  AND r.path = w.path AND r.sha256 = w.sha256)""",
-        [names, names],
-    ).fetchall()
-    writers = [Writer(r[0], r[1], r[2], r[3], r[4], r[5] or 0.0) for r in outside]
-    lineage = graph.build(given, found, writers)
+    lineage = graph.build(given, found, _outside_writers(con, found))
     return replace(lineage, sessions=tuple(sessions(con, sorted({e.session for e in found}))))
 
 

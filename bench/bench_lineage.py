@@ -1,0 +1,310 @@
+"""``mlprod-nb lineage`` and ``stale`` of a 10,000-execution notebook, through the CLI.
+
+Two stores hold the same notebook (``target.ipynb``: 10,000 executions in 50 kernel
+sessions over 40 cells, each cell taking a name from the one before, some reading data
+files, one writing a result; renamed once from ``draft.ipynb``; a ``prep.ipynb`` wrote
+one of the files it reads). The big store also holds 1,000,000 executions of 125 other
+notebooks. Both are built once (journals written with ``JournalWriter``, ingested with
+``Store.open``) and kept under the temp dir, keyed by the recipe and the schema version.
+
+Each command runs as a fresh process (``.venv/bin/mlprod-nb ...``, its start included),
+the stores picked with ``MLPROD_NB_HOME``, in interleaved rounds. Targets: <= 300 ms,
+and the big store's time / the small store's ~1.0x. ``python -c pass`` and
+``mlprod-nb --help`` are the floor any command pays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from mlprod_nb.journal import JournalWriter
+from mlprod_nb.paths import Layout
+from mlprod_nb.records import (
+    SCHEMA,
+    Dependency,
+    ExecutionId,
+    ExecutionRecord,
+    FileAccess,
+    Metric,
+    Mutation,
+    RenameRecord,
+    SessionRecord,
+    new_execution,
+)
+from mlprod_nb.store import Store
+from mlprod_nb.store.schema import VERSION
+
+TARGET_MS = 300.0
+RECIPE = 1  # bump when the records below change: the cached stores are rebuilt
+CELLS = 40
+TARGET_SESSIONS, TARGET_PER_SESSION = 50, 200  # 10,000 executions
+OTHER_NOTEBOOKS, OTHER_SESSIONS, OTHER_PER_SESSION = 125, 4, 2_000  # 1,000,000
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
+T0 = 1.75e9
+RENAMED = T0 + 2 * 86_400.0  # the first two sessions ran as draft.ipynb
+VENV = Path(sys.executable).parent
+CLI = str(VENV / "mlprod-nb")
+
+
+def _session(name: str, notebook: str, started: float) -> SessionRecord:
+    return {
+        "v": SCHEMA,
+        "kind": "session",
+        "session": name,  # type: ignore[typeddict-item]
+        "pid": 4242,
+        "started": started,
+        "notebook": notebook,
+        "cwd": str(Path(notebook).parent),
+        "env": {
+            "python": "3.11.7",
+            "implementation": "CPython",
+            "platform": "linux",
+            "hostname": "bench",
+            "cpu_count": 2,
+            "memory_bytes": 1 << 33,
+            "gpus": [],
+            "packages_hash": "b" * 64,
+            "packages": [("duckdb", "2.0.0"), ("pandas", "3.1"), ("numpy", "2.3")],
+            "git": {"root": str(Path(notebook).parent), "commit": "c0ffee", "dirty": True},
+        },
+    }
+
+
+def _cell(
+    session: str,
+    seq: int,
+    started: float,
+    notebook: str,
+    data: list[tuple[str, str]],
+    out: str,
+) -> ExecutionRecord:
+    """The ``seq``-th execution of a session: cell ``(seq - 1) % CELLS`` of the notebook."""
+    c = (seq - 1) % CELLS
+    name, before = f"df{c}", f"df{c - 1}"
+    files: list[FileAccess] = []
+    if c % 10 == 0:
+        path, sha = data[(c // 10) % len(data)]
+        files.append(
+            FileAccess(path=path, mode="read", sha256=sha, size=4096, via="open", mtime_ns=1)
+        )
+    if c == CELLS - 1:
+        files.append(FileAccess(path=out, mode="write", sha256=f"{seq:064x}", size=512, via="open"))
+    return new_execution(
+        session=session,
+        seq=seq,
+        source=f"# step {c}\n{name} = {before}.assign(x{c}=lambda d: d.x * {c})"
+        if c
+        else "# load\ndf0 = pd.read_csv('data/part-0.csv')",
+        first=seq <= CELLS,
+        started=started,
+        duration_ms=3.5 + c,
+        notebook=notebook,
+        cell_id=f"cell-{c}",
+        execution_count=seq,
+        defines=[name],
+        uses=[before, "pd"] if c else ["pd"],
+        mutations=[Mutation(name=before, how="assign", known=False)] if c % 7 == 3 else [],
+        deps=[Dependency(name=before, execution=ExecutionId(f"{session}:{seq - 1}"))]
+        if c and seq > 1
+        else [],
+        files=files,
+        params={"alpha": 0.1} if c == 1 else None,
+        metrics=[Metric(name="rmse", value=1.0 / seq, step=None)] if c == CELLS - 1 else None,
+        types={name: "pandas.DataFrame"},
+    )
+
+
+def _notebook_json(path: Path) -> None:
+    cells = [
+        {
+            "cell_type": "code",
+            "id": f"cell-{c}",
+            "metadata": {},
+            "execution_count": None,
+            "outputs": [],
+            "source": f"df{c} = ...",
+        }
+        for c in range(CELLS)
+    ]
+    notebook = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path.write_text(json.dumps(notebook))
+
+
+def _project(root: Path) -> tuple[Path, list[tuple[str, str]]]:
+    """The notebook, its data files (path, sha256) and a results folder, on disk."""
+    project = root / "project"
+    (project / "data").mkdir(parents=True, exist_ok=True)
+    (project / "out").mkdir(exist_ok=True)
+    data = []
+    for k in range(4):
+        path = project / "data" / f"part-{k}.csv"
+        text = "x,k\n" + "".join(f"{i},{k}\n" for i in range(500))
+        data.append((str(path), hashlib.sha256(text.encode()).hexdigest()))
+        # part-3 changed since the notebook read it: its readers (and theirs) are stale
+        path.write_text(text + "500,3\n" if k == 3 else text)
+    _notebook_json(project / "target.ipynb")
+    return project, data
+
+
+def _write_target(journal: Path, project: Path, data: list[tuple[str, str]]) -> None:
+    prep = str(project / "prep.ipynb")
+    writer = JournalWriter(journal, "prep")
+    writer.append(_session("prep", prep, T0 - 100))
+    path, sha = data[1]
+    writer.append(
+        new_execution(
+            session="prep",
+            seq=1,
+            source="write_part_1()",
+            started=T0 - 90,
+            notebook=prep,
+            cell_id="p0",
+            files=[FileAccess(path=path, mode="write", sha256=sha, size=4096, via="open")],
+        )
+    )
+    writer.close()
+    for s in range(TARGET_SESSIONS):
+        began = T0 + s * 86_400.0
+        notebook = str(project / ("draft.ipynb" if began < RENAMED else "target.ipynb"))
+        name = f"t{s:03d}"
+        writer = JournalWriter(journal, f"target-{s:03d}")
+        writer.append(_session(name, notebook, began))
+        out = str(project / "out" / "model.pkl")
+        for seq in range(1, TARGET_PER_SESSION + 1):
+            writer.append(_cell(name, seq, began + seq * 5.0, notebook, data, out))
+        if s == 1:
+            rename: RenameRecord = {
+                "v": SCHEMA,
+                "kind": "rename",
+                "old_path": str(project / "draft.ipynb"),
+                "new_path": str(project / "target.ipynb"),
+                "renamed": RENAMED - 1.0,
+            }
+            writer.append(rename)
+        writer.close()
+
+
+def _write_others(journal: Path, root: Path, data: list[tuple[str, str]]) -> None:
+    for n in range(OTHER_NOTEBOOKS):
+        notebook = str(root / "others" / f"analysis-{n:03d}.ipynb")
+        out = str(root / "others" / "out" / f"result-{n:03d}.parquet")
+        for s in range(OTHER_SESSIONS):
+            began = T0 + (n * OTHER_SESSIONS + s) * 700.0
+            name = f"o{n:03d}-{s}"
+            writer = JournalWriter(journal, f"other-{n:03d}-{s}")
+            writer.append(_session(name, notebook, began))
+            for seq in range(1, OTHER_PER_SESSION + 1):
+                writer.append(_cell(name, seq, began + seq * 0.3, notebook, data, out))
+            writer.close()
+
+
+def _build(home: Path, project: Path, data: list[tuple[str, str]], others: bool) -> float:
+    """Write the journals and ingest them once; the seconds the ingest took."""
+    layout = Layout(home)
+    _write_target(layout.journal_dir, project, data)
+    if others:
+        _write_others(layout.journal_dir, home.parent, data)
+    began = time.perf_counter()
+    with Store.open(layout, timeout=600):
+        pass
+    return time.perf_counter() - began
+
+
+def _stores() -> tuple[Path, Path, Path]:
+    """The project folder and the small and big stores, built unless already cached."""
+    root = Path(tempfile.gettempdir()) / f"mlprod-bench-lineage-r{RECIPE}-s{VERSION}"
+    project, data = _project(root)
+    homes = []
+    for label, others in (("small", False), ("big", True)):
+        home = root / label / ".mlprod"
+        done = home / "built"
+        if not done.exists():
+            shutil.rmtree(home, ignore_errors=True)
+            print(f"building the {label} store under {home} ...", flush=True)
+            seconds = _build(home, project, data, others)
+            print(f"  ingested in {seconds:.1f} s", flush=True)
+            done.write_text("ok\n")
+        homes.append(home)
+    return project, homes[0], homes[1]
+
+
+def _time(argv: list[str], env: dict[str, str], cwd: Path) -> float:
+    began = time.perf_counter()
+    subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, check=True)
+    return (time.perf_counter() - began) * 1000.0
+
+
+def _answer(argv: list[str], env: dict[str, str], cwd: Path) -> str:
+    done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed:\n{done.stderr}")
+    return done.stdout
+
+
+def main() -> int:
+    load = os.getloadavg()
+    print(f"load average before: {load[0]:.2f} {load[1]:.2f} on {os.cpu_count()} cores")
+    project, small, big = _stores()
+    notebook = str(project / "target.ipynb")
+    base = {k: v for k, v in os.environ.items() if k != "MLPROD_NB_HOME"}
+    envs = {
+        "small": base | {"MLPROD_NB_HOME": str(small)},
+        "big": base | {"MLPROD_NB_HOME": str(big)},
+    }
+    commands = {
+        "lineage": [CLI, "lineage", notebook],
+        "lineage --json": [CLI, "lineage", "--json", notebook],
+        "stale": [CLI, "stale", notebook],
+        "stale --json": [CLI, "stale", "--json", notebook],
+    }
+    for label, argv in commands.items():  # the same answer from both stores
+        if _answer(argv, envs["small"], project) != _answer(argv, envs["big"], project):
+            print(f"`{label}` answers differently with 1M other executions in the store")
+            return 1
+    runs = [("python -c pass", [sys.executable, "-c", "pass"], "small")]
+    runs.append(("mlprod-nb --help", [CLI, "--help"], "small"))
+    runs += [(f"{label} ({size})", argv, size) for label, argv in commands.items() for size in envs]
+    times: dict[str, list[float]] = {label: [] for label, _, _ in runs}
+    for _ in range(ROUNDS):
+        for label, argv, size in runs:
+            times[label].append(_time(argv, envs[size], project))
+    print()
+    print(f"{ROUNDS} interleaved rounds, each a fresh process; ms (min / median / max-min)")
+    print()
+    print(
+        "| command | 10k store min | median | spread | 1M store min | median | spread "
+        "| min vs 300 ms | 1M / 10k (min) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+    def cells(values: list[float]) -> str:
+        low, middle, spread = min(values), statistics.median(values), max(values) - min(values)
+        return f"{low:.0f} | {middle:.0f} | {spread:.0f}"
+
+    for label in ("python -c pass", "mlprod-nb --help"):
+        print(f"| `{label}` (floor) | {cells(times[label])} | | | | | |")
+    worst = 0.0
+    for label in commands:
+        a, b = times[f"{label} (small)"], times[f"{label} (big)"]
+        worst = max(worst, min(a), min(b))
+        print(
+            f"| `{label}` | {cells(a)} | {cells(b)} | {max(min(a), min(b)) / TARGET_MS:.2f}x "
+            f"| {min(b) / min(a):.2f}x |"
+        )
+    load = os.getloadavg()
+    print()
+    print(f"load average after: {load[0]:.2f} {load[1]:.2f}")
+    return 0 if worst <= TARGET_MS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
