@@ -26,21 +26,28 @@ def _skipped(lines: int) -> None:
     )
 
 
-def _cmd_lineage(args: argparse.Namespace) -> int:
+def _print_json(data: object) -> None:
+    """Indented for a person at a terminal; compact for a program reading a pipe (the
+    indenting encoder is pure Python: a 10,000-execution lineage takes it ~0.5 s)."""
     import json
 
+    print(json.dumps(data, indent=2 if sys.stdout.isatty() else None))
+
+
+def _cmd_lineage(args: argparse.Namespace) -> int:
     from .lineage.model import as_json
     from .lineage.render import lineage_text
     from .store.commands import notebook_lineage
 
     lineage = notebook_lineage(args.notebook, skipped=_skipped)
-    print(json.dumps(as_json(lineage), indent=2) if args.json else lineage_text(lineage))
+    if args.json:
+        _print_json(as_json(lineage))
+    else:
+        print(lineage_text(lineage))
     return 0
 
 
 def _cmd_stale(args: argparse.Namespace) -> int:
-    import json
-
     from .hashing import current_hashes
     from .lineage.model import as_json
     from .lineage.render import stale_text
@@ -53,8 +60,7 @@ def _cmd_stale(args: argparse.Namespace) -> int:
     page = page_order(args.notebook)
     stale = stale_cells(lineage, current, order=args.order, page=page)
     if args.json:
-        answer = {"notebook": lineage.notebook, "order": args.order, "stale": as_json(stale)}
-        print(json.dumps(answer, indent=2))
+        _print_json({"notebook": lineage.notebook, "order": args.order, "stale": as_json(stale)})
     else:
         print(stale_text(lineage, stale))
     return 0
