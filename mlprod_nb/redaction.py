@@ -26,6 +26,7 @@ table in tests/test_redaction.py lists both kinds.
 from __future__ import annotations
 
 import ast
+import functools
 import itertools
 import re
 from typing import Any
@@ -69,8 +70,11 @@ _DATA_KEYS = frozenset(
     {"sort", "join", "group", "partition", "primary", "foreign", "index", "merge", "lookup"}
     | {"shard", "cache", "row", "column", "col", "dict", "map", "dedup", "groupby"}
 )
-# a quick test a source must pass before it is parsed for secret assignments
-_MAYBE = re.compile(r"pass|pwd|token|secret|key|credential|dsn|auth|conn", re.I)
+# a quick test a source must pass before it is parsed for secret assignments, and a
+# word before the rule is asked: every secret name holds one of these. Searched in
+# lower-cased text (a case-insensitive search of the same text takes ~20x longer).
+_MAYBE = re.compile(r"pass|pwd|token|secret|key|credential|dsn|auth|conn")
+_VERDICTS = 4096  # names whose verdict is kept: cells name the same names again
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_PARSED = 256 * 1024  # larger sources: only `name = value` lines, by a regex
 _ASSIGNMENT = re.compile(
@@ -87,6 +91,7 @@ def words(name: str) -> list[str]:
     return found
 
 
+@functools.lru_cache(maxsize=_VERDICTS)
 def is_secret_name(name: str) -> bool:
     """Whether values named ``name`` are secrets (the rule in this module's docstring)."""
     parts = words(name)
@@ -127,7 +132,7 @@ def redact_source(source: str) -> str:
     (``{"password": "..."}``). A cell that does not parse (IPython magics) is
     redacted line by line, for the lines that parse on their own.
     """
-    if not _MAYBE.search(source) or not _mentions_secret(source):
+    if not _maybe(source) or not _mentions_secret(source):
         return source
     if len(source) > MAX_PARSED:  # parsing megabytes would stall the kernel
         return _ASSIGNMENT.sub(_assignment, source)
@@ -138,8 +143,12 @@ def redact_source(source: str) -> str:
     return _apply(source, _spans(tree))
 
 
+def _maybe(text: str) -> bool:
+    return _MAYBE.search(text.lower()) is not None
+
+
 def _mentions_secret(source: str) -> bool:
-    return any(is_secret_name(word) for word in set(_IDENT.findall(source)))
+    return any(_maybe(word) and is_secret_name(word) for word in set(_IDENT.findall(source)))
 
 
 def _assignment(match: re.Match[str]) -> str:
@@ -150,7 +159,7 @@ def _assignment(match: re.Match[str]) -> str:
 
 def _redact_parsed(line: str) -> str:
     stripped = line.lstrip()
-    if not _MAYBE.search(line):
+    if not _maybe(line):
         return line
     try:
         tree = ast.parse(stripped)

@@ -115,7 +115,22 @@ def analyse(tree: ast.AST) -> CellAnalysis:
     bound: set[str] = set()
     bound_anywhere: set[str] = set()
     later: dict[str, None] = {}  # read inside function bodies: uses unless the cell binds them
-    for found in facts(tree):
+    for stmt in _statements(tree):
+        plain = _plain_assign(stmt)
+        if plain is not None:  # most statements of a long cell: no walk, no ``Facts``
+            reads, targets = plain
+            for name in reads:
+                if name not in bound:
+                    result.uses.setdefault(name, None)
+                if name in OPAQUE_CALLS:
+                    result.opaque = True
+            for name in targets:
+                bound.add(name)
+                result.defines[name] = None
+                result.deletes.pop(name, None)
+            bound_anywhere.update(targets)
+            continue
+        found = statement_facts(stmt)
         for name, how in found.reads.items():
             if not how & (NOW | ANNOTATION):
                 later.setdefault(name, None)
@@ -137,6 +152,78 @@ def analyse(tree: ast.AST) -> CellAnalysis:
         if name not in bound_anywhere:
             result.uses.setdefault(name, None)
     return result
+
+
+def _statements(tree: ast.AST) -> list[ast.stmt]:
+    if isinstance(tree, ast.Module | ast.Interactive):
+        return tree.body
+    if isinstance(tree, ast.stmt):
+        return [tree]
+    if isinstance(tree, ast.Expression):
+        return [ast.Expr(tree.body, lineno=1, col_offset=0)]
+    return []
+
+
+# expressions that only read the names in them: no call, no string, no scope of their own
+_PLAIN_EXPR = frozenset(
+    (ast.BoolOp, ast.Compare, ast.Tuple, ast.List, ast.Set, ast.Subscript, ast.Slice)
+)
+
+
+def _plain_assign(stmt: ast.stmt) -> tuple[list[str], list[str]] | None:
+    """(names read, names bound) of ``a = <expr>`` or ``a, b = <expr>`` whose value reads
+    names and nothing else (what ``statement_facts`` would find, without its walk);
+    None for any other statement."""
+    if type(stmt) is not ast.Assign:
+        return None
+    reads: list[str] = []
+    todo: list[Any] = [stmt.value]
+    while todo:  # depth first, children pushed last to first: names in source order
+        node = todo.pop()
+        kind = type(node)
+        if kind is ast.Name:
+            if node.id not in _INTERNAL:
+                reads.append(node.id)
+        elif kind is ast.Constant:
+            if isinstance(node.value, str):
+                return None  # strings are facts of their own (``"__main__"``, ``@name``)
+        elif kind is ast.BinOp:
+            todo += (node.right, node.left)
+        elif kind is ast.UnaryOp:
+            todo.append(node.operand)
+        elif kind is ast.Attribute:
+            todo.append(node.value)
+        elif kind is ast.Call and type(node.func) is ast.Name:  # ``f(x)``: not a method
+            if node.func.id in _INTERNAL:
+                return None  # a magic
+            todo += [kw.value for kw in reversed(node.keywords)]
+            todo += reversed(node.args)
+            todo.append(node.func)
+        elif kind in _PLAIN_EXPR:
+            children: list[Any] = []
+            for field_name in node._fields:
+                value = getattr(node, field_name)
+                if isinstance(value, list):
+                    children += [v for v in value if isinstance(v, ast.expr)]
+                elif isinstance(value, ast.expr):
+                    children.append(value)
+            children.reverse()
+            todo += children
+        else:
+            return None
+    targets: list[str] = []
+    for target in stmt.targets:
+        kind = type(target)
+        if kind is ast.Name:
+            targets.append(target.id)  # type: ignore[attr-defined]
+        elif kind is ast.Tuple or kind is ast.List:
+            for element in target.elts:  # type: ignore[attr-defined]
+                if type(element) is not ast.Name:
+                    return None
+                targets.append(element.id)
+        else:
+            return None
+    return reads, targets
 
 
 def _opaque(found: Facts) -> bool:

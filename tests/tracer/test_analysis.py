@@ -424,3 +424,45 @@ def test_the_tree_after_the_users_ast_transformers_is_analysed_each_time(traced:
     assert [r["uses"] for r in records] == [["b"], ["b"]]
     assert traced.shell.user_ns["c"] == 3
     assert traced.run("c = a + 1")["uses"] == ["a"]
+
+
+# statements of the shapes ``analyse`` reads without a full walk (``a = <names only>``),
+# next to ones that look alike but need the walk: (source, defines, uses in order, opaque)
+PLAIN_SHAPES = [
+    ("a = b + c.d[e]", ["a"], ["b", "c", "e"], False),
+    ("a, b = f(x, k=y)", ["a", "b"], ["f", "x", "y"], False),
+    ("[a, b] = -m[1:n], (p < q) and not r", ["a", "b"], ["m", "n", "p", "q", "r"], False),
+    ("a = 1\nb = a + z", ["a", "b"], ["z"], False),
+    ("a = a + 1", ["a"], ["a"], False),
+    ("del a\nb = a", ["b"], ["a"], False),
+    ("def f():\n    return y\ny = 1", ["f", "y"], [], False),
+    ("x = globals", ["x"], ["globals"], True),
+    ("x = vars(m)", ["x"], ["vars", "m"], True),
+    ("x = get_ipython()", ["x"], [], True),
+    ("x = '__main__'", ["x"], [], True),
+    ("x = df.query('v > @lim')", ["x"], ["df"], False),
+    ("x = [a, *b]", ["x"], ["a", "b"], False),
+    ("x = a if c else b", ["x"], ["c", "a", "b"], False),
+    ("x = [i for i in a]", ["x"], ["a"], False),
+    ("x.y = a", [], ["a", "x"], False),
+    ("x, y.z = a", ["x"], ["a", "y"], False),
+    ("x = lambda: w", ["x"], ["w"], False),
+]
+
+
+@pytest.mark.parametrize(("source", "defines", "uses", "opaque"), PLAIN_SHAPES)
+def test_plain_assignments_read_as_the_full_walk_reads_them(
+    source: str, defines: list[str], uses: list[str], opaque: bool
+) -> None:
+    found = analyse(ast.parse(source))
+    assert (list(found.defines), list(found.uses), found.opaque) == (defines, uses, opaque)
+    # the same statements inside ``if True:`` always take the full walk
+    nested = analyse(
+        ast.parse("if True:\n" + "".join(f"    {line}\n" for line in source.split("\n")))
+    )
+    assert (nested.defines, nested.uses, nested.deletes) == (
+        found.defines,
+        found.uses,
+        found.deletes,
+    )
+    assert (nested.mutations, nested.opaque) == (found.mutations, found.opaque)
