@@ -64,6 +64,7 @@ MAX_CACHED_ANALYSES = 512
 # sources sent once per session: past this many, one may be sent again (the store keeps
 # one per hash) rather than the kernel keeping every hash it ever ran
 MAX_SENT_SOURCES = 4096
+SHARED_HASHES = "filehashes"  # in the store's home: FileHasher.share
 
 
 @dataclass
@@ -398,6 +399,8 @@ class Tracer:
         if layout is None:
             layout = self._layouts[notebook] = find_home(notebook or self.cwd)
             self.capture.ignore(str(layout.home))
+            # data files hashed once for all kernels of the store (the last store found wins)
+            self.hasher.share(layout.home / SHARED_HASHES)
         return layout
 
     # -- the record
