@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from ._version import __version__
-from .errors import MlprodError
+from .errors import MlprodError, NotFoundError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -78,6 +78,34 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     else:
         print(render(columns, rows))
         print(f"({len(rows)} row{'' if len(rows) == 1 else 's'})")
+    return 0
+
+
+def _cmd_compact(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .paths import Layout, find_home
+    from .store import Store
+
+    layout = Layout(Path(args.home).expanduser().resolve()) if args.home else find_home(Path.cwd())
+    if not layout.home.is_dir():
+        raise NotFoundError(
+            f"no lineage store yet (looked for {layout.home})",
+            path=layout.home,
+            hint="run it inside a project that has a .mlprod folder, or pass --home .../.mlprod",
+        )
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    with Store.open(layout, ingest=False) as store:
+        done = store.compact(progress)
+    print(
+        f"backup: {done.backup}; {len(done.removed)} journal file(s) folded into it "
+        f"({done.removed_bytes / 1e6:,.1f} MB), {len(done.kept)} kept"
+    )
+    for name, why in sorted(done.kept.items()):
+        print(f"  kept {name}: {why}")
     return 0
 
 
@@ -317,6 +345,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let the query read local files (read_csv, read_parquet, ...); writing stays refused",
     )
+
+    p = command(
+        "compact",
+        _cmd_compact,
+        "Fold journal files the store holds into its backup (.mlprod/backup/), so the "
+        "data is not kept twice; files of running writers stay.",
+    )
+    p.add_argument("--home", help="the .mlprod folder (default: found from the current directory)")
 
     p = command("trace", _cmd_trace, "Execute a notebook headlessly with the tracer on.")
     p.add_argument("notebook", help="path of the .ipynb file")

@@ -225,6 +225,7 @@ class _Pending:
     chunks: list[_Chunk] = field(default_factory=list)
     skips: list[_Skip] = field(default_factory=list)
     ends: dict[str, int] = field(default_factory=dict)  # new offset of each file that moved
+    more: bool = False  # lines were left for the next batch (budget spent, or after a skip)
 
 
 def _line_end(f: BinaryIO, pos: int, size: int) -> int | None:
@@ -308,6 +309,7 @@ def _pending(journal_dir: Path, offsets: dict[str, int], budget: int, limit: int
             pending.skips.append(skip)
         if end > start:
             pending.ends[entry.name] = end
+    pending.more = budget <= 0 or bool(pending.skips)
     return pending
 
 
@@ -554,6 +556,8 @@ def ingest(
                 _check_shrunk(con, journal_dir, dict(saved))
                 total += _load(con, pending, checked=True)
             con.execute("COMMIT")
+            if not pending.more:  # all there was when it looked: a busy writer's newer
+                return total  # lines wait for the next ingest, which never has to chase
         except BaseException:
             try:
                 con.execute("ROLLBACK")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import StoreError
 from ..lineage.model import Execution, NotebookLineage, RunDetail, RunSummary, Session
 from ..paths import Layout
+from . import compact as compaction
 from . import ingest, queries, readonly, schema
 from .lock import StoreLock
 
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
 
 _MOVE_ASIDE = (
     "move it aside (for example `mv {name} {name}.broken`) and run the command again; "
-    "the journal is kept, so everything is ingested again into a new store"
+    "the journal (and the backup of `mlprod-nb compact`) is kept, so everything is "
+    "restored and ingested again into a new store"
 )
 
 
@@ -73,6 +75,27 @@ def _connect(layout: Layout) -> duckdb.DuckDBPyConnection:
         ) from error
 
 
+def _restore_if_lost(layout: Layout) -> None:
+    """No DuckDB file but a backup (``mlprod-nb compact``): start from the backup; the
+    journal files left are ingested after it, from the offsets it holds."""
+    if layout.db_path.exists():
+        return
+    backup = compaction.latest_backup(layout)
+    if backup is None:
+        return
+    import duckdb
+
+    try:
+        compaction.restore(layout, backup)
+    except (OSError, duckdb.Error) as error:
+        raise StoreError(
+            f"the lineage store cannot be restored from its backup ({error})",
+            path=backup,
+            hint="check that the folder is readable and the disk has space, then run the "
+            "command again; the backup and the journal are kept",
+        ) from error
+
+
 class Store:
     """Use as ``with Store.open(layout) as store:``; the lock is held until the block ends."""
 
@@ -95,6 +118,7 @@ class Store:
         lock = StoreLock(layout.lock_path)
         lock.acquire(timeout)
         try:
+            _restore_if_lost(layout)
             con = _connect(layout)
         except BaseException:
             lock.release()
@@ -152,6 +176,26 @@ class Store:
                     if not writable
                     else _MOVE_ASIDE.format(name=self.layout.db_path.name)
                 ),
+            ) from error
+
+    def compact(self, progress: compaction.Progress = lambda _: None) -> compaction.Compaction:
+        """Ingest, back the store up into ``.mlprod/backup/`` and remove the journal files
+        the backup now holds whose writers are gone (``store/compact.py``)."""
+        import duckdb
+
+        progress("ingesting new journal lines ...")
+        self.ingest()
+        try:
+            return compaction.compact(self.con, self.layout, progress)
+        except (OSError, duckdb.Error) as error:
+            full = _out_of_space(error, self.layout)
+            if full is not None:
+                raise full from error
+            raise StoreError(
+                f"compacting the journal failed ({error})",
+                path=compaction.backup_root(self.layout),
+                hint="nothing was lost: a journal file goes only once a complete backup "
+                "holds it; fix the cause and run `mlprod-nb compact` again",
             ) from error
 
     def _error_count(self) -> int:

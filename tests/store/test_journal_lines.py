@@ -92,4 +92,4 @@ def test_the_fields_left_out_when_empty_are_the_rows_fields() -> None:
 
 def test_loads_gives_back_the_record_as_written() -> None:
     for record in _records():
-        assert loads(dumps(slim(record))) == record
+        assert loads(dumps(slim(record))) == {"types": {}, **record}  # as the tracer's
