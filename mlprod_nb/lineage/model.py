@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 EdgeKind = Literal["name", "file"]
@@ -117,6 +117,21 @@ class Execution:
 
     def writes(self) -> tuple[FileAccess, ...]:
         return tuple(f for f in self.files if f.mode == "write")
+
+
+_EXECUTION_FIELDS = frozenset(f.name for f in fields(Execution))
+
+
+def execution_of(values: dict[str, Any]) -> Execution:
+    """The execution with these field values (every field given), built without running
+    the frozen ``__init__``: its ``object.__setattr__`` per field is ~10 µs an execution,
+    a tenth of a second for a notebook of 10,000. Still frozen and equal to one built
+    the usual way."""
+    if values.keys() != _EXECUTION_FIELDS:
+        raise TypeError(f"execution fields missing or unknown: {values.keys() ^ _EXECUTION_FIELDS}")
+    made = object.__new__(Execution)
+    made.__dict__.update(values)
+    return made
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections import OrderedDict, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +29,7 @@ from ..lineage.model import (
     Session,
     StepSummary,
     Writer,
+    execution_of,
 )
 from ..lineage.renames import Rename, Renames
 from ..records import metric_key, redact
@@ -50,16 +53,31 @@ def normalise(path: str | Path) -> str:
     return str(Path(path).expanduser().resolve())
 
 
-def _grouped(con: duckdb.DuckDBPyConnection, sql: str, ids: list[str]) -> dict[str, Rows]:
-    """The rows of ``sql`` (its first column an execution id) grouped by that id, in row order.
-
-    The ids are bound as one list: selecting them again in every query would scan the
-    executions table once per child table.
-    """
+def _grouped(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Rows]:
+    """The rows of ``sql`` (its first column an execution id) grouped by that id, in row order."""
     found: dict[str, Rows] = defaultdict(list)
-    for row in con.execute(sql, [ids]).fetchall():
+    for row in con.execute(sql).fetchall():
         found[row[0]].append(row[1:])
     return found
+
+
+_id_tables = itertools.count()
+
+
+@contextmanager
+def _id_table(con: duckdb.DuckDBPyConnection, ids: list[str]) -> Iterator[str]:
+    """A temporary table (of this connection only) holding ``ids``, dropped after the block.
+
+    The child tables are read by these ids: binding a list of 10,000 of them costs
+    ~8 ms a query, and selecting them again from the executions table scans it once
+    per child table.
+    """
+    name = f"lineage_ids_{next(_id_tables)}"
+    con.execute(f"CREATE TEMP TABLE {name} AS SELECT unnest(?::VARCHAR[]) AS id", [ids])
+    try:
+        yield name
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 # Execution fields read from the executions table, in the order its SELECT names them.
@@ -68,16 +86,16 @@ _EXECUTION_COLUMNS = (
     "duration_ms", "status", "error_name", "error_message", "source_hash", "run", "step",
     "truncated",
 )  # fmt: skip
-_OF_IDS = "WHERE execution IN (SELECT unnest(?::VARCHAR[])) ORDER BY rowid"
 
 
-def _executions(
-    con: duckdb.DuckDBPyConnection, ids_sql: str, params: Sequence[Any]
+def executions(
+    con: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any]
 ) -> list[Execution]:
-    """Executions whose ids ``ids_sql`` selects, in run order, with everything they did."""
+    """Executions matching ``where`` (a condition on ``executions``), in run order, with
+    everything they did."""
     base = con.execute(
         f"""SELECT {", ".join(_EXECUTION_COLUMNS)} FROM executions
-            WHERE id IN ({ids_sql}) ORDER BY started, session, seq""",
+            WHERE {where} ORDER BY started, session, seq""",
         list(params),
     ).fetchall()
     if not base:
@@ -91,19 +109,25 @@ def _executions(
         ).fetchall()
     )
 
-    def child(columns: str, table: str) -> dict[str, Rows]:
-        return _grouped(con, f"SELECT execution, {columns} FROM {table} {_OF_IDS}", ids)
+    with _id_table(con, ids) as table_of_ids:
 
-    defines = child("name", "definitions")
-    types = child("name, type", "value_types")
-    uses = child("name", "uses")
-    deletes = child("name", "deletes")
-    mutations = child("name, how, known", "mutations")
-    deps = child("name, source", "edges")
-    files = child("path, mode, sha256, size, via, mtime_ns", "accesses")
-    params_ = child("name, value", "params")
-    metrics = child("name, value, step, slice", "metrics")
-    checks = child("message, passed", "checks")
+        def child(columns: str, table: str) -> dict[str, Rows]:
+            return _grouped(
+                con,
+                f"SELECT execution, {columns} FROM {table} "
+                f"WHERE execution IN (SELECT id FROM {table_of_ids}) ORDER BY rowid",
+            )
+
+        defines = child("name", "definitions")
+        types = child("name, type", "value_types")
+        uses = child("name", "uses")
+        deletes = child("name", "deletes")
+        mutations = child("name, how, known", "mutations")
+        deps = child("name, source", "edges")
+        files = child("path, mode, sha256, size, via, mtime_ns", "accesses")
+        params_ = child("name, value", "params")
+        metrics = child("name, value, step, slice", "metrics")
+        checks = child("message, passed", "checks")
     none: Rows = []
     result = []
     for (
@@ -111,52 +135,54 @@ def _executions(
         error_name, error_message, source_hash, run, step, truncated,
     ) in base:  # fmt: skip
         result.append(
-            Execution(
-                id=key,
-                session=session,
-                seq=seq,
-                notebook=notebook,
-                cell_id=cell_id,
-                execution_count=count,
-                started=started or 0.0,
-                duration_ms=duration_ms or 0.0,
-                status=status or "ok",
-                error_name=error_name,
-                error_message=error_message,
-                source_hash=source_hash or "",
-                run=run,
-                step=step,
-                source=texts.get(source_hash) if source_hash else None,
-                truncated=tuple(truncated or ()),
-                defines=tuple(r[0] for r in defines.get(key, none)),
-                types={r[0]: r[1] for r in types.get(key, none)},
-                uses=tuple(r[0] for r in uses.get(key, none)),
-                deletes=tuple(r[0] for r in deletes.get(key, none)),
-                mutations=tuple(
-                    Mutation(r[0], r[1] or "", bool(r[2])) for r in mutations.get(key, none)
-                ),
-                deps=tuple(Dependency(r[0], r[1]) for r in deps.get(key, none)),
-                files=tuple(
-                    FileAccess(
-                        r[0], "write" if r[1] == "write" else "read", r[2], r[3], r[4] or "", r[5]
-                    )
-                    for r in files.get(key, none)
-                ),
-                params=redact({r[0]: _json(r[1]) for r in params_.get(key, none)})
-                if key in params_
-                else {},
-                metrics=tuple(Metric(r[0], r[1], r[2], r[3]) for r in metrics.get(key, none)),
-                checks=tuple(Check(r[0] or "", bool(r[1])) for r in checks.get(key, none)),
+            execution_of(
+                {
+                    "id": key,
+                    "session": session,
+                    "seq": seq,
+                    "notebook": notebook,
+                    "cell_id": cell_id,
+                    "execution_count": count,
+                    "started": started or 0.0,
+                    "duration_ms": duration_ms or 0.0,
+                    "status": status or "ok",
+                    "error_name": error_name,
+                    "error_message": error_message,
+                    "source_hash": source_hash or "",
+                    "run": run,
+                    "step": step,
+                    "source": texts.get(source_hash) if source_hash else None,
+                    "truncated": tuple(truncated or ()),
+                    "defines": tuple(r[0] for r in defines.get(key, none)),
+                    "types": {r[0]: r[1] for r in types.get(key, none)},
+                    "uses": tuple(r[0] for r in uses.get(key, none)),
+                    "deletes": tuple(r[0] for r in deletes.get(key, none)),
+                    "mutations": tuple(
+                        Mutation(r[0], r[1] or "", bool(r[2])) for r in mutations.get(key, none)
+                    ),
+                    "deps": tuple(Dependency(r[0], r[1]) for r in deps.get(key, none)),
+                    "files": tuple(
+                        FileAccess(
+                            r[0],
+                            "write" if r[1] == "write" else "read",
+                            r[2],
+                            r[3],
+                            r[4] or "",
+                            r[5],
+                        )
+                        for r in files.get(key, none)
+                    ),
+                    "params": redact({r[0]: _json(r[1]) for r in params_.get(key, none)})
+                    if key in params_
+                    else {},
+                    "metrics": tuple(
+                        Metric(r[0], r[1], r[2], r[3]) for r in metrics.get(key, none)
+                    ),
+                    "checks": tuple(Check(r[0] or "", bool(r[1])) for r in checks.get(key, none)),
+                }
             )
         )
     return result
-
-
-def executions(
-    con: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any]
-) -> list[Execution]:
-    """Executions matching ``where`` (a condition on ``executions``), with everything they did."""
-    return _executions(con, f"SELECT id FROM executions WHERE {where}", params)
 
 
 _OF_NOTEBOOK = "notebook IN (SELECT unnest(?::VARCHAR[]))"
@@ -205,10 +231,9 @@ class LineageCache:
         if known.rowid >= 0 and (then_id != known.last_id or rows != known.rows):
             known = _Known()
         if known.rowid < last:
-            new = _executions(
+            new = executions(
                 con,
-                "SELECT id FROM executions WHERE rowid > ? AND rowid <= ? "
-                "AND notebook IN (SELECT unnest(?::VARCHAR[]))",
+                "rowid > ? AND rowid <= ? AND notebook IN (SELECT unnest(?::VARCHAR[]))",
                 [known.rowid, last, names],
             )
             if known.ids & {e.id for e in new}:  # an id ingested twice: read everything
