@@ -6,7 +6,7 @@ import itertools
 import json
 import os
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,8 +37,6 @@ from ..records import metric_key, redact
 if TYPE_CHECKING:
     import duckdb
 
-Rows = list[tuple[Any, ...]]
-
 
 def _json(value: Any) -> Any:
     if value is None:
@@ -53,12 +51,29 @@ def normalise(path: str | Path) -> str:
     return str(Path(path).expanduser().resolve())
 
 
-def _grouped(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Rows]:
-    """The rows of ``sql`` (its first column an execution id) grouped by that id, in row order."""
-    found: dict[str, Rows] = defaultdict(list)
-    for row in con.execute(sql).fetchall():
-        found[row[0]].append(row[1:])
+def _grouped(
+    con: duckdb.DuckDBPyConnection, sql: str, make: Callable[..., Any]
+) -> dict[str, list[Any]]:
+    """``make(*rest)`` of each row of ``sql`` (its first column an execution id, ``rest``
+    the others), grouped by that id, in row order."""
+    found: dict[str, list[Any]] = defaultdict(list)
+    for key, *rest in con.execute(sql).fetchall():
+        found[key].append(make(*rest))
     return found
+
+
+def _one(value: Any) -> Any:
+    return value
+
+
+def _pair(a: Any, b: Any) -> tuple[Any, Any]:
+    return a, b
+
+
+def _access(
+    path: str, mode: str, sha256: str | None, size: int | None, via: str | None, mtime: int | None
+) -> FileAccess:
+    return FileAccess(path, "write" if mode == "write" else "read", sha256, size, via or "", mtime)
 
 
 _id_tables = itertools.count()
@@ -111,24 +126,28 @@ def executions(
 
     with _id_table(con, ids) as table_of_ids:
 
-        def child(columns: str, table: str) -> dict[str, Rows]:
+        def child(columns: str, table: str, make: Callable[..., Any]) -> dict[str, list[Any]]:
             return _grouped(
                 con,
                 f"SELECT execution, {columns} FROM {table} "
                 f"WHERE execution IN (SELECT id FROM {table_of_ids}) ORDER BY rowid",
+                make,
             )
 
-        defines = child("name", "definitions")
-        types = child("name, type", "value_types")
-        uses = child("name", "uses")
-        deletes = child("name", "deletes")
-        mutations = child("name, how, known", "mutations")
-        deps = child("name, source", "edges")
-        files = child("path, mode, sha256, size, via, mtime_ns", "accesses")
-        params_ = child("name, value", "params")
-        metrics = child("name, value, step, slice", "metrics")
-        checks = child("message, passed", "checks")
-    none: Rows = []
+        defines = child("name", "definitions", _one)
+        types = child("name, type", "value_types", _pair)
+        uses = child("name", "uses", _one)
+        deletes = child("name", "deletes", _one)
+        mutations = child(
+            "name, how, known",
+            "mutations",
+            lambda n, how, known: Mutation(n, how or "", bool(known)),
+        )
+        deps = child("name, source", "edges", Dependency)
+        files = child("path, mode, sha256, size, via, mtime_ns", "accesses", _access)
+        params_ = child("name, value", "params", lambda name, value: (name, _json(value)))
+        metrics = child("name, value, step, slice", "metrics", Metric)
+        checks = child("message, passed", "checks", lambda m, ok: Check(m or "", bool(ok)))
     result = []
     for (
         key, session, seq, notebook, cell_id, count, started, duration_ms, status,
@@ -152,33 +171,17 @@ def executions(
                     "run": run,
                     "step": step,
                     "source": texts.get(source_hash) if source_hash else None,
-                    "truncated": tuple(truncated or ()),
-                    "defines": tuple(r[0] for r in defines.get(key, none)),
-                    "types": {r[0]: r[1] for r in types.get(key, none)},
-                    "uses": tuple(r[0] for r in uses.get(key, none)),
-                    "deletes": tuple(r[0] for r in deletes.get(key, none)),
-                    "mutations": tuple(
-                        Mutation(r[0], r[1] or "", bool(r[2])) for r in mutations.get(key, none)
-                    ),
-                    "deps": tuple(Dependency(r[0], r[1]) for r in deps.get(key, none)),
-                    "files": tuple(
-                        FileAccess(
-                            r[0],
-                            "write" if r[1] == "write" else "read",
-                            r[2],
-                            r[3],
-                            r[4] or "",
-                            r[5],
-                        )
-                        for r in files.get(key, none)
-                    ),
-                    "params": redact({r[0]: _json(r[1]) for r in params_.get(key, none)})
-                    if key in params_
-                    else {},
-                    "metrics": tuple(
-                        Metric(r[0], r[1], r[2], r[3]) for r in metrics.get(key, none)
-                    ),
-                    "checks": tuple(Check(r[0] or "", bool(r[1])) for r in checks.get(key, none)),
+                    "truncated": tuple(truncated) if truncated else (),
+                    "defines": tuple(defines.get(key, ())),
+                    "types": dict(types.get(key, ())),
+                    "uses": tuple(uses.get(key, ())),
+                    "deletes": tuple(deletes.get(key, ())),
+                    "mutations": tuple(mutations.get(key, ())),
+                    "deps": tuple(deps.get(key, ())),
+                    "files": tuple(files.get(key, ())),
+                    "params": redact(dict(params_[key])) if key in params_ else {},
+                    "metrics": tuple(metrics.get(key, ())),
+                    "checks": tuple(checks.get(key, ())),
                 }
             )
         )
