@@ -6,7 +6,10 @@ per line to their own journal file; the store ingests them. Every record has
 durations milliseconds, paths absolute and normalised, hashes lowercase hex
 sha256. Fields may be added; never renamed or removed (the store ingests old
 journals too). A record whose line would exceed ``journal.MAX_LINE_BYTES`` has
-its largest values cut and lists them in ``truncated`` (``mlprod_nb.fit``).
+its largest values cut and lists them in ``truncated`` (``mlprod_nb.fit``). An
+execution's line leaves out what the store can tell (``journal.slim``: ``None``
+values, empty ``Rows`` fields, the ``id`` ``session:seq``, a same-session
+dependency's session); ``journal.loads`` reads a line back into the record.
 """
 
 from __future__ import annotations
