@@ -123,8 +123,8 @@ VERSION = len(MIGRATIONS)
 
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
-    found = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    found = con.execute(  # duckdb_tables(), not information_schema: ~1 ms instead of ~15
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_version' AND NOT temporary"
     ).fetchone()
     if not found or not found[0]:
         return 0
