@@ -76,24 +76,27 @@ def lineage_text(lineage: NotebookLineage) -> str:
         parts.append(f"{_count(e)} cell {e.cell_id or '-'}  {status}  {e.duration_ms:.0f} ms")
         if e.status != "ok" and e.error_message:
             parts.append(f"    error    {e.error_message.splitlines()[0][:100]}")
-        by_source: dict[str, list[str]] = {}
-        for dep in e.deps:
-            by_source.setdefault(dep.execution, []).append(dep.name)
-        details = [
-            ("defines", ", ".join(e.defines)),
-            (
-                "deps",
-                "; ".join(
-                    f"{_count(by_id.get(source))} {', '.join(names)}"
-                    for source, names in by_source.items()
-                ),
-            ),
-            ("reads", ", ".join(_file(f, base) for f in e.reads())),
-            ("writes", ", ".join(_file(f, base) for f in e.writes())),
-            ("params", ", ".join(f"{k}={v!r}" for k, v in e.params.items())),
-            ("metrics", ", ".join(_metric(m) for m in e.metrics)),
-        ]
-        parts += [f"    {label:<8} {text}" for label, text in details if text]
+        # each detail only when there is something to say (most executions: two of six)
+        if e.defines:
+            parts.append(f"    defines  {', '.join(e.defines)}")
+        if e.deps:
+            by_source: dict[str, list[str]] = {}
+            for dep in e.deps:
+                by_source.setdefault(dep.execution, []).append(dep.name)
+            deps = "; ".join(
+                f"{_count(by_id.get(source))} {', '.join(names)}"
+                for source, names in by_source.items()
+            )
+            parts.append(f"    deps     {deps}")
+        if e.files:
+            for label, mode in (("reads   ", "read"), ("writes  ", "write")):
+                files = ", ".join(_file(f, base) for f in e.files if f.mode == mode)
+                if files:
+                    parts.append(f"    {label} {files}")
+        if e.params:
+            parts.append(f"    params   {', '.join(f'{k}={v!r}' for k, v in e.params.items())}")
+        if e.metrics:
+            parts.append(f"    metrics  {', '.join(_metric(m) for m in e.metrics)}")
     outside = {
         w.execution: (
             f"{os.path.basename(w.notebook)}:{w.cell_id or w.execution}"
