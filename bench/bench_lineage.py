@@ -237,10 +237,16 @@ def _stores() -> tuple[Path, Path, Path]:
     return project, homes[0], homes[1]
 
 
-def _time(argv: list[str], env: dict[str, str], cwd: Path) -> float:
+def _time(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """Wall and CPU (user + system, all threads) ms of one run of ``argv``."""
     began = time.perf_counter()
-    subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, check=True)
-    return (time.perf_counter() - began) * 1000.0
+    child = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = (time.perf_counter() - began) * 1000.0
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} exited with {child.returncode}")
+    return wall, (usage.ru_utime + usage.ru_stime) * 1000.0
 
 
 def _answer(argv: list[str], env: dict[str, str], cwd: Path) -> str:
@@ -248,6 +254,60 @@ def _answer(argv: list[str], env: dict[str, str], cwd: Path) -> str:
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed:\n{done.stderr}")
     return done.stdout
+
+
+# What one `lineage` / `stale` process spends its time on, phase by phase (run in a fresh
+# process so the imports are paid as the CLI pays them).
+_PHASES = """
+import json, sys, time
+marks = [("start", time.perf_counter())]
+def mark(name):
+    marks.append((name, time.perf_counter()))
+import duckdb
+mark("import duckdb")
+from mlprod_nb.hashing import current_hashes
+from mlprod_nb.lineage.model import as_json
+from mlprod_nb.lineage.render import lineage_text, stale_text
+from mlprod_nb.lineage.staleness import files_read, stale_cells
+from mlprod_nb.page import page_order
+from mlprod_nb.paths import find_home
+from mlprod_nb.store import Store
+mark("import mlprod_nb (store, lineage)")
+notebook = sys.argv[1]
+store = Store.open(find_home(notebook))
+mark("open: lock, connect, migrate, ingest (nothing new)")
+lineage = store.notebook_lineage(notebook)
+mark("read the executions and build the lineage")
+store.close()
+mark("close")
+lineage_text(lineage)
+mark("render `lineage` text")
+text = json.dumps(as_json(lineage))
+mark("`lineage --json`: as_json, json.dumps")
+stale = stale_cells(lineage, current_hashes(files_read(lineage)), order="run-all",
+                    page=page_order(notebook))
+mark("stale: hash read files, page order, stale_cells")
+stale_text(lineage, stale)
+mark("render `stale` text")
+print(json.dumps([(name, (t - marks[i][1]) * 1000) for i, (name, t) in enumerate(marks[1:])]))
+"""
+
+
+def _phases(notebook: str, envs: dict[str, dict[str, str]], cwd: Path) -> None:
+    """The phases of one process, min of 3 fresh processes per store, as a table."""
+    found: dict[str, dict[str, list[float]]] = {size: {} for size in envs}
+    for _ in range(3):
+        for size, env in envs.items():
+            out = _answer([sys.executable, "-c", _PHASES, notebook], env, cwd)
+            for name, ms in json.loads(out):
+                found[size].setdefault(name, []).append(ms)
+    print()
+    print("Where the time goes (one process, phase by phase; min of 3, ms)")
+    print()
+    print("| phase | 10k store | 1M store |")
+    print("|---|---:|---:|")
+    for name in found["small"]:
+        print(f"| {name} | {min(found['small'][name]):.0f} | {min(found['big'][name]):.0f} |")
 
 
 def main() -> int:
@@ -274,32 +334,40 @@ def main() -> int:
     runs.append(("mlprod-nb --help", [CLI, "--help"], "small"))
     runs += [(f"{label} ({size})", argv, size) for label, argv in commands.items() for size in envs]
     times: dict[str, list[float]] = {label: [] for label, _, _ in runs}
+    cpu: dict[str, list[float]] = {label: [] for label, _, _ in runs}
     for _ in range(ROUNDS):
         for label, argv, size in runs:
-            times[label].append(_time(argv, envs[size], project))
+            wall, used = _time(argv, envs[size], project)
+            times[label].append(wall)
+            cpu[label].append(used)
     print()
-    print(f"{ROUNDS} interleaved rounds, each a fresh process; ms (min / median / max-min)")
+    print(
+        f"{ROUNDS} interleaved rounds, each a fresh process; wall ms (min / median / max - min); "
+        "CPU: user + system of the process, all threads"
+    )
     print()
     print(
         "| command | 10k store min | median | spread | 1M store min | median | spread "
-        "| min vs 300 ms | 1M / 10k (min) |"
+        "| min vs 300 ms | 1M / 10k (min) | CPU ms min 10k / 1M |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 
     def cells(values: list[float]) -> str:
         low, middle, spread = min(values), statistics.median(values), max(values) - min(values)
         return f"{low:.0f} | {middle:.0f} | {spread:.0f}"
 
     for label in ("python -c pass", "mlprod-nb --help"):
-        print(f"| `{label}` (floor) | {cells(times[label])} | | | | | |")
+        print(f"| `{label}` (floor) | {cells(times[label])} | | | | | | {min(cpu[label]):.0f} |")
     worst = 0.0
     for label in commands:
         a, b = times[f"{label} (small)"], times[f"{label} (big)"]
         worst = max(worst, min(a), min(b))
         print(
             f"| `{label}` | {cells(a)} | {cells(b)} | {max(min(a), min(b)) / TARGET_MS:.2f}x "
-            f"| {min(b) / min(a):.2f}x |"
+            f"| {min(b) / min(a):.2f}x "
+            f"| {min(cpu[label + ' (small)']):.0f} / {min(cpu[label + ' (big)']):.0f} |"
         )
+    _phases(notebook, envs, project)
     load = os.getloadavg()
     print()
     print(f"load average after: {load[0]:.2f} {load[1]:.2f}")
