@@ -38,12 +38,14 @@ def _cmd_lineage(args: argparse.Namespace) -> int:
     from .lineage.model import as_json
     from .lineage.render import lineage_text
     from .store.commands import notebook_lineage
+    from .store.queries import no_collection
 
-    lineage = notebook_lineage(args.notebook, skipped=_skipped)
-    if args.json:
-        _print_json(as_json(lineage))
-    else:
-        print(lineage_text(lineage))
+    with no_collection():  # records of 10,000 executions, their text or JSON: no cycles
+        lineage = notebook_lineage(args.notebook, skipped=_skipped)
+        if args.json:
+            _print_json(as_json(lineage))
+        else:
+            print(lineage_text(lineage))
     return 0
 
 
@@ -54,15 +56,18 @@ def _cmd_stale(args: argparse.Namespace) -> int:
     from .lineage.staleness import files_read, stale_cells
     from .page import page_order
     from .store.commands import notebook_lineage
+    from .store.queries import no_collection
 
-    lineage = notebook_lineage(args.notebook, skipped=_skipped)
-    current = current_hashes(files_read(lineage))
-    page = page_order(args.notebook)
-    stale = stale_cells(lineage, current, order=args.order, page=page)
-    if args.json:
-        _print_json({"notebook": lineage.notebook, "order": args.order, "stale": as_json(stale)})
-    else:
-        print(stale_text(lineage, stale))
+    with no_collection():
+        lineage = notebook_lineage(args.notebook, skipped=_skipped)
+        current = current_hashes(files_read(lineage))
+        page = page_order(args.notebook)
+        stale = stale_cells(lineage, current, order=args.order, page=page)
+        if args.json:
+            answer = {"notebook": lineage.notebook, "order": args.order, "stale": as_json(stale)}
+            _print_json(answer)
+        else:
+            print(stale_text(lineage, stale))
     return 0
 
 
