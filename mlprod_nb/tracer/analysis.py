@@ -100,13 +100,7 @@ class CellAnalysis:
 
 def facts(tree: ast.AST) -> list[Facts]:
     """The facts of each top-level statement of a parsed cell, in order."""
-    if isinstance(tree, ast.Module | ast.Interactive):
-        return [statement_facts(stmt) for stmt in tree.body]
-    if isinstance(tree, ast.stmt):
-        return [statement_facts(tree)]
-    if isinstance(tree, ast.Expression):
-        return [statement_facts(ast.Expr(tree.body, lineno=1, col_offset=0))]
-    return []
+    return [statement_facts(stmt) for stmt in _statements(tree)]
 
 
 def analyse(tree: ast.AST) -> CellAnalysis:

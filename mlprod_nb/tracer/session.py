@@ -46,12 +46,12 @@ from .duckdb_log import DuckLog
 from .environment import finish_capture, start_capture
 from .files import FileCapture, route_audit_events
 from .namespace import (
+    CODE_TYPES,
     MISSING,
     HiddenNames,
     global_reach,
-    holds_code,
     namespace_diff,
-    type_name,
+    type_names,
     watched_diff,
 )
 from .outbox import Outbox
@@ -315,7 +315,7 @@ class Tracer:
         known = self._writes.keys() | self._opaque
         for name in changed:
             value = last[name] = ns[name]
-            if holds_code(value) or name in known:
+            if isinstance(value, CODE_TYPES) or name in known:  # holds_code, inlined
                 writes, opaque = global_reach(value, ns)
                 self._remember(name, writes, opaque)
         for name in gone:
@@ -487,7 +487,7 @@ class Tracer:
             "error_name": type(error).__name__ if error is not None else None,
             "error_message": _message(error) if error is not None else None,
             "defines": defines,
-            "types": {name: type_name(ns[name]) for name in defines},
+            "types": type_names(ns, defines),
             "uses": uses,
             "deletes": deleted,
             "mutations": mutations,
