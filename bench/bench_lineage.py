@@ -10,7 +10,8 @@ notebooks. Both are built once (journals written with ``JournalWriter``, ingeste
 Each command runs as a fresh process (``.venv/bin/mlprod-nb ...``, its start included),
 the stores picked with ``MLPROD_NB_HOME``, in interleaved rounds. Targets: <= 300 ms,
 and the big store's time / the small store's ~1.0x. ``python -c pass`` and
-``mlprod-nb --help`` are the floor any command pays.
+``mlprod-nb --help`` are the floor any command pays. ``BENCH_BASELINE=DIR`` also times
+the commands of the ``mlprod_nb`` package in DIR (an older version) in the same rounds.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ CELLS = 40
 TARGET_SESSIONS, TARGET_PER_SESSION = 50, 200  # 10,000 executions
 OTHER_NOTEBOOKS, OTHER_SESSIONS, OTHER_PER_SESSION = 125, 4, 2_000  # 1,000,000
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
+# a folder holding another version's ``mlprod_nb`` package (``git archive REV mlprod_nb``),
+# timed in the same rounds as a baseline
+BASELINE = os.environ.get("BENCH_BASELINE", "")
 T0 = 1.75e9
 RENAMED = T0 + 2 * 86_400.0  # the first two sessions ran as draft.ipynb
 VENV = Path(sys.executable).parent
@@ -333,6 +337,15 @@ def main() -> int:
     runs = [("python -c pass", [sys.executable, "-c", "pass"], "small")]
     runs.append(("mlprod-nb --help", [CLI, "--help"], "small"))
     runs += [(f"{label} ({size})", argv, size) for label, argv in commands.items() for size in envs]
+    if BASELINE:  # the same commands run by another source tree's mlprod_nb
+        for size in list(envs):
+            envs[f"{size} baseline"] = envs[size] | {"PYTHONPATH": BASELINE}
+        old = [sys.executable, "-m", "mlprod_nb.cli"]
+        runs += [
+            (f"{label} ({size} baseline)", [*old, *argv[1:]], f"{size} baseline")
+            for label, argv in commands.items()
+            for size in ("small", "big")
+        ]
     times: dict[str, list[float]] = {label: [] for label, _, _ in runs}
     cpu: dict[str, list[float]] = {label: [] for label, _, _ in runs}
     for _ in range(ROUNDS):
@@ -367,7 +380,20 @@ def main() -> int:
             f"| {min(b) / min(a):.2f}x "
             f"| {min(cpu[label + ' (small)']):.0f} / {min(cpu[label + ' (big)']):.0f} |"
         )
-    _phases(notebook, envs, project)
+    if BASELINE:
+        print()
+        print(f"Against the baseline source tree {BASELINE} (same rounds; wall ms, min)")
+        print()
+        print("| command | store | baseline | now | now / baseline |")
+        print("|---|---|---:|---:|---:|")
+        for label in commands:
+            for size, shown in (("small", "10k"), ("big", "1M")):
+                then, now = (
+                    min(times[f"{label} ({size} baseline)"]),
+                    min(times[f"{label} ({size})"]),
+                )
+                print(f"| `{label}` | {shown} | {then:.0f} | {now:.0f} | {now / then:.2f}x |")
+    _phases(notebook, {size: envs[size] for size in ("small", "big")}, project)
     load = os.getloadavg()
     print()
     print(f"load average after: {load[0]:.2f} {load[1]:.2f}")
