@@ -324,8 +324,13 @@ def _line_bounds(data: bytes) -> array[int]:
     return bounds
 
 
-def _chunk_lines(chunk: _Chunk) -> pyarrow.RecordBatch:
-    """The chunk's lines as Arrow strings over the chunk's own bytes (no copy)."""
+def _chunk_lines(chunk: _Chunk, index: int) -> pyarrow.RecordBatch:
+    """The chunk's lines as Arrow strings over the chunk's own bytes (no copy), each with
+    the chunk's ``index`` and the line's start in the chunk.
+
+    Built from buffers only: converting Python values (``pa.scalar``, ``pa.table`` of
+    lists) makes pyarrow import pandas, ~1 s on the first ingest of a process.
+    """
     import pyarrow as pa
 
     bounds = _line_bounds(chunk.data)  # the data ends with a newline: nothing after it
@@ -336,35 +341,21 @@ def _chunk_lines(chunk: _Chunk) -> pyarrow.RecordBatch:
     except pa.ArrowInvalid:  # some line is not UTF-8: let DuckDB see it as invalid JSON
         decoded = [p.decode("utf-8", "replace") for p in chunk.data.split(b"\n")[:-1]]
         text = pa.array([p if "\ufffd" not in p else "\x00" for p in decoded], pa.large_string())
-    import pyarrow.compute as pc
-
-    starts = pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(bounds)])
-    return pa.record_batch(
-        {
-            "file": pa.repeat(pa.scalar(chunk.name), count),
-            "off": pc.add(starts, chunk.start),  # each line's offset in the file
-            "line": text,
-        }
+    chunks = pa.Array.from_buffers(
+        pa.int32(), count, [None, pa.py_buffer(array("i", [index]) * count)]
     )
+    starts = pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(bounds)])
+    return pa.RecordBatch.from_arrays([chunks, starts, text], names=["chunk", "start", "line"])
 
 
 def _lines(chunks: list[_Chunk]) -> pyarrow.Table:
-    """One row per line: journal file, byte offset and the line's text."""
+    """One row per line: its chunk's index, its start in the chunk and its text."""
     import pyarrow as pa
 
-    batches = [_chunk_lines(c) for c in chunks]
+    batches = [_chunk_lines(c, i) for i, c in enumerate(chunks)]
     table = pa.Table.from_batches(batches)
     # record batches of moderate size let DuckDB parse them on several threads
     return pa.Table.from_batches(table.to_batches(max_chunksize=_ROWS_PER_BATCH))
-
-
-def _new_offsets(ends: dict[str, int]) -> pyarrow.Table:
-    import pyarrow as pa
-
-    now = time.time()
-    return pa.table(
-        {"file": list(ends), "offset": list(ends.values()), "updated": [now] * len(ends)}
-    )
 
 
 def _shape() -> str:
@@ -415,12 +406,11 @@ def _load(con: duckdb.DuckDBPyConnection, pending: _Pending, checked: bool) -> i
                 skip.length,
             ],
         )
-    con.register("journal_ends", _new_offsets(pending.ends))
     con.execute(
-        """INSERT OR REPLACE INTO journal_offsets SELECT file, "offset", updated
-            FROM journal_ends"""
+        """INSERT OR REPLACE INTO journal_offsets
+            SELECT unnest(?::VARCHAR[]), unnest(?::BIGINT[]), ?""",
+        [list(pending.ends), list(pending.ends.values()), now],
     )
-    con.unregister("journal_ends")
     return total
 
 
@@ -431,7 +421,19 @@ def _load_lines(con: duckdb.DuckDBPyConnection, chunks: list[_Chunk], checked: b
     and the caller tries again checked): journals are almost always clean.
     """
     lines = _lines(chunks)
-    con.register("journal_batch", lines)
+    con.register("journal_lines", lines)
+    con.execute(
+        """CREATE TEMP TABLE journal_chunks AS
+            SELECT (i - 1)::INTEGER AS chunk, names[i] AS file, bases[i] AS base
+            FROM (SELECT ?::VARCHAR[] AS names, ?::BIGINT[] AS bases),
+                range(1, len(names) + 1) t(i)""",
+        [[c.name for c in chunks], [c.start for c in chunks]],
+    )
+    con.execute(
+        """CREATE TEMP VIEW journal_batch AS
+            SELECT c.file, c.base + l.start AS off, l.line
+            FROM journal_lines l JOIN journal_chunks c USING (chunk)"""
+    )
     now = time.time()
     # one parse of every line; when checked, the filter runs first
     valid = "json_valid(line) AND" if checked else ""
@@ -498,7 +500,9 @@ def _load_lines(con: duckdb.DuckDBPyConnection, chunks: list[_Chunk], checked: b
         total += count
         con.execute("DROP VIEW p")
     con.execute("DROP TABLE parsed")
-    con.unregister("journal_batch")
+    con.execute("DROP VIEW journal_batch")
+    con.execute("DROP TABLE journal_chunks")
+    con.unregister("journal_lines")
     return total
 
 
