@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from mlprod_nb.journal import JournalWriter
 from mlprod_nb.lineage.model import NotebookLineage
@@ -132,3 +137,34 @@ def test_a_renamed_notebook_keeps_its_lineage_and_a_new_one_at_its_old_path_is_n
     assert [s.id for s in lineage.sessions] == ["after", "before"]
     # the newcomer wrote no file this notebook read: only prep is an outside writer
     assert [w.execution for w in lineage.writers] == ["prep:1"]
+
+
+HEAVY = ("pyarrow", "pandas", "numpy", "networkx", "nbformat", "jupyter_server", "IPython")
+_IMPORTED = """
+import contextlib, io, sys
+from mlprod_nb.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    assert main(sys.argv[2:]) == 0
+print(" ".join(m for m in sys.argv[1].split(",") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("command", ["lineage", "stale"])
+def test_lineage_and_stale_load_no_heavy_package(tmp_path: Path, command: str) -> None:
+    """What a reading command imports is what it needs: duckdb, not pyarrow or pandas
+    (ingest needs pyarrow only when there are new journal lines)."""
+    layout = Layout(tmp_path / ".mlprod")
+    writer = JournalWriter(layout.journal_dir, "w")
+    _notebook(writer, "s1", NB)
+    writer.close()
+    with Store.open(layout):
+        pass  # ingested: the command finds nothing new
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORTED, ",".join(HEAVY), command, NB, "--json"],
+        env=os.environ | {"MLPROD_NB_HOME": str(layout.home)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == []
