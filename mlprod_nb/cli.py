@@ -106,8 +106,8 @@ def _cmd_compact(args: argparse.Namespace) -> int:
     with Store.open(layout, ingest=False) as store:
         done = store.compact(progress)
     print(
-        f"backup: {done.backup}; {len(done.removed)} journal file(s) folded into it "
-        f"({done.removed_bytes / 1e6:,.1f} MB), {len(done.kept)} kept"
+        f"backup: {done.backup or 'none yet'}; {len(done.removed)} journal file(s) folded "
+        f"into it ({done.removed_bytes / 1e6:,.1f} MB), {len(done.kept)} kept"
     )
     for name, why in sorted(done.kept.items()):
         print(f"  kept {name}: {why}")

@@ -164,6 +164,10 @@ def compact(
     """
     done = Compaction()
     picked = _candidates(con, layout, done)
+    if not picked:  # the backup there is (if any) and the journal hold everything
+        progress("no journal file to fold into the backup")
+        done.backup = latest_backup(layout)
+        return done
     rows = con.execute("SELECT count(*) FROM executions").fetchone()
     progress(
         f"backing up the store ({rows[0] if rows else 0:,} executions) into "
