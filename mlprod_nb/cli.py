@@ -26,48 +26,28 @@ def _skipped(lines: int) -> None:
     )
 
 
-def _print_json(data: object) -> None:
-    """Indented for a person at a terminal; compact for a program reading a pipe (the
+def _indent() -> int | None:
+    """JSON indented for a person at a terminal; compact for a program reading a pipe (the
     indenting encoder is pure Python: a 10,000-execution lineage takes it ~0.5 s)."""
-    import json
-
-    print(json.dumps(data, indent=2 if sys.stdout.isatty() else None))
+    return 2 if sys.stdout.isatty() else None
 
 
 def _cmd_lineage(args: argparse.Namespace) -> int:
-    from .lineage.model import as_json
-    from .lineage.render import lineage_text
-    from .store.commands import notebook_lineage
-    from .store.queries import no_collection
+    from .store.commands import lineage_answer
 
-    with no_collection():  # records of 10,000 executions, their text or JSON: no cycles
-        lineage = notebook_lineage(args.notebook, skipped=_skipped)
-        if args.json:
-            _print_json(as_json(lineage))
-        else:
-            print(lineage_text(lineage))
+    indent = _indent() if args.json else None
+    print(lineage_answer(args.notebook, as_json=args.json, indent=indent, skipped=_skipped))
     return 0
 
 
 def _cmd_stale(args: argparse.Namespace) -> int:
-    from .hashing import current_hashes
-    from .lineage.model import as_json
-    from .lineage.render import stale_text
-    from .lineage.staleness import files_read, stale_cells
-    from .page import page_order
-    from .store.commands import notebook_lineage
-    from .store.queries import no_collection
+    from .store.commands import stale_answer
 
-    with no_collection():
-        lineage = notebook_lineage(args.notebook, skipped=_skipped)
-        current = current_hashes(files_read(lineage))
-        page = page_order(args.notebook)
-        stale = stale_cells(lineage, current, order=args.order, page=page)
-        if args.json:
-            answer = {"notebook": lineage.notebook, "order": args.order, "stale": as_json(stale)}
-            _print_json(answer)
-        else:
-            print(stale_text(lineage, stale))
+    indent = _indent() if args.json else None
+    answer = stale_answer(
+        args.notebook, order=args.order, as_json=args.json, indent=indent, skipped=_skipped
+    )
+    print(answer)
     return 0
 
 

@@ -44,6 +44,11 @@ class Layout:
     def runs_dir(self) -> Path:
         return self.home / "runs"
 
+    @property
+    def answers_dir(self) -> Path:
+        """Saved answers of ``lineage`` and ``stale`` (``store/answers.py``)."""
+        return self.home / "answers"
+
     def owns(self, path: str | Path) -> bool:
         """True for the store's own files (the tracer ignores them)."""
         try:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..paths import Layout
+from . import answers
 
 if TYPE_CHECKING:
     import duckdb
@@ -163,6 +164,7 @@ def compact(
     The caller holds the store's lock and has ingested the journal.
     """
     done = Compaction()
+    answers.clear(layout)  # their stamps name journal files about to go: none would match
     picked = _candidates(con, layout, done)
     if not picked:  # the backup there is (if any) and the journal hold everything
         progress("no journal file to fold into the backup")
@@ -218,3 +220,4 @@ def restore(layout: Layout, backup: Path) -> None:
     _sync(aside)
     os.replace(aside, layout.db_path)
     _sync(layout.home)
+    answers.clear(layout)
