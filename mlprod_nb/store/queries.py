@@ -63,12 +63,21 @@ def _grouped(
     return found
 
 
-def _one(value: Any) -> Any:
-    return value
+def _values(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, list[Any]]:
+    """The second column of each row of ``sql``, grouped by the first (an execution id),
+    in row order: ``_grouped`` without a call per row (most child rows are one name)."""
+    found: dict[str, list[Any]] = defaultdict(list)
+    for key, value in con.execute(sql).fetchall():
+        found[key].append(value)
+    return found
 
 
-def _pair(a: Any, b: Any) -> tuple[Any, Any]:
-    return a, b
+def _mappings(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, dict[Any, Any]]:
+    """``{second column: third}`` of the rows of ``sql``, grouped by the first."""
+    found: dict[str, dict[Any, Any]] = defaultdict(dict)
+    for key, name, value in con.execute(sql).fetchall():
+        found[key][name] = value
+    return found
 
 
 def _access(
@@ -151,18 +160,19 @@ def _executions(
 
     with _id_table(con, ids) as table_of_ids:
 
-        def child(columns: str, table: str, make: Callable[..., Any]) -> dict[str, list[Any]]:
-            return _grouped(
-                con,
+        def rows(columns: str, table: str) -> str:
+            return (
                 f"SELECT execution, {columns} FROM {table} "
-                f"WHERE execution IN (SELECT id FROM {table_of_ids}) ORDER BY rowid",
-                make,
+                f"WHERE execution IN (SELECT id FROM {table_of_ids}) ORDER BY rowid"
             )
 
-        defines = child("name", "definitions", _one)
-        types = child("name, type", "value_types", _pair)
-        uses = child("name", "uses", _one)
-        deletes = child("name", "deletes", _one)
+        def child(columns: str, table: str, make: Callable[..., Any]) -> dict[str, list[Any]]:
+            return _grouped(con, rows(columns, table), make)
+
+        defines = _values(con, rows("name", "definitions"))
+        types = _mappings(con, rows("name, type", "value_types"))
+        uses = _values(con, rows("name", "uses"))
+        deletes = _values(con, rows("name", "deletes"))
         mutations = child(
             "name, how, known",
             "mutations",
@@ -198,7 +208,7 @@ def _executions(
                     "source": texts.get(source_hash) if source_hash else None,
                     "truncated": tuple(truncated) if truncated else (),
                     "defines": tuple(defines.get(key, ())),
-                    "types": dict(types.get(key, ())),
+                    "types": types.get(key) or {},
                     "uses": tuple(uses.get(key, ())),
                     "deletes": tuple(deletes.get(key, ())),
                     "mutations": tuple(mutations.get(key, ())),
