@@ -10,8 +10,12 @@ notebooks. Both are built once (journals written with ``JournalWriter``, ingeste
 Each command runs as a fresh process (``.venv/bin/mlprod-nb ...``, its start included),
 the stores picked with ``MLPROD_NB_HOME``, in interleaved rounds. Targets: <= 300 ms,
 and the big store's time / the small store's ~1.0x. ``python -c pass`` and
-``mlprod-nb --help`` are the floor any command pays. ``BENCH_BASELINE=DIR`` also times
-the commands of the ``mlprod_nb`` package in DIR (an older version) in the same rounds.
+``mlprod-nb --help`` are the floor any command pays. Each command is timed twice a round:
+as it is asked again with nothing new in the store (its saved answer printed,
+``store/answers.py``), and "nothing saved" (``.mlprod/answers/`` removed just before: the
+first answer after new journal lines, read from the store). ``BENCH_BASELINE=DIR`` also
+times the commands of the ``mlprod_nb`` package in DIR (an older version) in the same
+rounds.
 """
 
 from __future__ import annotations
@@ -241,8 +245,13 @@ def _stores() -> tuple[Path, Path, Path]:
     return project, homes[0], homes[1]
 
 
-def _time(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
-    """Wall and CPU (user + system, all threads) ms of one run of ``argv``."""
+def _time(
+    argv: list[str], env: dict[str, str], cwd: Path, forget: Path | None = None
+) -> tuple[float, float]:
+    """Wall and CPU (user + system, all threads) ms of one run of ``argv``; with ``forget``
+    (a store), its saved answers are removed first."""
+    if forget is not None:
+        shutil.rmtree(forget / "answers", ignore_errors=True)
     began = time.perf_counter()
     child = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)
@@ -270,7 +279,7 @@ def mark(name):
 import duckdb
 mark("import duckdb")
 from mlprod_nb.hashing import current_hashes
-from mlprod_nb.lineage.model import as_json
+from mlprod_nb.jsondata import dumps
 from mlprod_nb.lineage.render import lineage_text, stale_text
 from mlprod_nb.lineage.staleness import files_read, stale_cells
 from mlprod_nb.page import page_order
@@ -286,8 +295,8 @@ store.close()
 mark("close")
 lineage_text(lineage)
 mark("render `lineage` text")
-text = json.dumps(as_json(lineage))
-mark("`lineage --json`: as_json, json.dumps")
+text = dumps(lineage)
+mark("`lineage --json`: jsondata.dumps (the C encoder walking the records)")
 stale = stale_cells(lineage, current_hashes(files_read(lineage)), order="run-all",
                     page=page_order(notebook))
 mark("stale: hash read files, page order, stale_cells")
@@ -297,13 +306,38 @@ print(json.dumps([(name, (t - marks[i][1]) * 1000) for i, (name, t) in enumerate
 """
 
 
-def _phases(notebook: str, envs: dict[str, dict[str, str]], cwd: Path) -> None:
+# The same for a command whose saved answer is printed (``stale``: it also hashes the
+# files the notebook read and reads its page order, to check the answer's inputs).
+_SAVED_PHASES = """
+import sys, time
+marks = [("start", time.perf_counter())]
+def mark(name):
+    marks.append((name, time.perf_counter()))
+from mlprod_nb.cli import build_parser
+mark("saved answer: import mlprod_nb.cli (the package: records, tracer api)")
+args = build_parser().parse_args(["stale", sys.argv[1]])
+mark("saved answer: build the argument parser")
+from mlprod_nb.store.commands import stale_answer
+mark("saved answer: import store.commands, store.answers")
+text = stale_answer(args.notebook, order=args.order)
+mark("saved answer: stamp (code, journal, db), hashes, page order, read it")
+print(__import__("json").dumps(
+    [(name, (t - marks[i][1]) * 1000) for i, (name, t) in enumerate(marks[1:])]))
+"""
+
+
+def _phases(
+    notebook: str, envs: dict[str, dict[str, str]], homes: dict[str, Path], cwd: Path
+) -> None:
     """The phases of one process, min of 3 fresh processes per store, as a table."""
     found: dict[str, dict[str, list[float]]] = {size: {} for size in envs}
     for _ in range(3):
         for size, env in envs.items():
+            shutil.rmtree(homes[size] / "answers", ignore_errors=True)
             out = _answer([sys.executable, "-c", _PHASES, notebook], env, cwd)
-            for name, ms in json.loads(out):
+            _answer([CLI, "stale", notebook], env, cwd)  # saved for the next script
+            out2 = _answer([sys.executable, "-c", _SAVED_PHASES, notebook], env, cwd)
+            for name, ms in json.loads(out) + json.loads(out2):
                 found[size].setdefault(name, []).append(ms)
     print()
     print("Where the time goes (one process, phase by phase; min of 3, ms)")
@@ -336,7 +370,14 @@ def main() -> int:
             return 1
     runs = [("python -c pass", [sys.executable, "-c", "pass"], "small")]
     runs.append(("mlprod-nb --help", [CLI, "--help"], "small"))
-    runs += [(f"{label} ({size})", argv, size) for label, argv in commands.items() for size in envs]
+    homes = {"small": small, "big": big}
+    cold = {f"{label} ({size} nothing saved)": homes[size] for label in commands for size in envs}
+    for label, argv in commands.items():  # nothing saved, then saved by that run
+        for size in envs:
+            runs += [
+                (f"{label} ({size} nothing saved)", argv, size),
+                (f"{label} ({size})", argv, size),
+            ]
     if BASELINE:  # the same commands run by another source tree's mlprod_nb
         for size in list(envs):
             envs[f"{size} baseline"] = envs[size] | {"PYTHONPATH": BASELINE}
@@ -350,7 +391,7 @@ def main() -> int:
     cpu: dict[str, list[float]] = {label: [] for label, _, _ in runs}
     for _ in range(ROUNDS):
         for label, argv, size in runs:
-            wall, used = _time(argv, envs[size], project)
+            wall, used = _time(argv, envs[size], project, cold.get(label))
             times[label].append(wall)
             cpu[label].append(used)
     print()
@@ -372,14 +413,17 @@ def main() -> int:
     for label in ("python -c pass", "mlprod-nb --help"):
         print(f"| `{label}` (floor) | {cells(times[label])} | | | | | | {min(cpu[label]):.0f} |")
     worst = 0.0
-    for label in commands:
-        a, b = times[f"{label} (small)"], times[f"{label} (big)"]
-        worst = max(worst, min(a), min(b))
-        print(
-            f"| `{label}` | {cells(a)} | {cells(b)} | {max(min(a), min(b)) / TARGET_MS:.2f}x "
-            f"| {min(b) / min(a):.2f}x "
-            f"| {min(cpu[label + ' (small)']):.0f} / {min(cpu[label + ' (big)']):.0f} |"
-        )
+    for suffix, shown in (("", ""), (" nothing saved", " (nothing saved)")):
+        for label in commands:
+            small_run, big_run = f"{label} (small{suffix})", f"{label} (big{suffix})"
+            a, b = times[small_run], times[big_run]
+            if not suffix:
+                worst = max(worst, min(a), min(b))
+            print(
+                f"| `{label}`{shown} | {cells(a)} | {cells(b)} "
+                f"| {max(min(a), min(b)) / TARGET_MS:.2f}x | {min(b) / min(a):.2f}x "
+                f"| {min(cpu[small_run]):.0f} / {min(cpu[big_run]):.0f} |"
+            )
     if BASELINE:
         print()
         print(f"Against the baseline source tree {BASELINE} (same rounds; wall ms, min)")
@@ -393,7 +437,7 @@ def main() -> int:
                     min(times[f"{label} ({size})"]),
                 )
                 print(f"| `{label}` | {shown} | {then:.0f} | {now:.0f} | {now / then:.2f}x |")
-    _phases(notebook, {size: envs[size] for size in ("small", "big")}, project)
+    _phases(notebook, {size: envs[size] for size in ("small", "big")}, homes, project)
     load = os.getloadavg()
     print()
     print(f"load average after: {load[0]:.2f} {load[1]:.2f}")
