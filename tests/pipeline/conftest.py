@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -77,6 +78,7 @@ def traced_shell(tmp_path: Path, home: Path) -> Iterator[InteractiveShell]:
     shell.run_line_magic("load_ext", "mlprod_nb")
     yield shell
     extension.unload(shell)
+    atexit.unregister(shell.atexit_operations)  # its hook kept it alive and gc'd at exit
 
 
 def project(base: Path) -> Path:

@@ -11,6 +11,7 @@ are searched for the values; the steps prove they received them (metrics).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -93,6 +94,7 @@ def _traced_session(home: Path, notebook: Path, monkeypatch: pytest.MonkeyPatch)
         assert shell.user_ns["size"] == len(LITERAL)  # the cell itself ran on the real value
     finally:
         extension.unload(shell)
+        atexit.unregister(shell.atexit_operations)  # its hook kept it alive and gc'd at exit
     records = [
         journal.loads(line)
         for path in sorted((home / "journal").glob("*.ndjson"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,7 @@ def shell() -> Iterator[InteractiveShell]:
     shell = new_shell()
     yield shell
     extension.unload(shell)
+    atexit.unregister(shell.atexit_operations)  # its hook kept it alive and gc'd at exit
 
 
 @pytest.fixture
