@@ -319,6 +319,7 @@ def test_a_worker_that_cannot_reach_the_store_fails_its_step(
     base = project(tmp_path / "p")
     folder = exported(base, [step("a", "x = 1")])
     monkeypatch.setenv("FSSPEC_S3_ENDPOINT_URL", "http://127.0.0.1:9")  # the workers': nothing
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # refused at once: no botocore retries (~9 s)
     options = {"artifacts": "s3://runs/team"}
     result = run(folder, RunOptions(executor="dask", executor_options=options, jobs=1))
     assert statuses(result) == {"a": "failed"}
