@@ -46,7 +46,12 @@ def capture_environment(directory: str | Path) -> Environment:
 
 def start_capture(directory: str) -> subprocess.Popen[str] | None:
     """``capture_environment(directory)`` in a child process of this Python, on this
-    process's ``sys.path`` (it sees the same packages); None if it cannot start."""
+    process's ``sys.path`` (it sees the same packages); None if it cannot start.
+
+    The child has a session of its own: ipykernel's shutdown signals every child in the
+    kernel's process group and waits until none is left, and this one stays (a zombie)
+    until a record needs its answer, so a kernel that journaled nothing was only killed
+    after the server's shutdown wait (seconds instead of ~0.3 s)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     try:
         return subprocess.Popen(
@@ -56,6 +61,7 @@ def start_capture(directory: str) -> subprocess.Popen[str] | None:
             stderr=subprocess.DEVNULL,
             text=True,
             env=env,
+            start_new_session=True,
         )
     except (OSError, ValueError):
         return None

@@ -62,3 +62,20 @@ def test_cell_ids_and_notebook_from_a_real_kernel(
     assert executions[1]["deps"] == [{"name": "x", "execution": executions[0]["id"]}]
     assert executions[2]["error_name"] == "ZeroDivisionError"
     assert lines[0]["kind"] == "session"
+
+
+def test_a_traced_kernel_that_journaled_nothing_exits_when_asked(home: Path) -> None:
+    """Closing a notebook whose tracer recorded nothing yet: the kernel ends by itself.
+    ipykernel's shutdown waits for the children in its process group (~29 s), past the
+    server's wait, so the kernel used to be terminated by the server, seconds later."""
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        assert execute(client, "%load_ext mlprod_nb")["status"] == "ok"  # no record yet
+        assert not list((home / "journal").glob("*.ndjson"))
+        process = manager.provisioner.process  # type: ignore[union-attr]
+        manager.shutdown_kernel(now=False)  # asks, waits shutdown_wait_time, then signals
+        assert process.wait(timeout=60) == 0  # not -15 (SIGTERM): it exited on its own
+    finally:
+        client.stop_channels()
+        if manager.is_alive():
+            manager.shutdown_kernel(now=True)
