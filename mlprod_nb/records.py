@@ -7,9 +7,9 @@ durations milliseconds, paths absolute and normalised, hashes lowercase hex
 sha256. Fields may be added; never renamed or removed (the store ingests old
 journals too). A record whose line would exceed ``journal.MAX_LINE_BYTES`` has
 its largest values cut and lists them in ``truncated`` (``mlprod_nb.fit``). An
-execution's line leaves out what the store can tell (``journal.slim``: ``None``
-values, empty ``Rows`` fields, the ``id`` ``session:seq``, a same-session
-dependency's session); ``journal.loads`` reads a line back into the record.
+execution's line leaves out what the store can tell and says the rest with short
+keys (``journal.slim``, the ``Key`` of each field); ``journal.loads`` and
+``journal.records`` read lines back into records.
 """
 
 from __future__ import annotations
@@ -44,6 +44,21 @@ class Rows:
     """Kept one row per item (or per distinct value) in ``table``, not as a column."""
 
     table: str
+
+
+@dataclass(frozen=True)
+class Key:
+    """The field's key in an execution's short journal line (``journal.slim`` writes it,
+    ``journal.loads`` and the store read it; docs/contracts.md, "Journal lines").
+
+    The value is left out of the line when it is ``default`` (for ``default=None``: when
+    it is None), or when it equals the field ``same_as`` of the same record. A record
+    holding None where a field's default is not None is written in the long form.
+    """
+
+    name: str
+    default: Any = None
+    same_as: str | None = None
 
 
 SessionId = NewType("SessionId", str)
@@ -86,30 +101,34 @@ class SessionRecord(TypedDict):
 
 
 class FileAccess(TypedDict):
-    path: str  # absolute, normalised
-    mode: Literal["read", "write"]
-    sha256: str | None  # None when the file is gone or unreadable after the cell
-    size: int | None
-    via: str  # "open", "pyarrow", "polars", "duckdb", "sqlite3", ...
-    mtime_ns: int | None
+    path: Annotated[str, Key("p")]  # absolute, normalised
+    mode: Annotated[Literal["read", "write"], Key("m", default="read")]
+    # None when the file is gone or unreadable after the cell
+    sha256: Annotated[str | None, Key("h")]
+    size: Annotated[int | None, Key("z")]
+    via: Annotated[str, Key("w")]  # "open", "pyarrow", "polars", "duckdb", "sqlite3", ...
+    mtime_ns: Annotated[int | None, Key("t")]
 
 
 class Dependency(TypedDict):
-    name: str
-    execution: ExecutionId  # the latest earlier execution that bound ``name``
+    name: Annotated[str, Key("n")]
+    # the latest earlier execution that bound ``name``
+    execution: Annotated[ExecutionId, Key("x")]
 
 
 class Mutation(TypedDict):
-    name: str
-    how: str  # "attr", "item", "call:append", "call:fillna(inplace)", ...
-    known: bool  # True: the registry says it mutates; False: only "may mutate"
+    name: Annotated[str, Key("n")]
+    how: Annotated[str, Key("h")]  # "attr", "item", "call:append", "call:fillna(inplace)", ...
+    # True: the registry says it mutates; False: only "may mutate"
+    known: Annotated[bool, Key("k", default=True)]
 
 
 class Metric(TypedDict):
-    name: str
-    value: float
-    step: int | None
-    slice: NotRequired[str]  # the part of the data it is measured on, e.g. "plan=pro"
+    name: Annotated[str, Key("n")]
+    value: Annotated[float, Key("v")]
+    step: Annotated[int | None, Key("s")]
+    # the part of the data it is measured on, e.g. "plan=pro"
+    slice: NotRequired[Annotated[str, Key("sl")]]
 
 
 def metric_key(name: str, part: str | None) -> str:
@@ -118,8 +137,8 @@ def metric_key(name: str, part: str | None) -> str:
 
 
 class Check(TypedDict):
-    message: str
-    passed: bool
+    message: Annotated[str, Key("m")]
+    passed: Annotated[bool, Key("p")]
 
 
 def source_hash(source: str) -> str:
@@ -133,40 +152,49 @@ def source_hash(source: str) -> str:
 
 
 class ExecutionRecord(TypedDict):
-    """One run of one cell, written once when the cell finishes."""
+    """One run of one cell, written once when the cell finishes.
+
+    ``Key``: each field's key in the short form of the line (``journal.slim``); ``v`` and
+    ``kind`` are left out of it (a line without ``kind`` is an execution's short form).
+    ``session`` and ``notebook`` are left out when they are those of the latest session
+    record earlier in the same journal file.
+    """
 
     v: int
     kind: Literal["execution"]
-    id: ExecutionId
-    session: SessionId
-    seq: int  # 1, 2, ... within the session
-    notebook: str | None
-    cell_id: CellId | None  # from JupyterLab's execute request, or set by the runner
-    execution_count: int | None
-    source_hash: str  # ``source_hash(raw cell source)``
+    id: Annotated[ExecutionId, Key("i")]  # left out when f"{session}:{seq}"
+    session: Annotated[SessionId, Key("s")]
+    seq: Annotated[int, Key("q")]  # 1, 2, ... within the session
+    notebook: Annotated[str | None, Key("nb")]
+    # from JupyterLab's execute request, or set by the runner
+    cell_id: Annotated[CellId | None, Key("c")]
+    execution_count: Annotated[int | None, Key("n", same_as="seq")]
+    source_hash: Annotated[str, Key("h")]  # ``source_hash(raw cell source)``
     # the source, the first time this process records that hash (stored once per hash)
-    source: Annotated[str | None, Rows("sources")]
-    started: float
-    duration_ms: float
-    status: Literal["ok", "error"]
-    error_name: str | None
-    error_message: str | None
-    defines: Annotated[list[str], Rows("definitions")]
+    source: Annotated[str | None, Rows("sources"), Key("src")]
+    started: Annotated[float, Key("t")]
+    duration_ms: Annotated[float, Key("d")]
+    status: Annotated[Literal["ok", "error"], Key("st", default="ok")]
+    error_name: Annotated[str | None, Key("en")]
+    error_message: Annotated[str | None, Key("em")]
+    defines: Annotated[list[str], Rows("definitions"), Key("def")]
     # "module.QualName" of the value of each defined name after the cell (the exporter
     # refuses values no serializer can pass); absent in records of older tracers
-    types: NotRequired[Annotated[dict[str, str], Rows("value_types")]]
-    uses: Annotated[list[str], Rows("uses")]
-    deletes: Annotated[list[str], Rows("deletes")]
-    mutations: Annotated[list[Mutation], Rows("mutations")]
-    deps: Annotated[list[Dependency], Rows("edges")]
-    files: Annotated[list[FileAccess], Rows("accesses")]  # and datasets, dataset_versions
+    types: NotRequired[Annotated[dict[str, str], Rows("value_types"), Key("ty")]]
+    uses: Annotated[list[str], Rows("uses"), Key("u")]
+    deletes: Annotated[list[str], Rows("deletes"), Key("del")]
+    mutations: Annotated[list[Mutation], Rows("mutations"), Key("mu")]
+    deps: Annotated[list[Dependency], Rows("edges"), Key("dp")]
+    # and datasets, dataset_versions
+    files: Annotated[list[FileAccess], Rows("accesses"), Key("f")]
     # secret-looking names are redacted before writing
-    params: Annotated[dict[str, Any], Rows("params")]
-    metrics: Annotated[list[Metric], Rows("metrics")]
-    checks: Annotated[list[Check], Rows("checks")]
-    run: NotRequired[RunId | None]  # set inside pipeline steps
-    step: NotRequired[str | None]
-    truncated: NotRequired[list[str]]  # fields cut to fit the journal line
+    params: Annotated[dict[str, Any], Rows("params"), Key("p")]
+    metrics: Annotated[list[Metric], Rows("metrics"), Key("me")]
+    checks: Annotated[list[Check], Rows("checks"), Key("ch")]
+    run: NotRequired[Annotated[RunId | None, Key("r")]]  # set inside pipeline steps
+    step: NotRequired[Annotated[str | None, Key("sp")]]
+    # fields cut to fit the journal line
+    truncated: NotRequired[Annotated[list[str], Key("tr")]]
 
 
 def new_execution(

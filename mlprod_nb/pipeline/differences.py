@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .. import journal
 from ..paths import Layout
 from ..records import DONE
 from .artifacts import INDEX, serializer_for
@@ -118,11 +119,9 @@ def _point_difference(
 def writers(layout: Layout, run_id: str, folder: Path) -> dict[str, tuple[str, str | None]]:
     """Files the tracer saw the run's steps write: path in ``folder`` -> (step, cell id)."""
     found: dict[str, tuple[str, str | None]] = {}
-    for journal in sorted(layout.journal_dir.glob("*.ndjson")):
-        for line in journal.read_bytes().splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
+    for file in sorted(layout.journal_dir.glob("*.ndjson")):
+        for record in journal.records(file):
+            if not isinstance(record, dict):
                 continue
             if record.get("kind") != "execution" or record.get("run") != run_id:
                 continue

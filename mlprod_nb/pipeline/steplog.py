@@ -10,12 +10,12 @@ The store ingests the same records whenever it is next opened.
 
 from __future__ import annotations
 
-import json
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import journal
 from ..paths import Layout
 from ..records import metric_key
 
@@ -42,14 +42,12 @@ def read_traces(layout: Layout, pids: Iterable[int], run_id: str) -> dict[str, S
     traces: dict[str, StepTrace] = {}
     for path in journals_of(layout.journal_dir, pids):
         try:
-            lines = path.read_bytes().splitlines()
+            found = list(journal.records(path))  # a torn last line is skipped
         except OSError:
             continue
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # a torn last line: the store picks it up later
+        for record in found:
+            if not isinstance(record, dict):
+                continue
             if record.get("kind") != "execution" or record.get("run") != run_id:
                 continue
             trace = traces.setdefault(str(record.get("step")), StepTrace())

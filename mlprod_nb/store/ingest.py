@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from .. import journal
 from ..records import (
     ExecutionRecord,
     RenameRecord,
@@ -189,6 +190,8 @@ def _inserts(kind: str) -> list[tuple[str | None, str]]:
     ]
     if kind in _JOURNALED:
         chosen.append("file AS journal")
+    if kind == "session":  # where it is: the context of the file's later short lines
+        chosen.append("off AS journal_offset")
     statements: list[tuple[str | None, str]] = [
         (None, f"INSERT INTO {table} BY NAME SELECT {', '.join(chosen)} FROM p")
     ]
@@ -359,17 +362,98 @@ def _lines(chunks: list[_Chunk]) -> pyarrow.Table:
 
 
 def _shape() -> str:
-    """One JSON structure for every kind (a name means the same in every kind)."""
+    """One JSON structure for every kind (a name means the same in every kind), and the
+    keys of an execution's short form (none of them a name of any kind's field)."""
     merged: dict[str, object] = {"kind": "VARCHAR"}
     for kind, structure in _STRUCTURES.items():
         for name, shape in structure.items():
             if merged.setdefault(name, shape) != shape and name != "params":
                 raise TypeError(f"field {name!r} of {kind!r} records clashes with another kind's")
     merged["params"] = "JSON"  # an object for every kind; split into rows where needed
+    names = {name.lower() for name in merged} | {"v"}
+    for key, shape in layout.short_structure(ExecutionRecord).items():
+        if key.lower() in names:  # DuckDB's struct fields ignore case
+            raise TypeError(f"short key {key!r} of executions is also a field's name")
+        merged[key] = shape
     return json.dumps(merged).replace("'", "''")
 
 
 _SHAPE = _shape()
+_LINE_KEYS = journal.line_keys(ExecutionRecord)
+_SEQ = _LINE_KEYS["seq"].key
+# the kind of a parsed line ``r``: a line without ``kind`` holding a seq is an execution
+# in the short form (``journal.slim``)
+_SHORT = "execution, short form"  # the form of a line without ``kind`` holding a seq
+# each parsed line's form: its kind, or ``_SHORT`` for an execution's short form
+_FORM = f"""CASE WHEN r.kind IS NULL AND r."{_SEQ}" IS NOT NULL THEN '{_SHORT}' ELSE r.kind END"""
+
+
+def _literal(value: object) -> str:
+    """A default of records.py (``Key.default``) as SQL."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"no SQL literal for the default {value!r}")
+
+
+def _short_value(k: journal.LineKey, value: str) -> str:
+    """The field of ``k`` from its short key's ``value`` (SQL), its default put back."""
+    if k.items is not None:
+        parts = ", ".join(
+            f'"{i.field}" := ' + _short_value(i, f'item."{i.key}"') for i in k.items.values()
+        )
+        return f"list_transform({value}, lambda item: struct_pack({parts}))"
+    if k.same_as is not None:
+        return f'coalesce({value}, r."{_LINE_KEYS[k.same_as].key}")'
+    if k.default is not None:
+        return f"coalesce({value}, {_literal(k.default)})"
+    return value
+
+
+def _short_executions() -> str:
+    """The parsed short lines of executions as rows (file, off, r): ``r`` with the long
+    form's fields, what the line left out put back. A line without its session has the
+    session and notebook of the latest session record before it in its file (the
+    sessions table: this batch's are in it already, inserted first)."""
+    session = _LINE_KEYS["session"].key
+    parts = []
+    for name in _STRUCTURES["execution"]:
+        k = _LINE_KEYS[name]
+        value = f'r."{k.key}"'
+        if name == "session":
+            expression = f"coalesce({value}, c.id)"
+        elif name == "notebook":
+            expression = f'CASE WHEN r."{session}" IS NULL THEN c.notebook ELSE {value} END'
+        else:
+            expression = _short_value(k, value)
+        parts.append(f'"{name}" := {expression}')
+    return f"""SELECT q.file, q.off, struct_pack({", ".join(parts)}) AS r
+        FROM parsed q LEFT JOIN (  -- each session record's stretch of its file
+            SELECT journal, id, notebook, since,
+                lead(since, 1, 9223372036854775807) OVER (PARTITION BY journal ORDER BY since)
+                    AS until
+            FROM (SELECT journal, id, notebook, coalesce(journal_offset, -1) AS since
+                  FROM sessions WHERE journal IN (SELECT file FROM journal_chunks))) c
+        ON q.file = c.journal AND q.off > c.since AND q.off < c.until
+        WHERE q.r.kind IS NULL AND q.r."{_SEQ}" IS NOT NULL"""
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """The parsed lines of one form, stored as records of ``kind``."""
+
+    form: str  # what ``_FORM`` says of them
+    kind: str
+    records: str  # SQL: their rows (file, off, r)
+    table: bool  # materialised (worth it when ``r`` is computed) or a view over ``parsed``
+
+
+# sessions first: short lines of executions after them in the batch find them
+_PASSES = [
+    _Pass(k, k, f"SELECT file, off, r FROM parsed WHERE r.kind = '{k}'", False) for k in _KINDS
+]
+_PASSES.insert(2, _Pass(_SHORT, "execution", _short_executions(), True))
 
 
 # the id of each parsed record (view ``p``), where the line may leave it out
@@ -449,45 +533,40 @@ def _load_lines(con: duckdb.DuckDBPyConnection, chunks: list[_Chunk], checked: b
                 FROM journal_batch WHERE NOT json_valid(line) AND trim(line) <> ''""",
             [now],
         )
-    # each kind present, and how many of its records lack a required field
-    lacking = " ".join(f"WHEN '{kind}' THEN {_missing(kind)}" for kind in _REQUIRED)
-    present = dict(
+    present = {form for (form,) in con.execute(f"SELECT DISTINCT {_FORM} FROM parsed").fetchall()}
+    if not present <= {p.form for p in _PASSES}:  # None: a line without a kind
         con.execute(
-            f"""SELECT r.kind, count(*) FILTER (WHERE CASE r.kind {lacking} ELSE false END)
-                FROM parsed GROUP BY r.kind"""
-        ).fetchall()
-    )
-    if not set(present) <= set(_STRUCTURES):
-        con.execute(
-            """INSERT INTO journal_errors
+            f"""INSERT INTO journal_errors
             SELECT p.file, p.off,
-                CASE WHEN p.r IS NULL OR p.r.kind IS NULL THEN 'not a record (no kind)'
+                CASE WHEN p.r IS NULL OR {_FORM} IS NULL THEN 'not a record (no kind)'
                      ELSE 'unknown record kind ' || p.r.kind END,
                 left(b.line, 200), ?, strlen(b.line)
             FROM parsed p JOIN journal_batch b ON b.file::VARCHAR = p.file AND b.off = p.off
-            WHERE p.r IS NULL OR p.r.kind IS NULL
+            WHERE p.r IS NULL OR {_FORM} IS NULL
                OR p.r.kind NOT IN (SELECT unnest(?::VARCHAR[]))""",
             [now, list(_STRUCTURES)],
         )
     total = 0
-    for kind in _STRUCTURES:
-        if kind not in present:
+    for step in _PASSES:
+        if step.form not in present:
             continue
+        kind = step.kind
         missing = _missing(kind)
-        if present[kind]:
+        made = "TABLE" if step.table else "VIEW"
+        con.execute(f"CREATE TEMP {made} k AS {step.records}")
+        row = con.execute(f"SELECT count(*) FILTER (WHERE {missing}) FROM k").fetchone()
+        if row and row[0]:
             con.execute(
                 f"""INSERT INTO journal_errors
-                    SELECT p.file, p.off, ?, left(b.line, 200), ?, strlen(b.line)
-                    FROM parsed p JOIN journal_batch b
-                        ON b.file::VARCHAR = p.file AND b.off = p.off
-                    WHERE p.r.kind = ? AND ({missing})""",
-                [f"{kind} record without a valid {' / '.join(_REQUIRED[kind])}", now, kind],
+                    SELECT k.file, k.off, ?, left(b.line, 200), ?, strlen(b.line)
+                    FROM k JOIN journal_batch b ON b.file::VARCHAR = k.file AND b.off = k.off
+                    WHERE {missing}""",
+                [f"{kind} record without a valid {' / '.join(_REQUIRED[kind])}", now],
             )
         # ``kind`` is one of our own constant names, never journal data
         con.execute(
             f"""CREATE TEMP VIEW p AS SELECT file, off, r, {_ID.get(kind, "r.id")} AS id
-                FROM parsed
-                WHERE r.kind = '{kind}' AND NOT ({missing})"""
+                FROM k WHERE NOT ({missing})"""
         )
         statements = _INSERTS[kind]
         sums = ", ".join(need or "1" for need, _ in statements)
@@ -499,6 +578,7 @@ def _load_lines(con: duckdb.DuckDBPyConnection, chunks: list[_Chunk], checked: b
                     con.execute(statement)
         total += count
         con.execute("DROP VIEW p")
+        con.execute(f"DROP {made} k")
     con.execute("DROP TABLE parsed")
     con.execute("DROP VIEW journal_batch")
     con.execute("DROP TABLE journal_chunks")

@@ -2,8 +2,9 @@
 
 ``records.py`` is the one definition of every record. From its type hints this
 module derives what the store needs: the JSON structure DuckDB parses a line
-with (``structure``), the columns of the kind's own table (``columns``: one per
-scalar field, nested records flattened where marked ``Columns``) and the fields
+with (``structure``; ``short_structure`` for an execution's short form), the
+columns of the kind's own table (``columns``: one per scalar field, nested
+records flattened where marked ``Columns``) and the fields
 kept one row per item in a table of their own (``row_fields``, marked ``Rows``).
 Adding a field to a record is then one line in ``records.py`` plus the migration
 that adds its column (``tests/store/test_layout.py`` fails when the two
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, NewType, NotRequired, Required, Union, get_args, get_origin
 
+from ..journal import line_keys
 from ..records import Column, Columns, Rows
 
 _ENVELOPE = ("v", "kind")  # on every line; not stored as columns
@@ -101,6 +103,22 @@ def sql_type(hint: Any) -> Structure:
 def structure(record: type) -> dict[str, Structure]:
     """The JSON structure of a record kind's line, envelope left out."""
     return {name: sql_type(hint) for name, hint in _hints(record).items() if name not in _ENVELOPE}
+
+
+def short_structure(record: type) -> dict[str, Structure]:
+    """The JSON structure of the short form of a record kind's line (``journal.slim``):
+    its fields marked ``Key`` under their keys, a list of records' items likewise."""
+    hints = _hints(record)
+    shape: dict[str, Structure] = {}
+    for k in line_keys(record).values():
+        hint, _ = _unwrap(hints[k.field])
+        if k.items is not None:
+            item, _ = _unwrap(get_args(hint)[0])
+            inner = _hints(item)
+            shape[k.key] = [{i.key: sql_type(inner[i.field]) for i in k.items.values()}]
+        else:
+            shape[k.key] = sql_type(hint)
+    return shape
 
 
 def _fields(record: type, path: tuple[str, ...], prefix: str) -> list[Field]:

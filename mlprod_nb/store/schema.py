@@ -118,7 +118,12 @@ _V6 = [
 # v7: the slice of the data a metric is measured on (``log_metric(..., slice="plan=pro")``)
 _V7 = ["ALTER TABLE metrics ADD COLUMN IF NOT EXISTS slice VARCHAR"]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
+# v8: where in its journal file each session record is: an execution's short line that
+# leaves its session and notebook out has those of the file's latest session record before
+# it (``journal.slim``), found by (journal, journal_offset) even after a later ingest
+_V8 = ["ALTER TABLE sessions ADD COLUMN IF NOT EXISTS journal_offset BIGINT"]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8]
 VERSION = len(MIGRATIONS)
 
 

@@ -96,9 +96,7 @@ def _traced_session(home: Path, notebook: Path, monkeypatch: pytest.MonkeyPatch)
         extension.unload(shell)
         atexit.unregister(shell.atexit_operations)  # its hook kept it alive and gc'd at exit
     records = [
-        journal.loads(line)
-        for path in sorted((home / "journal").glob("*.ndjson"))
-        for line in path.read_text().splitlines()
+        r for path in sorted((home / "journal").glob("*.ndjson")) for r in journal.records(path)
     ]
     params = {k: v for r in records if r["kind"] == "execution" for k, v in r["params"].items()}
     assert params == {

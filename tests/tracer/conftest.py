@@ -41,7 +41,7 @@ class Traced:
     def records(self) -> list[dict[str, Any]]:
         lines: list[dict[str, Any]] = []
         for path in sorted((self.home / "journal").glob("*.ndjson")):
-            lines += [journal.loads(line) for line in path.read_text().splitlines()]
+            lines += journal.records(path)
         return lines
 
     def executions(self) -> list[dict[str, Any]]:

@@ -298,11 +298,7 @@ def test_native_readers_are_patched_at_import(tmp_path: Path) -> None:
         check=True,
     )
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []  # the tracer imports none
-    lines = [
-        journal.loads(line)
-        for p in (tmp_path / ".mlprod/journal").glob("*.ndjson")
-        for line in p.read_text().splitlines()
-    ]
+    lines = [r for p in (tmp_path / ".mlprod/journal").glob("*.ndjson") for r in journal.records(p)]
     files = [
         (f["path"], f["mode"], f["via"])
         for r in lines

@@ -50,11 +50,7 @@ def test_cell_ids_and_notebook_from_a_real_kernel(
     assert execute(kernel, "x = 40", cellId="cell-a")["status"] == "ok"
     assert execute(kernel, "y = x + 2", cellId="cell-b")["status"] == "ok"
     assert execute(kernel, "1 / 0", cellId="cell-c")["status"] == "error"
-    lines = [
-        journal.loads(line)
-        for path in (home / "journal").glob("*.ndjson")
-        for line in path.read_text().splitlines()
-    ]
+    lines = [r for path in (home / "journal").glob("*.ndjson") for r in journal.records(path)]
     executions = [r for r in lines if r["kind"] == "execution"]
     assert [r["cell_id"] for r in executions] == ["cell-a", "cell-b", "cell-c"]
     assert [r["execution_count"] for r in executions] == [2, 3, 4]
