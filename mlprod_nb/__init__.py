@@ -2,8 +2,9 @@
 
 ``%load_ext mlprod_nb`` turns the tracer on in a kernel; ``log_param``,
 ``log_metric``, ``require`` and the data gates ``expect_schema`` and ``expect_drift``
-are the public API for notebook code. Importing
-this package stays cheap: no duckdb, pandas, papermill or jupyter_server.
+are the public API for notebook code, each imported on first use, so importing this
+package (as every ``mlprod-nb`` command does) costs almost nothing: no duckdb, pandas,
+papermill or jupyter_server, and not even the record types until they are needed.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .tracer.api import log_metric, log_param, require
 
 if TYPE_CHECKING:
     from .data.expect import expect_drift, expect_schema
+    from .tracer.api import log_metric, log_param, require
 
 __all__ = [
     "__version__",
@@ -27,7 +28,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """The data gates, imported on first use (most notebooks never call them)."""
+    """The public API, imported on first use (most notebooks never call the data gates)."""
+    if name in ("log_metric", "log_param", "require"):
+        from .tracer import api
+
+        return getattr(api, name)
     if name in ("expect_drift", "expect_schema"):
         from .data import expect
 
